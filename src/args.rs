@@ -1,0 +1,408 @@
+//! The command line, parsed with lexopt into plain values.
+//!
+//! Parsing only checks the shape of each value (a number is a number, an
+//! enum is one of its names, a CIDR is well formed). Everything that needs
+//! the environment (is stdout a terminal, NO_COLOR) or real work (compiling
+//! `--prefix`) happens in config.rs. `--help` and `--version` return before
+//! any of that, so they always work.
+
+use std::ffi::OsString;
+use std::str::FromStr;
+
+use lexopt::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::filter::HostPattern;
+
+/// One row of the flag table: help text and the man-page test read it.
+pub(crate) struct Flag {
+    pub(crate) long: &'static str,
+    pub(crate) short: Option<char>,
+    pub(crate) value: Option<&'static str>,
+    pub(crate) doc: &'static str,
+}
+
+pub(crate) const FLAGS: &[Flag] = &[
+    Flag {
+        long: "prefix",
+        short: Some('p'),
+        value: Some("VALUE"),
+        doc: "the server's log_line_prefix (default: inferred)",
+    },
+    Flag {
+        long: "format",
+        short: None,
+        value: Some("FORMAT"),
+        doc: "input format: auto or stderr (default: auto)",
+    },
+    Flag {
+        long: "json",
+        short: Some('j'),
+        value: None,
+        doc: "print one JSON object",
+    },
+    Flag {
+        long: "db",
+        short: None,
+        value: Some("NAME"),
+        doc: "only this database",
+    },
+    Flag {
+        long: "user",
+        short: None,
+        value: Some("NAME"),
+        doc: "only this user",
+    },
+    Flag {
+        long: "app",
+        short: None,
+        value: Some("NAME"),
+        doc: "only this application",
+    },
+    Flag {
+        long: "host",
+        short: None,
+        value: Some("ADDR[/BITS]"),
+        doc: "only this client address, CIDR range or [local]",
+    },
+    Flag {
+        long: "top",
+        short: None,
+        value: Some("N"),
+        doc: "rows per breakdown, the rest as (other); 0 = all",
+    },
+    Flag {
+        long: "by",
+        short: None,
+        value: Some("LIST"),
+        doc: "breakdowns: database,user,application,host (all)",
+    },
+    Flag {
+        long: "color",
+        short: None,
+        value: Some("WHEN"),
+        doc: "auto, always or never (default: auto)",
+    },
+    Flag {
+        long: "help",
+        short: Some('h'),
+        value: None,
+        doc: "print this help",
+    },
+    Flag {
+        long: "version",
+        short: Some('V'),
+        value: None,
+        doc: "print the version",
+    },
+];
+
+const USAGE: &str = "\
+pgconn - who is connected to PostgreSQL, from the server log
+
+Usage: pgconn [OPTIONS] [FILE...]
+
+Reads PostgreSQL server logs from each FILE in order, or from standard input
+when there is no FILE or FILE is '-', and prints a summary of connections:
+active sessions as of the newest log line, by database, user, application and
+host; connections, disconnections, failed attempts by reason; peak
+concurrency; session times.
+
+The server must log connections: log_connections = on and
+log_disconnections = on (postgresql.conf or ALTER SYSTEM).";
+
+const FOOTER: &str = "\
+Filters may be repeated (OR); different filters combine with AND.
+
+Memory is bounded whatever the input size: at most 100,000 open sessions,
+10,000 names per breakdown (the rest are counted as (other)), and lines are
+cut at 1 MiB.
+
+Exit status: 0 connection events found, 1 none found, 2 error.
+See man pgconn for the JSON schema.";
+
+/// The help text, built from the flag table.
+pub(crate) fn help() -> String {
+    let mut out = format!("{USAGE}\n\nOptions:\n");
+    for flag in FLAGS {
+        let short = match flag.short {
+            Some(c) => format!("-{c}, "),
+            None => "    ".to_string(),
+        };
+        let long = match flag.value {
+            Some(v) => format!("--{} {v}", flag.long),
+            None => format!("--{}", flag.long),
+        };
+        out.push_str(&format!("  {short}{long:<20} {}\n", flag.doc));
+    }
+    out.push('\n');
+    out.push_str(FOOTER);
+    out.push('\n');
+    out
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl FromStr for ColorChoice {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "auto" => Ok(ColorChoice::Auto),
+            "always" => Ok(ColorChoice::Always),
+            "never" => Ok(ColorChoice::Never),
+            _ => Err(format!("'{s}' is not one of auto, always, never")),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum FormatChoice {
+    #[default]
+    Auto,
+    Stderr,
+}
+
+impl FromStr for FormatChoice {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "auto" => Ok(FormatChoice::Auto),
+            "stderr" => Ok(FormatChoice::Stderr),
+            "csvlog" | "jsonlog" | "syslog" => Err(format!(
+                "the {s} format is not supported yet; only stderr is"
+            )),
+            _ => Err(format!("'{s}' is not one of auto, stderr")),
+        }
+    }
+}
+
+/// A breakdown of the summary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dimension {
+    Database,
+    User,
+    Application,
+    Host,
+}
+
+impl Dimension {
+    pub(crate) const ALL: [Dimension; 4] = [
+        Dimension::Database,
+        Dimension::User,
+        Dimension::Application,
+        Dimension::Host,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Dimension::Database => "database",
+            Dimension::User => "user",
+            Dimension::Application => "application",
+            Dimension::Host => "host",
+        }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl FromStr for Dimension {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "database" | "db" => Ok(Dimension::Database),
+            "user" => Ok(Dimension::User),
+            "application" | "app" => Ok(Dimension::Application),
+            "host" => Ok(Dimension::Host),
+            _ => Err(format!(
+                "'{s}' is not one of database, user, application, host"
+            )),
+        }
+    }
+}
+
+/// What the command line asked for, before the environment is consulted.
+#[derive(Debug, Default)]
+pub(crate) struct Args {
+    pub(crate) files: Vec<OsString>,
+    pub(crate) prefix: Option<String>,
+    pub(crate) format: FormatChoice,
+    pub(crate) json: bool,
+    pub(crate) dbs: Vec<String>,
+    pub(crate) users: Vec<String>,
+    pub(crate) apps: Vec<String>,
+    pub(crate) hosts: Vec<HostPattern>,
+    pub(crate) top: Option<usize>,
+    pub(crate) by: Option<Vec<Dimension>>,
+    pub(crate) color: ColorChoice,
+}
+
+/// The outcome of parsing: a run, or a request answered without reading input.
+#[derive(Debug)]
+pub(crate) enum Parsed {
+    Run(Args),
+    Help,
+    Version,
+}
+
+fn parse_value<T: FromStr<Err = String>>(parser: &mut lexopt::Parser, flag: &str) -> Result<T> {
+    let value = parser.value()?;
+    let text = value
+        .to_str()
+        .ok_or_else(|| Error::usage(format!("--{flag}: the value is not valid UTF-8")))?;
+    text.parse::<T>()
+        .map_err(|e| Error::usage(format!("--{flag}: {e}")))
+}
+
+fn parse_string(parser: &mut lexopt::Parser, flag: &str) -> Result<String> {
+    let value = parser.value()?;
+    value
+        .into_string()
+        .map_err(|_| Error::usage(format!("--{flag}: the value is not valid UTF-8")))
+}
+
+/// Parses the arguments after the program name.
+pub(crate) fn parse<I>(args: I) -> Result<Parsed>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    let mut out = Args::default();
+    let mut parser = lexopt::Parser::from_args(args);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Parsed::Help),
+            Short('V') | Long("version") => return Ok(Parsed::Version),
+            Short('p') | Long("prefix") => out.prefix = Some(parse_string(&mut parser, "prefix")?),
+            Long("format") => out.format = parse_value(&mut parser, "format")?,
+            Short('j') | Long("json") => out.json = true,
+            Long("db") => out.dbs.push(parse_string(&mut parser, "db")?),
+            Long("user") => out.users.push(parse_string(&mut parser, "user")?),
+            Long("app") => out.apps.push(parse_string(&mut parser, "app")?),
+            Long("host") => out.hosts.push(parse_value(&mut parser, "host")?),
+            Long("top") => {
+                let n: usize = parse_value::<Count>(&mut parser, "top")?.0;
+                out.top = Some(n);
+            }
+            Long("by") => {
+                let list: String = parse_string(&mut parser, "by")?;
+                let mut dims = Vec::new();
+                for part in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    let dim: Dimension = part
+                        .parse()
+                        .map_err(|e| Error::usage(format!("--by: {e}")))?;
+                    if !dims.contains(&dim) {
+                        dims.push(dim);
+                    }
+                }
+                out.by = Some(dims);
+            }
+            Long("color") | Long("colour") => out.color = parse_value(&mut parser, "color")?,
+            Value(file) => out.files.push(file),
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    Ok(Parsed::Run(out))
+}
+
+/// A non-negative count, with a message that names the problem.
+struct Count(usize);
+
+impl FromStr for Count {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        s.parse()
+            .map(Count)
+            .map_err(|_| format!("'{s}' is not a non-negative whole number"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Args {
+        match parse(args.iter().copied()).expect("valid arguments") {
+            Parsed::Run(a) => a,
+            other => panic!("expected a run, got {other:?}"),
+        }
+    }
+
+    fn err(args: &[&str]) -> String {
+        parse(args.iter().copied())
+            .expect_err("invalid arguments")
+            .to_string()
+    }
+
+    #[test]
+    fn files_and_stdin() {
+        let a = run(&["a.log", "-", "b.log"]);
+        assert_eq!(a.files, vec!["a.log", "-", "b.log"]);
+        assert!(run(&[]).files.is_empty());
+    }
+
+    #[test]
+    fn help_and_version_win() {
+        assert!(matches!(parse(["--json", "--help"]).unwrap(), Parsed::Help));
+        assert!(matches!(parse(["-V"]).unwrap(), Parsed::Version));
+    }
+
+    #[test]
+    fn prefix_and_json() {
+        let a = run(&["--prefix", "%m [%p] ", "-j"]);
+        assert_eq!(a.prefix.as_deref(), Some("%m [%p] "));
+        assert!(a.json);
+        let a = run(&["-p=%t "]);
+        assert_eq!(a.prefix.as_deref(), Some("%t "));
+    }
+
+    #[test]
+    fn filters_repeat() {
+        let a = run(&["--db", "a", "--db", "b", "--user", "u", "--app", "my app"]);
+        assert_eq!(a.dbs, vec!["a", "b"]);
+        assert_eq!(a.users, vec!["u"]);
+        assert_eq!(a.apps, vec!["my app"]);
+        let a = run(&["--host", "10.0.0.0/8", "--host", "[local]"]);
+        assert_eq!(a.hosts.len(), 2);
+        assert!(err(&["--host", "10.0.0.0/33"]).contains("--host"));
+    }
+
+    #[test]
+    fn top_and_by() {
+        assert_eq!(run(&["--top", "0"]).top, Some(0));
+        assert!(err(&["--top", "-1"]).contains("--top"));
+        assert!(err(&["--top", "x"]).contains("not a non-negative"));
+        let a = run(&["--by", "user,db,user"]);
+        assert_eq!(a.by, Some(vec![Dimension::User, Dimension::Database]));
+        assert!(err(&["--by", "color"]).contains("'color' is not one of"));
+    }
+
+    #[test]
+    fn enums_list_choices() {
+        assert_eq!(run(&["--color", "never"]).color, ColorChoice::Never);
+        assert!(err(&["--color", "sometimes"]).contains("auto, always, never"));
+        assert_eq!(run(&["--format", "stderr"]).format, FormatChoice::Stderr);
+        assert!(err(&["--format", "csvlog"]).contains("not supported yet"));
+    }
+
+    #[test]
+    fn unknown_flag_is_usage_error() {
+        let msg = err(&["--bogus"]);
+        assert!(msg.contains("--bogus"), "{msg}");
+        assert!(msg.contains("pgconn --help"), "{msg}");
+    }
+
+    #[test]
+    fn help_lines_fit_79_columns() {
+        for line in help().lines() {
+            assert!(line.chars().count() <= 79, "too long: {line}");
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! Arguments plus environment -> everything one run needs, decided once.
+//!
+//! This is where "auto" choices are made (color: stdout is a terminal,
+//! NO_COLOR unset or empty, TERM not dumb) and where `--prefix` is
+//! compiled, so a bad value is a usage error before any input is read.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use crate::args::{Args, ColorChoice, Dimension};
+use crate::error::Result;
+use crate::filter::Filter;
+use crate::prefix::Prefix;
+
+/// One input, in command-line order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Input {
+    Stdin,
+    File(PathBuf),
+}
+
+impl Input {
+    pub(crate) fn name(&self) -> String {
+        match self {
+            Input::Stdin => "<stdin>".to_string(),
+            Input::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+pub(crate) struct Config {
+    pub(crate) inputs: Vec<Input>,
+    pub(crate) prefix: Option<Prefix>,
+    pub(crate) json: bool,
+    pub(crate) filter: Filter,
+    pub(crate) top: usize,
+    pub(crate) by: Vec<Dimension>,
+    pub(crate) color: bool,
+}
+
+fn color_from_env(choice: ColorChoice, is_tty: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+            let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+            is_tty && !no_color && !dumb
+        }
+    }
+}
+
+impl Config {
+    pub(crate) fn new(args: Args) -> Result<Config> {
+        let prefix = args.prefix.as_deref().map(Prefix::compile).transpose()?;
+        let inputs = if args.files.is_empty() {
+            vec![Input::Stdin]
+        } else {
+            args.files
+                .into_iter()
+                .map(|f| {
+                    if f == "-" {
+                        Input::Stdin
+                    } else {
+                        Input::File(PathBuf::from(f))
+                    }
+                })
+                .collect()
+        };
+        Ok(Config {
+            inputs,
+            prefix,
+            json: args.json,
+            filter: Filter {
+                dbs: args.dbs,
+                users: args.users,
+                apps: args.apps,
+                hosts: args.hosts,
+            },
+            top: args.top.unwrap_or(10),
+            by: args.by.unwrap_or_else(|| Dimension::ALL.to_vec()),
+            color: color_from_env(args.color, std::io::stdout().is_terminal()),
+        })
+    }
+}

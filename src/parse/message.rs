@@ -1,0 +1,853 @@
+//! The message text of connection-related log lines, shared by every input
+//! format: `connection authorized: user=...` means the same in a stderr
+//! line, a csvlog record or a jsonlog object.
+//!
+//! Names in these messages are written raw by the server: not quoted, and
+//! they may hold spaces, commas and quotes. Fields are therefore cut at the
+//! next fixed keyword (` database=`, ` SSL enabled (`), never at a space.
+//! Wordings follow `shared/reference/postgres-log-messages.md` for
+//! PostgreSQL 12 to 18.
+
+use memchr::memmem;
+
+use crate::event::{EndCause, EventKind, Reason, ServerEvent};
+
+/// What a message means for connection tracking.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Parsed<'a> {
+    Event(EventKind<'a>),
+    /// A line that looked like a candidate but is not about a client
+    /// connection (a FATAL from autovacuum, say).
+    Ignore,
+    /// A connection message whose fields could not be read.
+    Unparsed,
+}
+
+/// The message kind, as found by the marker automaton (see scan.rs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MessageKind {
+    Received,
+    Authenticated,
+    Authorized,
+    ReplicationAuthorized,
+    Ready,
+    Disconnection,
+    /// Any FATAL: classified by its text.
+    Fatal,
+    /// `DETAIL:  Role "...`
+    RoleDetail,
+    /// LOG-level failures before authentication.
+    StartupPacketLog,
+    SslLog,
+    /// LOG-level signs that the client went away.
+    ClientLostLog,
+    Server(ServerEvent),
+    /// `server process (PID n) ...` and the like, from the postmaster.
+    ChildExit,
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    memmem::find(hay, needle)
+}
+
+/// The text between `start` and the first `end` after it.
+fn between<'a>(hay: &'a [u8], start: &[u8], end: &[u8]) -> Option<&'a [u8]> {
+    let s = find(hay, start)? + start.len();
+    let e = find(&hay[s..], end)?;
+    Some(&hay[s..s + e])
+}
+
+/// The name in a message of the form `...for user "NAME"` (the name is the
+/// text up to the message's last quote, since names may hold quotes).
+fn quoted_to_last<'a>(msg: &'a [u8], after: &[u8]) -> Option<&'a [u8]> {
+    let s = find(msg, after)? + after.len();
+    let e = memchr::memrchr(b'"', &msg[s..])?;
+    Some(&msg[s..s + e])
+}
+
+/// Parses a message of the given kind. `msg` starts at the message text
+/// (after the severity and, with verbose logging, the SQLSTATE).
+pub(crate) fn parse(kind: MessageKind, msg: &[u8]) -> Parsed<'_> {
+    let event = match kind {
+        MessageKind::Received => received(msg),
+        MessageKind::Authenticated => authenticated(msg),
+        MessageKind::Authorized => authorized(msg, false),
+        MessageKind::ReplicationAuthorized => authorized(msg, true),
+        MessageKind::Ready => Some(EventKind::Ready),
+        MessageKind::Disconnection => disconnection(msg),
+        MessageKind::Fatal => return fatal(msg),
+        MessageKind::RoleDetail => {
+            return if msg.ends_with(b"\" does not exist.") {
+                Parsed::Event(EventKind::RoleMissing)
+            } else {
+                Parsed::Ignore
+            };
+        }
+        MessageKind::StartupPacketLog => Some(EventKind::Failure {
+            reason: Reason::StartupPacket,
+            user: None,
+            db: None,
+            host: None,
+        }),
+        MessageKind::SslLog => Some(EventKind::Failure {
+            reason: Reason::Ssl,
+            user: None,
+            db: None,
+            host: None,
+        }),
+        MessageKind::ClientLostLog => Some(EventKind::Ended {
+            cause: EndCause::ClientLost,
+        }),
+        MessageKind::Server(ev) => Some(EventKind::Server(ev)),
+        MessageKind::ChildExit => return child_exit(msg),
+    };
+    match event {
+        Some(e) => Parsed::Event(e),
+        None => Parsed::Unparsed,
+    }
+}
+
+fn received(msg: &[u8]) -> Option<EventKind<'_>> {
+    let rest = msg.strip_prefix(b"connection received: host=")?;
+    let host = match find(rest, b" port=") {
+        Some(i) => &rest[..i],
+        None => rest,
+    };
+    Some(EventKind::Received { host })
+}
+
+fn authenticated(msg: &[u8]) -> Option<EventKind<'_>> {
+    let rest = msg.strip_prefix(b"connection authenticated: ")?;
+    let s = find(rest, b"\" method=")? + 9;
+    let e = find(&rest[s..], b" ").map_or(rest.len(), |i| s + i);
+    Some(EventKind::Authenticated {
+        method: &rest[s..e],
+    })
+}
+
+/// Strips a trailing ` KEYWORD (...)` block, returning what is before it
+/// and whether it was there.
+fn strip_block<'a>(text: &'a [u8], keyword: &[u8]) -> (&'a [u8], bool) {
+    if text.ends_with(b")")
+        && let Some(i) = memmem::rfind(text, keyword)
+    {
+        return (&text[..i], true);
+    }
+    (text, false)
+}
+
+fn authorized(msg: &[u8], replication: bool) -> Option<EventKind<'_>> {
+    let head: &[u8] = if replication {
+        b"replication connection authorized: user="
+    } else {
+        b"connection authorized: user="
+    };
+    let rest = msg.strip_prefix(head)?;
+    // From the end: GSS (...), then SSL enabled (...).
+    let (rest, _gss) = strip_block(rest, b" GSS (");
+    let (rest, ssl) = strip_block(rest, b" SSL enabled (");
+    let (before_app, app) = match find(rest, b" application_name=") {
+        Some(i) => (&rest[..i], Some(&rest[i + 18..])),
+        None => (rest, None),
+    };
+    let (user, db) = match find(before_app, b" database=") {
+        Some(i) => (&before_app[..i], Some(&before_app[i + 10..])),
+        None if replication => (before_app, None),
+        None => return None,
+    };
+    Some(EventKind::Authorized {
+        user,
+        db,
+        app,
+        replication,
+        ssl,
+    })
+}
+
+/// `H:MM:SS.mmm`, hours without a day rollover.
+fn session_time(t: &[u8]) -> Option<u64> {
+    let (hms, ms) = t.split_at(t.iter().position(|&c| c == b'.')?);
+    let ms = &ms[1..];
+    let num = |b: &[u8]| -> Option<u64> {
+        if b.is_empty() || b.len() > 12 || !b.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        Some(b.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')))
+    };
+    let mut parts = hms.split(|&c| c == b':');
+    let h = num(parts.next()?)?;
+    let m = num(parts.next()?)?;
+    let s = num(parts.next()?)?;
+    if parts.next().is_some() || m > 59 || s > 59 || ms.len() != 3 {
+        return None;
+    }
+    Some(((h * 60 + m) * 60 + s) * 1000 + num(ms)?)
+}
+
+fn disconnection(msg: &[u8]) -> Option<EventKind<'_>> {
+    let rest = msg.strip_prefix(b"disconnection: session time: ")?;
+    let sp = memchr::memchr(b' ', rest)?;
+    let session_ms = session_time(&rest[..sp])?;
+    let rest = rest[sp + 1..].strip_prefix(b"user=")?;
+    let d = find(rest, b" database=")?;
+    let user = &rest[..d];
+    let rest = &rest[d + 10..];
+    let h = find(rest, b" host=")?;
+    let db = &rest[..h];
+    let rest = &rest[h + 6..];
+    let host = match memmem::rfind(rest, b" port=") {
+        Some(i) => &rest[..i],
+        None => rest,
+    };
+    Some(EventKind::Disconnected {
+        session_ms,
+        user,
+        db,
+        host,
+    })
+}
+
+fn failure<'a>(reason: Reason) -> EventKind<'a> {
+    EventKind::Failure {
+        reason,
+        user: None,
+        db: None,
+        host: None,
+    }
+}
+
+fn fatal(msg: &[u8]) -> Parsed<'_> {
+    // Verbose logging puts `SQLSTATE: ` first; the caller strips it.
+    let ev = if let Some(user) = quoted_to_last(msg, b"password authentication failed for user \"")
+        .filter(|_| msg.starts_with(b"password authentication failed"))
+    {
+        EventKind::Failure {
+            reason: Reason::Password,
+            user: Some(user),
+            db: None,
+            host: None,
+        }
+    } else if msg.starts_with(b"no pg_hba.conf entry for ")
+        || msg.starts_with(b"pg_hba.conf rejects ")
+    {
+        let reason = if msg.starts_with(b"no pg_hba") {
+            Reason::NoHbaEntry
+        } else {
+            Reason::HbaReject
+        };
+        let host = between(msg, b"host \"", b"\", user \"");
+        let user = between(msg, b"\", user \"", b"\"");
+        let user = match find(msg, b"\", database \"") {
+            Some(_) => between(msg, b"\", user \"", b"\", database \""),
+            None => user,
+        };
+        let db = find(msg, b"\", database \"").and_then(|i| {
+            let s = i + 13;
+            memchr::memrchr(b'"', &msg[s..]).map(|e| &msg[s..s + e])
+        });
+        EventKind::Failure {
+            reason,
+            user,
+            db,
+            host,
+        }
+    } else if msg.starts_with(b"authentication failed for user \"") {
+        let reason = if msg.ends_with(b": host rejected") {
+            Reason::HbaReject
+        } else {
+            Reason::Authentication
+        };
+        EventKind::Failure {
+            reason,
+            user: between(msg, b"user \"", b"\": "),
+            db: None,
+            host: None,
+        }
+    } else if msg.starts_with(b"role \"") && msg.ends_with(b"\" does not exist") {
+        let user = &msg[6..msg.len() - 16];
+        EventKind::Failure {
+            reason: Reason::NoSuchRole,
+            user: Some(user),
+            db: None,
+            host: None,
+        }
+    } else if msg.starts_with(b"role \"") && msg.ends_with(b"\" is not permitted to log in") {
+        let user = &msg[6..msg.len() - 28];
+        EventKind::Failure {
+            reason: Reason::NotPermitted,
+            user: Some(user),
+            db: None,
+            host: None,
+        }
+    } else if msg.starts_with(b"database \"") && msg.ends_with(b"\" does not exist") {
+        let db = &msg[10..msg.len() - 16];
+        EventKind::Failure {
+            reason: Reason::NoSuchDatabase,
+            user: None,
+            db: Some(db),
+            host: None,
+        }
+    } else if msg.starts_with(b"too many connections for role \"") {
+        let user = quoted_to_last(msg, b"role \"");
+        EventKind::Failure {
+            reason: Reason::RoleLimit,
+            user,
+            db: None,
+            host: None,
+        }
+    } else if msg.starts_with(b"too many connections for database \"") {
+        let db = quoted_to_last(msg, b"database \"");
+        EventKind::Failure {
+            reason: Reason::DatabaseLimit,
+            user: None,
+            db,
+            host: None,
+        }
+    } else if msg.starts_with(b"permission denied for database \"") {
+        let db = quoted_to_last(msg, b"database \"");
+        EventKind::Failure {
+            reason: Reason::NotPermitted,
+            user: None,
+            db,
+            host: None,
+        }
+    } else if msg.starts_with(b"database \"")
+        && msg.ends_with(b"\" is not currently accepting connections")
+        || msg.starts_with(b"cannot connect to invalid database \"")
+    {
+        failure(Reason::Other)
+    } else if let Some(reason) = FATAL_PREFIXES
+        .iter()
+        .find(|(p, _)| msg.starts_with(p.as_bytes()))
+        .map(|(_, r)| *r)
+    {
+        match reason {
+            Fatal::Failure(r) => failure(r),
+            Fatal::Ended(cause) => EventKind::Ended { cause },
+            Fatal::NotClient => return Parsed::Ignore,
+        }
+    } else if let Some(i) = find(msg, b" authentication failed for user \"") {
+        // Ident, Peer, "trust", GSSAPI, SSPI, PAM, BSD, LDAP, certificate,
+        // RADIUS, OAuth bearer.
+        let user = quoted_to_last(&msg[i..], b"user \"");
+        EventKind::Failure {
+            reason: Reason::Authentication,
+            user,
+            db: None,
+            host: None,
+        }
+    } else {
+        EventKind::OtherFatal
+    };
+    Parsed::Event(ev)
+}
+
+#[derive(Clone, Copy)]
+enum Fatal {
+    Failure(Reason),
+    Ended(EndCause),
+    NotClient,
+}
+
+/// FATAL messages recognised by their first words.
+const FATAL_PREFIXES: &[(&str, Fatal)] = &[
+    (
+        "sorry, too many clients already",
+        Fatal::Failure(Reason::TooManyClients),
+    ),
+    (
+        "number of requested standby connections exceeds",
+        Fatal::Failure(Reason::TooManyClients),
+    ),
+    (
+        "remaining connection slots are reserved",
+        Fatal::Failure(Reason::ReservedSlots),
+    ),
+    (
+        "the database system is starting up",
+        Fatal::Failure(Reason::StartingUp),
+    ),
+    (
+        "the database system is shutting down",
+        Fatal::Failure(Reason::ShuttingDown),
+    ),
+    (
+        "the database system is in recovery mode",
+        Fatal::Failure(Reason::Recovery),
+    ),
+    (
+        "the database system is not yet accepting connections",
+        Fatal::Failure(Reason::Recovery),
+    ),
+    (
+        "the database system is not accepting connections",
+        Fatal::Failure(Reason::Recovery),
+    ),
+    (
+        "permission denied to start WAL sender",
+        Fatal::Failure(Reason::NotPermitted),
+    ),
+    ("must be superuser", Fatal::Failure(Reason::NotPermitted)),
+    (
+        "new replication connections are not allowed",
+        Fatal::Failure(Reason::NotPermitted),
+    ),
+    (
+        "no PostgreSQL user name specified",
+        Fatal::Failure(Reason::StartupPacket),
+    ),
+    (
+        "unsupported frontend protocol",
+        Fatal::Failure(Reason::StartupPacket),
+    ),
+    (
+        "invalid startup packet layout",
+        Fatal::Failure(Reason::StartupPacket),
+    ),
+    (
+        "invalid value for parameter",
+        Fatal::Failure(Reason::StartupPacket),
+    ),
+    (
+        "received unencrypted data after",
+        Fatal::Failure(Reason::Ssl),
+    ),
+    (
+        "connection requires a valid client certificate",
+        Fatal::Failure(Reason::Ssl),
+    ),
+    (
+        "client certificates can only be checked",
+        Fatal::Failure(Reason::Ssl),
+    ),
+    (
+        "could not accept SSL connection",
+        Fatal::Failure(Reason::Ssl),
+    ),
+    (
+        "GSSAPI encryption can only be used",
+        Fatal::Failure(Reason::Authentication),
+    ),
+    (
+        "GSSAPI context error",
+        Fatal::Failure(Reason::Authentication),
+    ),
+    (
+        "could not accept GSSAPI security context",
+        Fatal::Failure(Reason::Authentication),
+    ),
+    (
+        "expected password response",
+        Fatal::Failure(Reason::Authentication),
+    ),
+    (
+        "invalid password packet size",
+        Fatal::Failure(Reason::Authentication),
+    ),
+    (
+        "empty password returned by client",
+        Fatal::Failure(Reason::Authentication),
+    ),
+    (
+        "expected SASL response",
+        Fatal::Failure(Reason::Authentication),
+    ),
+    (
+        "expected GSS response",
+        Fatal::Failure(Reason::Authentication),
+    ),
+    (
+        "authentication identifier set more than once",
+        Fatal::Failure(Reason::Authentication),
+    ),
+    (
+        "canceling authentication due to timeout",
+        Fatal::Failure(Reason::AuthTimeout),
+    ),
+    (
+        "terminating connection due to administrator command",
+        Fatal::Ended(EndCause::AdminTerminate),
+    ),
+    (
+        "terminating connection due to idle-in-transaction timeout",
+        Fatal::Ended(EndCause::IdleInTransactionTimeout),
+    ),
+    (
+        "terminating connection due to idle-session timeout",
+        Fatal::Ended(EndCause::IdleSessionTimeout),
+    ),
+    (
+        "terminating connection due to transaction timeout",
+        Fatal::Ended(EndCause::TransactionTimeout),
+    ),
+    (
+        "terminating connection due to conflict with recovery",
+        Fatal::Ended(EndCause::RecoveryConflict),
+    ),
+    (
+        "connection to client lost",
+        Fatal::Ended(EndCause::ClientLost),
+    ),
+    (
+        "terminating connection because protocol synchronization",
+        Fatal::Ended(EndCause::ProtocolError),
+    ),
+    (
+        "invalid frontend message type",
+        Fatal::Ended(EndCause::ProtocolError),
+    ),
+    (
+        "terminating connection due to unexpected postmaster exit",
+        Fatal::Ended(EndCause::PostmasterExit),
+    ),
+    ("terminating autovacuum process", Fatal::NotClient),
+    ("terminating background worker", Fatal::NotClient),
+    ("terminating logical replication worker", Fatal::NotClient),
+];
+
+/// `server process (PID 4601) was terminated by signal 9: Killed`
+fn child_exit(msg: &[u8]) -> Parsed<'_> {
+    let Some(pid) = between(msg, b"(PID ", b")") else {
+        return Parsed::Unparsed;
+    };
+    let Some(pid) = std::str::from_utf8(pid)
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+    else {
+        return Parsed::Unparsed;
+    };
+    Parsed::Event(EventKind::ChildCrashed { pid })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(kind: MessageKind, msg: &str) -> EventKind<'_> {
+        match parse(kind, msg.as_bytes()) {
+            Parsed::Event(e) => e,
+            other => panic!("{msg}: {other:?}"),
+        }
+    }
+
+    fn b(s: &str) -> &[u8] {
+        s.as_bytes()
+    }
+
+    #[test]
+    fn received_tcp_and_socket() {
+        assert_eq!(
+            ev(
+                MessageKind::Received,
+                "connection received: host=10.0.0.5 port=51234"
+            ),
+            EventKind::Received {
+                host: b("10.0.0.5")
+            }
+        );
+        assert_eq!(
+            ev(MessageKind::Received, "connection received: host=[local]"),
+            EventKind::Received { host: b("[local]") }
+        );
+    }
+
+    #[test]
+    fn authorized_variants() {
+        let e = ev(
+            MessageKind::Authorized,
+            "connection authorized: user=postgres database=appdb application_name=my app SSL enabled (protocol=TLSv1.3, cipher=TLS_AES_256_GCM_SHA384, bits=256)",
+        );
+        assert_eq!(
+            e,
+            EventKind::Authorized {
+                user: b("postgres"),
+                db: Some(b("appdb")),
+                app: Some(b("my app")),
+                replication: false,
+                ssl: true
+            }
+        );
+        let e = ev(
+            MessageKind::Authorized,
+            "connection authorized: user=my user database=sales db",
+        );
+        assert_eq!(
+            e,
+            EventKind::Authorized {
+                user: b("my user"),
+                db: Some(b("sales db")),
+                app: None,
+                replication: false,
+                ssl: false
+            }
+        );
+        let e = ev(
+            MessageKind::Authorized,
+            "connection authorized: user=alice database=prod application_name=psql GSS (authenticated=yes, encrypted=yes, delegated_credentials=no, principal=alice@EXAMPLE.COM)",
+        );
+        assert!(matches!(
+            e,
+            EventKind::Authorized {
+                app: Some(b"psql"),
+                ssl: false,
+                ..
+            }
+        ));
+        let e = ev(
+            MessageKind::Authorized,
+            "connection authorized: user=a database=b application_name=psql SSL enabled (protocol=TLSv1.2, cipher=X, bits=256, compression=off)",
+        );
+        assert!(matches!(
+            e,
+            EventKind::Authorized {
+                app: Some(b"psql"),
+                ssl: true,
+                ..
+            }
+        ));
+        let e = ev(
+            MessageKind::ReplicationAuthorized,
+            "replication connection authorized: user=rep application_name=walreceiver",
+        );
+        assert!(matches!(
+            e,
+            EventKind::Authorized {
+                user: b"rep",
+                db: None,
+                app: Some(b"walreceiver"),
+                replication: true,
+                ..
+            }
+        ));
+        let e = ev(
+            MessageKind::Authorized,
+            "connection authorized: user=a database=b application_name=",
+        );
+        assert!(matches!(e, EventKind::Authorized { app: Some(b""), .. }));
+        assert_eq!(
+            parse(MessageKind::Authorized, b"connection authorized: user=a"),
+            Parsed::Unparsed
+        );
+    }
+
+    #[test]
+    fn disconnection_times_and_hosts() {
+        let e = ev(
+            MessageKind::Disconnection,
+            "disconnection: session time: 0:00:05.013 user=app database=prod host=10.0.0.5 port=51234",
+        );
+        assert_eq!(
+            e,
+            EventKind::Disconnected {
+                session_ms: 5013,
+                user: b("app"),
+                db: b("prod"),
+                host: b("10.0.0.5")
+            }
+        );
+        let e = ev(
+            MessageKind::Disconnection,
+            "disconnection: session time: 27:03:04.005 user=postgres database=postgres host=[local]",
+        );
+        assert!(matches!(
+            e,
+            EventKind::Disconnected {
+                session_ms: 97_384_005,
+                host: b"[local]",
+                ..
+            }
+        ));
+        let e = ev(
+            MessageKind::Disconnection,
+            "disconnection: session time: 1234:00:00.000 user=replicator database= host=10.0.0.7 port=40112",
+        );
+        assert!(matches!(
+            e,
+            EventKind::Disconnected {
+                session_ms: 4_442_400_000,
+                db: b"",
+                ..
+            }
+        ));
+        assert_eq!(
+            parse(
+                MessageKind::Disconnection,
+                b"disconnection: session time: 0:61:00.000 user=a database=b host=c"
+            ),
+            Parsed::Unparsed
+        );
+    }
+
+    #[test]
+    fn failure_reasons() {
+        let reason = |m: &str| match ev(MessageKind::Fatal, m) {
+            EventKind::Failure { reason, .. } => reason,
+            other => panic!("{m}: {other:?}"),
+        };
+        assert_eq!(
+            reason("password authentication failed for user \"app\""),
+            Reason::Password
+        );
+        assert_eq!(
+            reason(
+                "no pg_hba.conf entry for host \"10.0.0.5\", user \"nohba\", database \"postgres\", no encryption"
+            ),
+            Reason::NoHbaEntry
+        );
+        assert_eq!(
+            reason(
+                "pg_hba.conf rejects connection for host \"10.0.0.5\", user \"blocked\", database \"postgres\", SSL off"
+            ),
+            Reason::HbaReject
+        );
+        assert_eq!(reason("role \"ghost\" does not exist"), Reason::NoSuchRole);
+        assert_eq!(
+            reason("database \"nosuchdb\" does not exist"),
+            Reason::NoSuchDatabase
+        );
+        assert_eq!(
+            reason("sorry, too many clients already"),
+            Reason::TooManyClients
+        );
+        assert_eq!(
+            reason(
+                "remaining connection slots are reserved for roles with the SUPERUSER attribute"
+            ),
+            Reason::ReservedSlots
+        );
+        assert_eq!(
+            reason(
+                "remaining connection slots are reserved for non-replication superuser connections"
+            ),
+            Reason::ReservedSlots
+        );
+        assert_eq!(
+            reason("too many connections for role \"limited\""),
+            Reason::RoleLimit
+        );
+        assert_eq!(
+            reason("too many connections for database \"prod\""),
+            Reason::DatabaseLimit
+        );
+        assert_eq!(
+            reason("role \"nologin_role\" is not permitted to log in"),
+            Reason::NotPermitted
+        );
+        assert_eq!(
+            reason("permission denied for database \"prod\""),
+            Reason::NotPermitted
+        );
+        assert_eq!(
+            reason("the database system is starting up"),
+            Reason::StartingUp
+        );
+        assert_eq!(
+            reason("the database system is shutting down"),
+            Reason::ShuttingDown
+        );
+        assert_eq!(
+            reason("the database system is not yet accepting connections"),
+            Reason::Recovery
+        );
+        assert_eq!(
+            reason("Peer authentication failed for user \"x\""),
+            Reason::Authentication
+        );
+        assert_eq!(
+            reason("authentication failed for user \"x\": host rejected"),
+            Reason::HbaReject
+        );
+        assert_eq!(
+            reason("canceling authentication due to timeout"),
+            Reason::AuthTimeout
+        );
+        assert_eq!(
+            reason("unsupported frontend protocol 1234.5678: server supports 3.0 to 3.0"),
+            Reason::StartupPacket
+        );
+    }
+
+    #[test]
+    fn failure_names() {
+        let e = ev(
+            MessageKind::Fatal,
+            "no pg_hba.conf entry for host \"10.0.0.5\", user \"a, \"b\"\", database \"sales db\", no encryption",
+        );
+        assert_eq!(
+            e,
+            EventKind::Failure {
+                reason: Reason::NoHbaEntry,
+                user: Some(b("a, \"b\"")),
+                db: Some(b("sales db")),
+                host: Some(b("10.0.0.5"))
+            }
+        );
+        let e = ev(
+            MessageKind::Fatal,
+            "password authentication failed for user \"we\"ird\"",
+        );
+        assert!(matches!(
+            e,
+            EventKind::Failure {
+                user: Some(b"we\"ird"),
+                ..
+            }
+        ));
+        let e = ev(
+            MessageKind::Fatal,
+            "no pg_hba.conf entry for replication connection from host \"10.0.0.7\", user \"replicator\", no encryption",
+        );
+        assert!(matches!(
+            e,
+            EventKind::Failure {
+                user: Some(b"replicator"),
+                db: None,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn abnormal_ends_and_others() {
+        assert_eq!(
+            ev(
+                MessageKind::Fatal,
+                "terminating connection due to administrator command"
+            ),
+            EventKind::Ended {
+                cause: EndCause::AdminTerminate
+            }
+        );
+        assert_eq!(
+            ev(
+                MessageKind::Fatal,
+                "terminating connection due to idle-session timeout"
+            ),
+            EventKind::Ended {
+                cause: EndCause::IdleSessionTimeout
+            }
+        );
+        assert_eq!(
+            ev(MessageKind::Fatal, "something new"),
+            EventKind::OtherFatal
+        );
+        assert_eq!(
+            parse(
+                MessageKind::Fatal,
+                b"terminating autovacuum process due to administrator command"
+            ),
+            Parsed::Ignore
+        );
+        assert_eq!(
+            ev(
+                MessageKind::ChildExit,
+                "server process (PID 4601) was terminated by signal 9: Killed"
+            ),
+            EventKind::ChildCrashed { pid: 4601 }
+        );
+        assert_eq!(
+            ev(MessageKind::RoleDetail, "Role \"ghost\" does not exist."),
+            EventKind::RoleMissing
+        );
+    }
+}

@@ -1,0 +1,283 @@
+//! The stderr format: `<log_line_prefix><SEVERITY>:  <message>` per entry,
+//! continuation lines led by a TAB.
+//!
+//! Only lines the marker automaton flags are looked at. For each, the
+//! marker must sit where the message starts (right after the line's first
+//! severity word), so a marker inside a logged SQL statement or a
+//! continuation line is never an event. The prefix before the severity is
+//! then matched with the compiled (or inferred) log_line_prefix.
+
+use regex_automata::util::captures::Captures;
+
+use crate::event::{Event, Meta};
+use crate::parse::Stats;
+use crate::parse::message::{self, Parsed};
+use crate::prefix::{self, Prefix};
+use crate::scan::{Anchor, Scanner};
+
+/// How many sample prefixes inference keeps.
+const MAX_SAMPLES: usize = 200;
+/// How many times a prefix that stopped matching may be inferred again.
+const MAX_REINFER: usize = 8;
+
+enum PrefixState {
+    Given(Prefix),
+    Inferred { prefix: Prefix, reinferred: usize },
+    Undecided,
+}
+
+pub(crate) struct StderrParser {
+    scanner: Scanner,
+    state: PrefixState,
+    /// Prefix texts of the first log lines, for inference.
+    samples: Vec<Vec<u8>>,
+    caps: Option<Captures>,
+}
+
+impl StderrParser {
+    pub(crate) fn new(prefix: Option<Prefix>) -> StderrParser {
+        let caps = prefix.as_ref().map(Prefix::create_captures);
+        let state = match prefix {
+            Some(p) => PrefixState::Given(p),
+            None => PrefixState::Undecided,
+        };
+        StderrParser {
+            scanner: Scanner::new(),
+            state,
+            samples: Vec::new(),
+            caps,
+        }
+    }
+
+    /// The prefix in use, if one is decided.
+    pub(crate) fn prefix(&self) -> Option<&Prefix> {
+        match &self.state {
+            PrefixState::Given(p) | PrefixState::Inferred { prefix: p, .. } => Some(p),
+            PrefixState::Undecided => None,
+        }
+    }
+
+    pub(crate) fn inferred(&self) -> bool {
+        matches!(self.state, PrefixState::Inferred { .. })
+    }
+
+    /// Collects sample prefixes from the log lines of `chunk` and infers
+    /// the prefix from them.
+    fn sample(&mut self, chunk: &[u8]) {
+        for line in chunk.split(|&c| c == b'\n') {
+            if self.samples.len() >= MAX_SAMPLES {
+                break;
+            }
+            if line.first() == Some(&b'\t') {
+                continue;
+            }
+            if let Some(sev) = self.scanner.severity(line) {
+                self.samples.push(line[..sev.start].to_vec());
+            }
+        }
+        let samples: Vec<&[u8]> = self.samples.iter().map(Vec::as_slice).collect();
+        if let Some(p) = prefix::infer(&samples) {
+            self.caps = Some(p.create_captures());
+            self.state = PrefixState::Inferred {
+                prefix: p,
+                reinferred: 0,
+            };
+        }
+    }
+
+    /// An inferred prefix did not match `text`: infer again with it, and
+    /// keep the new prefix if it matches `text` too.
+    fn reinfer(&mut self, text: &[u8]) -> bool {
+        let PrefixState::Inferred { reinferred, .. } = &mut self.state else {
+            return false;
+        };
+        if *reinferred >= MAX_REINFER {
+            return false;
+        }
+        *reinferred += 1;
+        let tries = *reinferred;
+        if self.samples.len() >= MAX_SAMPLES {
+            self.samples.pop();
+        }
+        self.samples.push(text.to_vec());
+        let samples: Vec<&[u8]> = self.samples.iter().map(Vec::as_slice).collect();
+        match prefix::infer(&samples) {
+            Some(p) if p.is_match(text) => {
+                self.caps = Some(p.create_captures());
+                self.state = PrefixState::Inferred {
+                    prefix: p,
+                    reinferred: tries,
+                };
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn meta<'a>(&mut self, text: &'a [u8]) -> Option<Meta<'a>> {
+        let (prefix, caps) = match (&self.state, self.caps.as_mut()) {
+            (PrefixState::Given(p) | PrefixState::Inferred { prefix: p, .. }, Some(c)) => (p, c),
+            _ => return None,
+        };
+        prefix.parse(text, caps)
+    }
+
+    /// Parses the complete lines in `chunk`, calling `emit` for each event.
+    pub(crate) fn process<F>(&mut self, chunk: &[u8], stats: &mut Stats, mut emit: F)
+    where
+        F: FnMut(&Event<'_>),
+    {
+        if matches!(self.state, PrefixState::Undecided) {
+            self.sample(chunk);
+        }
+        let mut at = 0;
+        while let Some(hit) = self.scanner.next(chunk, at) {
+            let ls = memchr::memrchr(b'\n', &chunk[..hit.start]).map_or(0, |i| i + 1);
+            let le = memchr::memchr(b'\n', &chunk[hit.end..]).map_or(chunk.len(), |i| hit.end + i);
+            let next_line = (le + 1).min(chunk.len());
+            let mut line = &chunk[ls..le];
+            if line.last() == Some(&b'\r') {
+                line = &line[..line.len() - 1];
+            }
+            // A continuation of the entry above (an SQL statement's lines).
+            if line.first() == Some(&b'\t') {
+                at = next_line;
+                continue;
+            }
+            let Some(sev) = self.scanner.severity(line) else {
+                at = next_line;
+                continue;
+            };
+            let pos = hit.start - ls;
+            let is_event = match hit.anchor {
+                Anchor::Message => sev.word == b"LOG" && sev.message == pos,
+                Anchor::Severity => sev.start == pos,
+            };
+            if !is_event {
+                // The marker is inside the prefix: the real message may
+                // still hold one. Anywhere later, it is message text.
+                at = if pos < sev.message {
+                    (ls + sev.message).max(hit.start + 1)
+                } else {
+                    next_line
+                };
+                continue;
+            }
+            at = next_line;
+            stats.candidates += 1;
+            if std::str::from_utf8(line).is_err() {
+                stats.invalid_utf8 += 1;
+            }
+            if memchr::memchr(0, line).is_some() {
+                stats.nul_lines += 1;
+            }
+            let text = &line[..sev.start];
+            let meta = match self.meta(text) {
+                Some(m) => m,
+                None if self.inferred() && self.reinfer(text) => match self.meta(text) {
+                    Some(m) => m,
+                    None => {
+                        stats.unmatched(line, true);
+                        continue;
+                    }
+                },
+                None => {
+                    stats.unmatched(line, true);
+                    continue;
+                }
+            };
+            match message::parse(hit.kind, &line[sev.message..]) {
+                Parsed::Event(kind) => emit(&Event { meta, kind }),
+                Parsed::Ignore => {}
+                Parsed::Unparsed => stats.unmatched(line, false),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventKind;
+
+    fn events(prefix: Option<&str>, log: &str) -> (Vec<String>, Stats) {
+        let mut p = StderrParser::new(prefix.map(|v| Prefix::compile(v).unwrap()));
+        let mut stats = Stats::default();
+        let mut out = Vec::new();
+        p.process(log.as_bytes(), &mut stats, |e| {
+            out.push(format!("{:?} {:?}", e.meta.pid, e.kind));
+        });
+        (out, stats)
+    }
+
+    #[test]
+    fn statement_text_is_not_an_event() {
+        let log = "\
+2025-03-01 10:00:00.100 UTC [10] LOG:  statement: select 'disconnection: session time: 0:00:01.000 user=a database=b host=c'
+2025-03-01 10:00:00.101 UTC [10] LOG:  statement: select 1;
+\t2025-03-01 10:00:00.101 UTC [11] LOG:  connection authorized: user=fake database=fake
+2025-03-01 10:00:00.102 UTC [10] LOG:  disconnection: session time: 0:00:01.000 user=a database=b host=[local]
+";
+        let (ev, stats) = events(Some("%m [%p] "), log);
+        assert_eq!(ev.len(), 1, "{ev:?}");
+        assert!(ev[0].starts_with("Some(10) Disconnected"));
+        assert_eq!(stats.unparsed, 0);
+    }
+
+    #[test]
+    fn crlf_and_verbose() {
+        let log =
+            "2025-03-01 10:00:00.100 UTC [10] LOG:  00000: connection received: host=[local]\r\n";
+        let (ev, _) = events(Some("%m [%p] "), log);
+        assert_eq!(
+            ev,
+            vec![format!(
+                "Some(10) {:?}",
+                EventKind::Received { host: b"[local]" }
+            )]
+        );
+    }
+
+    #[test]
+    fn unmatched_prefix_is_counted_with_a_sample() {
+        let log = "garbage [10] LOG:  connection received: host=[local]\n";
+        let (ev, stats) = events(Some("%m [%p] "), log);
+        assert!(ev.is_empty());
+        assert_eq!(stats.unparsed, 1);
+        assert_eq!(stats.prefix_mismatch, 1);
+        assert!(
+            stats
+                .first_unparsed
+                .as_deref()
+                .unwrap()
+                .starts_with("garbage")
+        );
+    }
+
+    #[test]
+    fn inference_catches_up_with_session_lines() {
+        // The first lines are the postmaster's: the %u@%d part only shows
+        // on later lines.
+        let log = "\
+2025-03-01 10:00:00.100 UTC [1] LOG:  database system is ready to accept connections
+2025-03-01 10:00:01.100 UTC [10] [unknown]@[unknown] LOG:  connection received: host=[local]
+2025-03-01 10:00:01.101 UTC [10] bob@app LOG:  connection authorized: user=bob database=app
+";
+        let mut p = StderrParser::new(None);
+        let mut stats = Stats::default();
+        let mut n = 0;
+        p.process(
+            &log.as_bytes()[..log.find("\n").unwrap() + 1],
+            &mut stats,
+            |_| n += 1,
+        );
+        p.process(
+            &log.as_bytes()[log.find("\n").unwrap() + 1..],
+            &mut stats,
+            |_| n += 1,
+        );
+        assert_eq!(n, 3);
+        assert_eq!(stats.unparsed, 0);
+        assert_eq!(p.prefix().unwrap().source(), "%m [%p] %q%u@%d ");
+    }
+}

@@ -1,0 +1,739 @@
+//! `log_line_prefix`: compiling a value into a matcher, and inferring the
+//! value from sample lines when the user gave none.
+//!
+//! A compiled `Prefix` matches exactly the text a server writes before the
+//! severity word (`LOG:  `), anchored at both ends, and reports where the
+//! fields pgconn uses are: time (`%m`, `%t`, `%n`), pid (`%p`), session id
+//! (`%c`), user (`%u`), database (`%d`), host (`%h`, `%r`). Every escape of
+//! PostgreSQL 12 to 18 is understood, with padding (`%-10u`) and `%q`
+//! (what follows may be absent, in processes without a client).
+//!
+//! Inference tries the common values (the default of every version, the
+//! Debian one, AWS RDS, key=value styles) and a value built from the sample
+//! lines' own shape, and keeps the one that matches the most samples.
+
+use regex_automata::meta::Regex;
+use regex_automata::util::captures::Captures;
+use regex_automata::util::syntax;
+use regex_automata::{Anchored, Input};
+
+use crate::error::{Error, Result};
+use crate::event::Meta;
+use crate::time::Timestamp;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TimeForm {
+    /// `%m` or `%t`: `YYYY-MM-DD HH:MM:SS[.mmm] ZONE`
+    Civil,
+    /// `%n`: epoch seconds with milliseconds
+    Epoch,
+}
+
+/// A compiled log_line_prefix.
+#[derive(Clone, Debug)]
+pub(crate) struct Prefix {
+    source: String,
+    regex: Regex,
+    time: Option<(usize, TimeForm)>,
+    pid: Option<usize>,
+    session: Option<usize>,
+    user: Option<usize>,
+    db: Option<usize>,
+    host: Option<usize>,
+    remote: Option<usize>,
+}
+
+/// Which escapes print nothing in processes without a client connection.
+fn session_only(c: u8) -> bool {
+    matches!(c, b'a' | b'u' | b'd' | b'r' | b'h' | b'i' | b'Q' | b'L')
+}
+
+fn push_literal(re: &mut String, bytes: &[u8]) {
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() || b == b' ' {
+            re.push(b as char);
+        } else {
+            re.push_str(&format!(r"\x{b:02x}"));
+        }
+    }
+}
+
+impl Prefix {
+    /// Compiles a log_line_prefix value, as `SHOW log_line_prefix` prints it.
+    pub(crate) fn compile(value: &str) -> Result<Prefix> {
+        let bytes = value.as_bytes();
+        let mut re = String::from("(?s-u)^");
+        let mut literal = Vec::new();
+        let mut groups = 0usize;
+        let mut time = None;
+        let (mut pid, mut session, mut user, mut db, mut host, mut remote) =
+            (None, None, None, None, None, None);
+        let mut optional_depth = 0;
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b != b'%' {
+                literal.push(b);
+                i += 1;
+                continue;
+            }
+            // '%' [-] digits* letter
+            let mut j = i + 1;
+            let left = bytes.get(j) == Some(&b'-');
+            if left {
+                j += 1;
+            }
+            let digits_start = j;
+            while bytes.get(j).is_some_and(u8::is_ascii_digit) {
+                j += 1;
+            }
+            let padded = j > digits_start;
+            let Some(&c) = bytes.get(j) else {
+                // A '%' (or '%<digits>') at the end ends processing.
+                break;
+            };
+            i = j + 1;
+            if c == b'%' {
+                literal.push(b'%');
+                continue;
+            }
+            push_literal(&mut re, &literal);
+            literal.clear();
+            if c == b'q' {
+                re.push_str("(?:");
+                optional_depth += 1;
+                continue;
+            }
+            let any = ".*?";
+            let civil = r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}";
+            let zone = r"(?: [A-Za-z0-9+\-:]+)?";
+            let (pattern, slot): (String, Option<&mut Option<usize>>) = match c {
+                b'a' | b'i' | b'b' | b'L' => (any.into(), None),
+                b'u' => (any.into(), Some(&mut user)),
+                b'd' => (any.into(), Some(&mut db)),
+                b'h' => (any.into(), Some(&mut host)),
+                b'r' => (any.into(), Some(&mut remote)),
+                b'p' => ("[0-9]+".into(), Some(&mut pid)),
+                b'P' => ("[0-9]*".into(), None),
+                b'c' => ("[0-9a-f]+\\.[0-9a-f]+".into(), Some(&mut session)),
+                b'l' | b'x' => ("[0-9]+".into(), None),
+                b'v' => ("[0-9/]*".into(), None),
+                b'e' => ("[0-9A-Z]{5}".into(), None),
+                b'Q' => ("-?[0-9]+".into(), None),
+                b's' => (format!("{civil}{zone}"), None),
+                b't' | b'm' | b'n' => {
+                    let pattern = match c {
+                        b't' => format!("{civil}{zone}"),
+                        b'm' => format!(r"{civil}\.[0-9]{{3}}{zone}"),
+                        _ => r"[0-9]+\.[0-9]{3}".to_string(),
+                    };
+                    let form = if c == b'n' {
+                        TimeForm::Epoch
+                    } else {
+                        TimeForm::Civil
+                    };
+                    if time.is_none() {
+                        groups += 1;
+                        time = Some((groups, form));
+                        re.push_str(&pad(&format!("({pattern})"), padded, left));
+                    } else {
+                        re.push_str(&pad(&format!("(?:{pattern})"), padded, left));
+                    }
+                    continue;
+                }
+                // PostgreSQL ignores an unknown escape.
+                _ => continue,
+            };
+            match slot {
+                Some(slot) if slot.is_none() => {
+                    groups += 1;
+                    *slot = Some(groups);
+                    re.push_str(&pad(&format!("({pattern})"), padded, left));
+                }
+                _ => re.push_str(&pad(&format!("(?:{pattern})"), padded, left)),
+            }
+        }
+        push_literal(&mut re, &literal);
+        for _ in 0..optional_depth {
+            re.push_str(")?");
+        }
+        re.push('$');
+        let regex = Regex::builder()
+            .syntax(syntax::Config::new().unicode(false).utf8(false))
+            .build(&re)
+            .map_err(|e| Error::usage(format!("bad --prefix '{value}': {e}")))?;
+        Ok(Prefix {
+            source: value.to_string(),
+            regex,
+            time,
+            pid,
+            session,
+            user,
+            db,
+            host,
+            remote,
+        })
+    }
+
+    pub(crate) fn source(&self) -> &str {
+        &self.source
+    }
+
+    pub(crate) fn has_pid(&self) -> bool {
+        self.pid.is_some() || self.session.is_some()
+    }
+
+    pub(crate) fn has_time(&self) -> bool {
+        self.time.is_some()
+    }
+
+    pub(crate) fn create_captures(&self) -> Captures {
+        self.regex.create_captures()
+    }
+
+    /// True when `text` (everything before the severity word) is this
+    /// prefix.
+    pub(crate) fn is_match(&self, text: &[u8]) -> bool {
+        self.regex
+            .is_match(Input::new(text).anchored(Anchored::Yes))
+    }
+
+    /// Matches `text` and extracts the fields, or None when it does not
+    /// match.
+    pub(crate) fn parse<'a>(&self, text: &'a [u8], caps: &mut Captures) -> Option<Meta<'a>> {
+        self.regex
+            .search_captures(&Input::new(text).anchored(Anchored::Yes), caps);
+        if !caps.is_match() {
+            return None;
+        }
+        let get = |g: Option<usize>| -> Option<&'a [u8]> {
+            caps.get_group(g?)
+                .map(|span| trim_spaces(&text[span.range()]))
+        };
+        let mut meta = Meta::default();
+        if let Some((g, form)) = self.time
+            && let Some(t) = get(Some(g))
+        {
+            meta.time = match form {
+                TimeForm::Civil => Timestamp::parse(t),
+                TimeForm::Epoch => Timestamp::parse_epoch(t),
+            };
+        }
+        meta.pid = get(self.pid).and_then(parse_u32).or_else(|| {
+            // %c is hex(start time) '.' hex(pid).
+            let s = get(self.session)?;
+            let dot = memchr::memchr(b'.', s)?;
+            u32::from_str_radix(std::str::from_utf8(&s[dot + 1..]).ok()?, 16).ok()
+        });
+        meta.user = get(self.user).filter(|v| known(v));
+        meta.db = get(self.db).filter(|v| known(v));
+        meta.host = get(self.host).filter(|v| known(v)).or_else(|| {
+            let r = get(self.remote).filter(|v| known(v))?;
+            // host(port), or [local]
+            match (memchr::memrchr(b'(', r), r.last()) {
+                (Some(open), Some(b')')) => Some(&r[..open]),
+                _ => Some(r),
+            }
+        });
+        Some(meta)
+    }
+}
+
+fn pad(pattern: &str, padded: bool, left: bool) -> String {
+    match (padded, left) {
+        (false, _) => pattern.to_string(),
+        (true, true) => format!("{pattern} *"),
+        (true, false) => format!(" *{pattern}"),
+    }
+}
+
+fn trim_spaces(b: &[u8]) -> &[u8] {
+    let start = b.iter().position(|&c| c != b' ').unwrap_or(b.len());
+    let end = b.iter().rposition(|&c| c != b' ').map_or(start, |e| e + 1);
+    &b[start..end]
+}
+
+/// Empty and `[unknown]` mean the prefix had no value for this line.
+fn known(v: &[u8]) -> bool {
+    !v.is_empty() && v != b"[unknown]"
+}
+
+fn parse_u32(b: &[u8]) -> Option<u32> {
+    std::str::from_utf8(b).ok()?.parse().ok()
+}
+
+/// Common values, tried first when inferring.
+const COMMON: &[&str] = &[
+    "%m [%p] ",
+    "%t [%p] ",
+    "%m [%p] %q%u@%d ",
+    "%t [%p] %q%u@%d ",
+    "%t:%r:%u@%d:[%p]:",
+    "%m:%r:%u@%d:[%p]:",
+    "%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ",
+    "%m [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ",
+    "%t-%c-",
+    "%m %u@%d ",
+    "%t %u@%d ",
+    "%m ",
+    "%t ",
+    "",
+];
+
+/// Infers the prefix from `samples`: the text before the severity word of
+/// the first log lines. Returns None when there is no sample.
+pub(crate) fn infer(samples: &[&[u8]]) -> Option<Prefix> {
+    if samples.is_empty() {
+        return None;
+    }
+    let mut candidates: Vec<String> = Vec::new();
+    // The longest samples carry the most fields (client backends, not the
+    // postmaster, whose prefix stops at %q).
+    let mut longest: Vec<&[u8]> = samples.to_vec();
+    longest.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    longest.dedup();
+    for s in longest.iter().take(3) {
+        let template = template_of(s);
+        let q = with_q(&template);
+        candidates.push(template);
+        candidates.extend(q);
+    }
+    candidates.extend(COMMON.iter().map(|s| s.to_string()));
+    let mut best: Option<(usize, usize, Prefix)> = None;
+    for c in candidates {
+        let Ok(prefix) = Prefix::compile(&c) else {
+            continue;
+        };
+        let matched = samples.iter().filter(|s| prefix.is_match(s)).count();
+        if matched == 0 {
+            continue;
+        }
+        // Among equals, the simplest value: a field that never showed
+        // (`%q%u@%d` on a log without it) is no evidence.
+        let better = match &best {
+            None => true,
+            Some((m, len, _)) => matched > *m || (matched == *m && c.len() < *len),
+        };
+        if better {
+            best = Some((matched, c.len(), prefix));
+        }
+    }
+    best.map(|(_, _, p)| p)
+}
+
+/// Puts `%q` before the first session-only escape, so that lines from the
+/// postmaster and other processes without a client match too.
+fn with_q(template: &str) -> Option<String> {
+    let b = template.as_bytes();
+    let mut i = 0;
+    while i + 1 < b.len() {
+        if b[i] == b'%' {
+            let mut j = i + 1;
+            while j < b.len() && (b[j] == b'-' || b[j].is_ascii_digit()) {
+                j += 1;
+            }
+            if j < b.len() && session_only(b[j]) {
+                // Keep a literal that belongs to the escape with it:
+                // `user=%u` becomes `%quser=%u`.
+                let mut start = i;
+                while start > 0
+                    && (b[start - 1].is_ascii_alphanumeric() || matches!(b[start - 1], b'=' | b'_'))
+                {
+                    start -= 1;
+                }
+                if template[..start].contains("%q") {
+                    return None;
+                }
+                return Some(format!("{}%q{}", &template[..start], &template[start..]));
+            }
+            i = j + 1;
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+/// Key names in key=value prefixes, and the escape each one holds.
+const KEYS: &[(&str, char)] = &[
+    ("application_name", 'a'),
+    ("application", 'a'),
+    ("appname", 'a'),
+    ("app", 'a'),
+    ("user", 'u'),
+    ("usr", 'u'),
+    ("username", 'u'),
+    ("role", 'u'),
+    ("database", 'd'),
+    ("dbname", 'd'),
+    ("db", 'd'),
+    ("client_addr", 'h'),
+    ("client", 'h'),
+    ("clientip", 'h'),
+    ("remote", 'h'),
+    ("host", 'h'),
+    ("ip", 'h'),
+    ("pid", 'p'),
+    ("session_id", 'c'),
+    ("session", 'c'),
+    ("sid", 'c'),
+    ("line", 'l'),
+    ("xid", 'x'),
+    ("vxid", 'v'),
+    ("tag", 'i'),
+    ("sqlstate", 'e'),
+    ("backend", 'b'),
+    ("query_id", 'Q'),
+];
+
+fn key_at(p: &[u8], i: usize) -> Option<(&'static str, char)> {
+    if i > 0 && (p[i - 1].is_ascii_alphanumeric() || p[i - 1] == b'_') {
+        return None;
+    }
+    KEYS.iter()
+        .find(|(k, _)| p[i..].starts_with(k.as_bytes()) && p.get(i + k.len()) == Some(&b'='))
+        .copied()
+}
+
+fn is_sep(b: u8) -> bool {
+    matches!(b, b' ' | b',' | b';' | b'|')
+}
+
+/// Length of a `YYYY-MM-DD HH:MM:SS[.mmm] ZONE` at the start of `p`, and
+/// whether it has milliseconds.
+fn civil_len(p: &[u8]) -> Option<(usize, bool)> {
+    let shape = b"dddd-dd-dd dd:dd:dd";
+    if p.len() < shape.len() {
+        return None;
+    }
+    for (c, s) in p.iter().zip(shape) {
+        let ok = if *s == b'd' {
+            c.is_ascii_digit()
+        } else {
+            c == s
+        };
+        if !ok {
+            return None;
+        }
+    }
+    let mut n = shape.len();
+    let ms = p.get(n) == Some(&b'.') && p[n + 1..].iter().take(3).all(u8::is_ascii_digit);
+    if ms {
+        n += 4;
+    }
+    if p.get(n) == Some(&b' ') {
+        let zone = p[n + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b':'))
+            .count();
+        // A zone never ends with ':' (the RDS prefix puts one right after).
+        let zone = p[n + 1..n + 1 + zone]
+            .iter()
+            .rposition(|&c| c != b':')
+            .map_or(0, |e| e + 1);
+        if zone > 0 {
+            n += 1 + zone;
+        }
+    }
+    Some((n, ms))
+}
+
+fn run_len(p: &[u8], f: impl Fn(u8) -> bool) -> usize {
+    p.iter().take_while(|&&c| f(c)).count()
+}
+
+/// Builds a log_line_prefix value from the shape of one sample.
+fn template_of(p: &[u8]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    let mut have_pid = false;
+    while i < p.len() {
+        let rest = &p[i..];
+        let at_start = i == 0 || !p[i - 1].is_ascii_alphanumeric();
+        if at_start && let Some((n, ms)) = civil_len(rest) {
+            out.push_str(if ms { "%m" } else { "%t" });
+            i += n;
+            continue;
+        }
+        let digits = run_len(rest, |c| c.is_ascii_digit());
+        if at_start && digits == 10 && rest.get(10) == Some(&b'.') {
+            let frac = run_len(&rest[11..], |c| c.is_ascii_digit());
+            if frac == 3 {
+                out.push_str("%n");
+                i += 14;
+                continue;
+            }
+        }
+        if rest[0] == b'[' {
+            let d = run_len(&rest[1..], |c| c.is_ascii_digit());
+            if d > 0 && rest.get(1 + d) == Some(&b']') && !have_pid {
+                out.push_str("[%p]");
+                have_pid = true;
+                i += d + 2;
+                continue;
+            }
+            if d > 0 && rest.get(1 + d) == Some(&b'-') {
+                let d2 = run_len(&rest[2 + d..], |c| c.is_ascii_digit());
+                if d2 > 0 && rest.get(2 + d + d2) == Some(&b']') {
+                    out.push_str("[%l-");
+                    out.push_str(&String::from_utf8_lossy(&rest[2 + d..2 + d + d2]));
+                    out.push(']');
+                    i += d + d2 + 3;
+                    continue;
+                }
+            }
+        }
+        if let Some((key, esc)) = key_at(p, i) {
+            let value_start = i + key.len() + 1;
+            // The value runs to the separator before the next key.
+            let mut end = p.len();
+            let mut next = value_start;
+            while next < p.len() {
+                if key_at(p, next).is_some() && next > value_start && is_sep(p[next - 1]) {
+                    end = next;
+                    while end > value_start && is_sep(p[end - 1]) {
+                        end -= 1;
+                    }
+                    break;
+                }
+                next += 1;
+            }
+            if end == p.len() {
+                while end > value_start && matches!(p[end - 1], b' ' | b':' | b']' | b'|') {
+                    end -= 1;
+                }
+            }
+            let value = &p[value_start..end];
+            let esc = if esc == 'h' && value.ends_with(b")") {
+                'r'
+            } else {
+                esc
+            };
+            if esc == 'p' {
+                have_pid = true;
+            }
+            out.push_str(key);
+            out.push('=');
+            out.push('%');
+            out.push(esc);
+            i = end;
+            continue;
+        }
+        if at_start && let Some(n) = user_at_db(rest) {
+            out.push_str("%u@%d");
+            i += n;
+            continue;
+        }
+        if at_start && let Some(n) = remote_len(rest) {
+            out.push_str("%r");
+            i += n;
+            continue;
+        }
+        if at_start && let Some(n) = session_id_len(rest) {
+            out.push_str("%c");
+            i += n;
+            continue;
+        }
+        if rest[0] == b'%' {
+            out.push_str("%%");
+        } else {
+            out.push_str(&String::from_utf8_lossy(&rest[..1]));
+        }
+        i += 1;
+    }
+    out
+}
+
+fn name_len(p: &[u8]) -> usize {
+    if p.starts_with(b"[unknown]") {
+        return 9;
+    }
+    run_len(p, |c| {
+        !matches!(c, b' ' | b':' | b',' | b'@' | b'[' | b']' | b'\t')
+    })
+}
+
+/// `user@db`, `[unknown]@[unknown]`, or `@` (the postmaster without %q).
+fn user_at_db(p: &[u8]) -> Option<usize> {
+    let u = name_len(p);
+    if p.get(u) != Some(&b'@') {
+        return None;
+    }
+    let d = name_len(&p[u + 1..]);
+    Some(u + 1 + d)
+}
+
+/// `host(port)` or `[local]` (the `%r` escape).
+fn remote_len(p: &[u8]) -> Option<usize> {
+    if p.starts_with(b"[local]") {
+        return Some(7);
+    }
+    let h = run_len(p, |c| {
+        c.is_ascii_alphanumeric() || matches!(c, b'.' | b':' | b'-' | b'_')
+    });
+    if h == 0 || p.get(h) != Some(&b'(') {
+        return None;
+    }
+    let d = run_len(&p[h + 1..], |c| c.is_ascii_digit());
+    (d > 0 && p.get(h + 1 + d) == Some(&b')')).then_some(h + d + 2)
+}
+
+/// `6b096a2b.4cf4` (the `%c` escape).
+fn session_id_len(p: &[u8]) -> Option<usize> {
+    let a = run_len(p, |c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase());
+    if !(1..=8).contains(&a) || p.get(a) != Some(&b'.') {
+        return None;
+    }
+    let b = run_len(&p[a + 1..], |c| {
+        c.is_ascii_hexdigit() && !c.is_ascii_uppercase()
+    });
+    let end = a + 1 + b;
+    let boundary = p
+        .get(end)
+        .is_none_or(|c| !c.is_ascii_alphanumeric() && *c != b'.');
+    // Both parts all digits is more likely a number than a session id.
+    let all_digits = p[..end].iter().all(|c| c.is_ascii_digit() || *c == b'.');
+    ((1..=8).contains(&b) && boundary && !all_digits).then_some(end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// pid, time, user, database, host
+    type Fields = (
+        Option<u32>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+
+    fn fields(prefix: &str, text: &str) -> Option<Fields> {
+        let p = Prefix::compile(prefix).unwrap();
+        let mut caps = p.create_captures();
+        let m = p.parse(text.as_bytes(), &mut caps)?;
+        let s = |v: Option<&[u8]>| v.map(|v| String::from_utf8_lossy(v).into_owned());
+        Some((
+            m.pid,
+            m.time.map(|t| t.rfc3339()),
+            s(m.user),
+            s(m.db),
+            s(m.host),
+        ))
+    }
+
+    #[test]
+    fn default_prefix() {
+        let f = fields("%m [%p] ", "2025-03-01 10:00:00.123 UTC [4242] ").unwrap();
+        assert_eq!(f.0, Some(4242));
+        assert_eq!(f.1.as_deref(), Some("2025-03-01T10:00:00.123+00:00"));
+        assert!(fields("%m [%p] ", "2025-03-01 10:00:00.123 UTC [4242] x@y ").is_none());
+    }
+
+    #[test]
+    fn debian_prefix_with_q() {
+        let p = "%m [%p] %q%u@%d ";
+        let f = fields(p, "2025-03-01 10:00:00.123 UTC [7] my user@sales db ").unwrap();
+        assert_eq!(f.2.as_deref(), Some("my user"));
+        assert_eq!(f.3.as_deref(), Some("sales db"));
+        let f = fields(p, "2025-03-01 10:00:00.123 UTC [7] ").unwrap();
+        assert_eq!((f.0, f.2), (Some(7), None));
+        let f = fields(p, "2025-03-01 10:00:00.123 UTC [7] [unknown]@[unknown] ").unwrap();
+        assert_eq!(f.2, None, "[unknown] is no value");
+    }
+
+    #[test]
+    fn rds_prefix() {
+        let p = "%t:%r:%u@%d:[%p]:";
+        let f = fields(
+            p,
+            "2025-03-01 10:00:00 UTC:10.0.0.5(51234):app@prod:[4242]:",
+        )
+        .unwrap();
+        assert_eq!(f.0, Some(4242));
+        assert_eq!(f.4.as_deref(), Some("10.0.0.5"));
+        assert_eq!(f.2.as_deref(), Some("app"));
+        let f = fields(p, "2025-03-01 10:00:00 UTC::@:[1]:").unwrap();
+        assert_eq!((f.0, f.4), (Some(1), None));
+        let f = fields(p, "2025-03-01 10:00:00 UTC:[local]:a@b:[2]:").unwrap();
+        assert_eq!(f.4.as_deref(), Some("[local]"));
+    }
+
+    #[test]
+    fn key_value_with_commas_and_spaces() {
+        let p = "%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ";
+        let f = fields(
+            p,
+            "2025-03-01 10:00:00 UTC [9]: [3-1] user=a b,db=x,y,app=etl,nightly,client=10.1.1.1 ",
+        )
+        .unwrap();
+        assert_eq!(f.0, Some(9));
+        assert_eq!(f.2.as_deref(), Some("a b"));
+        assert_eq!(f.4.as_deref(), Some("10.1.1.1"));
+    }
+
+    #[test]
+    fn padding_percent_and_unknown_escapes() {
+        let f = fields("%-10u|%5p %% %Z", "bob       |   42 % ").unwrap();
+        assert_eq!(f.2.as_deref(), Some("bob"));
+        assert_eq!(f.0, Some(42));
+        // A lone '%' at the end stops processing.
+        assert!(fields("[%p] %", "[1] ").is_some());
+    }
+
+    #[test]
+    fn session_id_gives_pid() {
+        let f = fields("%t-%c-", "2025-03-01 10:00:00 UTC-6b096a2b.4cf4-").unwrap();
+        assert_eq!(f.0, Some(0x4cf4));
+    }
+
+    #[test]
+    fn epoch_time() {
+        let f = fields("%n [%p] ", "1740823200.123 [5] ").unwrap();
+        assert_eq!(f.1.as_deref(), Some("2025-03-01T10:00:00.123+00:00"));
+    }
+
+    fn inferred(samples: &[&str]) -> String {
+        let s: Vec<&[u8]> = samples.iter().map(|s| s.as_bytes()).collect();
+        infer(&s).unwrap().source().to_string()
+    }
+
+    #[test]
+    fn infers_common_prefixes() {
+        assert_eq!(inferred(&["2025-03-01 10:00:00.123 UTC [42] "]), "%m [%p] ");
+        assert_eq!(
+            inferred(&[
+                "2025-03-01 10:00:00.123 UTC [42] ",
+                "2025-03-01 10:00:00.123 UTC [43] app@prod "
+            ]),
+            "%m [%p] %q%u@%d "
+        );
+        assert_eq!(
+            inferred(&[
+                "2025-03-01 10:00:00 UTC:10.0.0.5(5432):app@prod:[42]:",
+                "2025-03-01 10:00:00 UTC::@:[1]:"
+            ]),
+            "%t:%r:%u@%d:[%p]:"
+        );
+        assert_eq!(
+            inferred(&[
+                "2025-03-01 10:00:00.123 CET a@b ",
+                "2025-03-01 10:00:00.123 CET @ "
+            ]),
+            "%m %u@%d "
+        );
+    }
+
+    #[test]
+    fn infers_key_value_styles() {
+        let p = inferred(&[
+            "2025-03-01 10:00:00 UTC [9]: [3-1] user=alice,db=sales db,app=etl,nightly,client=10.1.1.1 ",
+            "2025-03-01 10:00:00 UTC [8]: [1-1] user=,db=,app=,client= ",
+        ]);
+        assert_eq!(p, "%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ");
+        let p =
+            inferred(&["2025-03-01 10:00:00.001 UTC pid=77 user=bob database=x host=10.0.0.1 "]);
+        assert_eq!(p, "%m pid=%p user=%u database=%d host=%h ");
+    }
+}

@@ -1,0 +1,154 @@
+//! Reports: pure renderers of a `Snapshot` into bytes.
+//!
+//! Renderers never read the environment or the clock; everything they
+//! show is in the `Report` they are given. Names from the log are
+//! client-controlled: the table escapes every control character and
+//! invalid byte (`\x1b`, `\r`, `\xff`), and JSON output is always valid
+//! (serde_json escapes, invalid UTF-8 becomes U+FFFD).
+
+pub(crate) mod json;
+pub(crate) mod table;
+
+use owo_colors::Style;
+
+use crate::filter::Filter;
+use crate::parse::Stats;
+use crate::tracker::Snapshot;
+
+/// Everything a summary shows.
+pub(crate) struct Report<'a> {
+    pub(crate) snapshot: &'a Snapshot,
+    pub(crate) stats: &'a Stats,
+    pub(crate) bytes: u64,
+    pub(crate) long_lines: u64,
+    pub(crate) prefix: Option<&'a str>,
+    pub(crate) prefix_inferred: bool,
+    pub(crate) pid_in_prefix: bool,
+    pub(crate) time_in_prefix: bool,
+}
+
+/// Colors, decided once. With color off every style is plain and writes
+/// no escape codes, so renderers have no `if color`.
+pub(crate) struct Palette {
+    pub(crate) title: Style,
+    pub(crate) header: Style,
+    pub(crate) active: Style,
+    pub(crate) failure: Style,
+    pub(crate) dim: Style,
+}
+
+impl Palette {
+    pub(crate) fn new(color: bool) -> Palette {
+        if !color {
+            return Palette {
+                title: Style::new(),
+                header: Style::new(),
+                active: Style::new(),
+                failure: Style::new(),
+                dim: Style::new(),
+            };
+        }
+        Palette {
+            title: Style::new().bold(),
+            header: Style::new().bold().underline(),
+            active: Style::new().green(),
+            failure: Style::new().red(),
+            dim: Style::new().dimmed(),
+        }
+    }
+}
+
+/// Makes log bytes safe for a terminal: control characters, bidi
+/// overrides and invalid UTF-8 are written as escapes.
+pub(crate) fn escape(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if c.is_control() => {
+                    let n = c as u32;
+                    if n < 0x100 {
+                        out.push_str(&format!("\\x{n:02x}"));
+                    } else {
+                        out.push_str(&format!("\\u{{{n:04x}}}"));
+                    }
+                }
+                '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
+                    out.push_str(&format!("\\u{{{:04x}}}", c as u32));
+                }
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+/// Cuts `s` to `width` characters, ending with `…` when cut.
+pub(crate) fn truncate(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// What to tell the user when nothing was found (exit status 1).
+pub(crate) fn nothing_found_hint(r: &Report<'_>, events: u64, filter: &Filter) -> String {
+    if events > 0 && !filter.is_empty() {
+        return format!("no connection event matched the filters ({events} events in the input)");
+    }
+    if r.stats.prefix_mismatch > 0 {
+        let prefix = match (r.prefix, r.prefix_inferred) {
+            (Some(p), true) => format!("the inferred log_line_prefix '{p}'"),
+            (Some(p), false) => format!("--prefix '{p}'"),
+            (None, _) => "the log_line_prefix".to_string(),
+        };
+        return format!(
+            "{} connection line(s) did not match {prefix}; first: {}\n\
+             pass the server's value (SHOW log_line_prefix) with --prefix",
+            r.stats.prefix_mismatch,
+            escape(r.stats.first_unparsed.as_deref().unwrap_or("").as_bytes()),
+        );
+    }
+    if r.prefix.is_none() {
+        return format!(
+            "no PostgreSQL log lines found in {} bytes of input (expected stderr-format \
+             lines such as '2025-03-01 10:00:00.123 UTC [4242] LOG:  ...')",
+            r.bytes
+        );
+    }
+    "no connection events found; the server must log them:\n  \
+     ALTER SYSTEM SET log_connections = on;\n  \
+     ALTER SYSTEM SET log_disconnections = on;\n  \
+     SELECT pg_reload_conf();"
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_terminal_controls() {
+        assert_eq!(escape(b"\x1b]0;owned\x07"), "\\x1b]0;owned\\x07");
+        assert_eq!(escape(b"a\rb\nc"), "a\\rb\\nc");
+        assert_eq!(escape(b"ok \xff\xfe name"), "ok \\xff\\xfe name");
+        assert_eq!(escape("caf\u{e9}".as_bytes()), "caf\u{e9}");
+        assert_eq!(escape("\u{202e}evil".as_bytes()), "\\u{202e}evil");
+        assert_eq!(escape("\u{9b}31m".as_bytes()), "\\x9b31m");
+    }
+
+    #[test]
+    fn truncates_with_ellipsis() {
+        assert_eq!(truncate("short", 10), "short");
+        assert_eq!(truncate("a very long name", 8), "a very …");
+    }
+}

@@ -1,0 +1,212 @@
+//! The summary as a table a person reads at a glance.
+//!
+//! Numbers are right-aligned, names are escaped and cut at `NAME_WIDTH`
+//! with `…`, rows are sorted by active, then connections, then name, so
+//! two runs diff cleanly.
+
+use std::io::{self, Write};
+
+use owo_colors::OwoColorize;
+
+use crate::report::{Palette, Report, escape, truncate};
+use crate::time::human_ms;
+use crate::tracker::Breakdown;
+
+const NAME_WIDTH: usize = 40;
+
+pub(crate) fn write_summary<W: Write>(out: &mut W, r: &Report<'_>, p: &Palette) -> io::Result<()> {
+    let s = r.snapshot;
+    match (s.first, s.last) {
+        (Some(first), Some(last)) => writeln!(
+            out,
+            "{} {first} → {last} ({})",
+            "pgconn".style(p.title),
+            human_ms((last.ms - first.ms).max(0) as u64)
+        )?,
+        _ => writeln!(
+            out,
+            "{} (no timestamps in the log lines)",
+            "pgconn".style(p.title)
+        )?,
+    }
+    writeln!(out)?;
+    let as_of = s.last.map(|t| format!("as of {t}")).unwrap_or_default();
+    writeln!(
+        out,
+        "{:<15}{:>7}   {}",
+        "Active now",
+        s.active.style(p.active),
+        as_of.style(p.dim)
+    )?;
+    writeln!(
+        out,
+        "{:<15}{:>7}   disconnections {}, failures {}, abandoned {}",
+        "Connections",
+        s.connections,
+        s.disconnections,
+        s.failures.style(p.failure),
+        s.abandoned
+    )?;
+    let at = s.peak_at.map(|t| format!("at {t}")).unwrap_or_default();
+    writeln!(out, "{:<15}{:>7}   {}", "Peak", s.peak, at.style(p.dim))?;
+    match &s.sessions {
+        Some(t) => writeln!(
+            out,
+            "{:<15}{:>7}   mean {}, p50 {}, p95 {}, p99 {}, max {}",
+            "Session time",
+            t.count,
+            human_ms(t.mean_ms.round() as u64),
+            human_ms(t.p50_ms),
+            human_ms(t.p95_ms),
+            human_ms(t.p99_ms),
+            human_ms(t.max_ms)
+        )?,
+        None => writeln!(
+            out,
+            "{:<15}{:>7}   (no disconnection lines)",
+            "Session time", 0
+        )?,
+    }
+    if s.replication_sessions > 0 {
+        writeln!(
+            out,
+            "{:<15}{:>7}   sessions ({} active; not in the counts above)",
+            "Replication", s.replication_sessions, s.replication_active
+        )?;
+    }
+    if !s.failures_by_reason.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "{}", "Failures".style(p.header))?;
+        for (reason, n) in &s.failures_by_reason {
+            writeln!(out, "  {reason:<20}{:>7}", n.style(p.failure))?;
+        }
+    }
+    if !s.abnormal_ends.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "{}", "Ended abnormally".style(p.header))?;
+        for (cause, n) in &s.abnormal_ends {
+            writeln!(out, "  {cause:<28}{n:>7}")?;
+        }
+    }
+    for b in &s.breakdowns {
+        writeln!(out)?;
+        write_breakdown(out, b, p)?;
+    }
+    write_notes(out, r, p)
+}
+
+fn write_breakdown<W: Write>(out: &mut W, b: &Breakdown, p: &Palette) -> io::Result<()> {
+    let title = b.dimension.name().to_uppercase();
+    if b.unavailable {
+        return writeln!(
+            out,
+            "{} {}",
+            title.style(p.header),
+            "(not available: no pid in the log)".style(p.dim)
+        );
+    }
+    let names: Vec<String> = b
+        .rows
+        .iter()
+        .map(|r| truncate(&escape(&r.name), NAME_WIDTH))
+        .collect();
+    let width = names
+        .iter()
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(title.len());
+    let pad = |s: &str| format!("{s}{}", " ".repeat(width - s.chars().count()));
+    writeln!(
+        out,
+        "{}  {:>7}  {:>11}  {:>8}",
+        pad(&title).style(p.header),
+        "ACTIVE".style(p.header),
+        "CONNECTIONS".style(p.header),
+        "FAILURES".style(p.header)
+    )?;
+    for (row, name) in b.rows.iter().zip(&names) {
+        let active = if b.no_active {
+            "-".to_string()
+        } else {
+            row.row.active.to_string()
+        };
+        writeln!(
+            out,
+            "{}  {:>7}  {:>11}  {:>8}",
+            pad(name),
+            active.style(p.active),
+            row.row.connections,
+            row.row.failures.style(p.failure)
+        )?;
+    }
+    if b.overflowed {
+        writeln!(
+            out,
+            "{}",
+            "  (too many distinct names: the rest are in (other))".style(p.dim)
+        )?;
+    }
+    Ok(())
+}
+
+fn write_notes<W: Write>(out: &mut W, r: &Report<'_>, p: &Palette) -> io::Result<()> {
+    let s = r.snapshot;
+    let mut notes: Vec<String> = Vec::new();
+    if let Some(prefix) = r.prefix {
+        let how = if r.prefix_inferred {
+            "inferred"
+        } else {
+            "given"
+        };
+        notes.push(format!(
+            "log_line_prefix '{}' ({how})",
+            escape(prefix.as_bytes())
+        ));
+    }
+    for u in &s.unavailable {
+        notes.push(format!("not available: {u}"));
+    }
+    if !r.time_in_prefix {
+        notes
+            .push("no time in log_line_prefix (%m or %t): no first/last, peak time or ages".into());
+    }
+    if s.unknown_start > 0 {
+        notes.push(format!(
+            "{} disconnection(s) of sessions that began before the log",
+            s.unknown_start
+        ));
+    }
+    if s.untracked > 0 {
+        notes.push(format!(
+            "{} session(s) not tracked: more than 100,000 open at once",
+            s.untracked
+        ));
+    }
+    let st = r.stats;
+    if st.unparsed > 0 {
+        notes.push(format!(
+            "{} connection line(s) could not be used",
+            st.unparsed
+        ));
+    }
+    if st.invalid_utf8 > 0 || st.nul_lines > 0 {
+        notes.push(format!(
+            "{} line(s) with invalid UTF-8, {} with NUL bytes (names shown escaped)",
+            st.invalid_utf8, st.nul_lines
+        ));
+    }
+    if r.long_lines > 0 {
+        notes.push(format!(
+            "{} line(s) longer than 1 MiB were cut",
+            r.long_lines
+        ));
+    }
+    if !notes.is_empty() {
+        writeln!(out)?;
+        for n in notes {
+            writeln!(out, "{}", n.style(p.dim))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,277 @@
+//! Finding candidate lines: one aho-corasick automaton of message markers,
+//! run over the whole buffer rather than line by line.
+//!
+//! A hit only says "this line may matter". The caller finds the line's
+//! bounds with memchr, checks that the marker is where a message starts
+//! (right after the severity), and parses it. Lines without any marker cost
+//! only the automaton's (SIMD) scan.
+
+use aho_corasick::{AhoCorasick, Input, MatchKind};
+use memchr::memmem;
+
+use crate::event::ServerEvent;
+use crate::parse::message::MessageKind;
+
+/// How a marker relates to the line's layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Anchor {
+    /// The marker is the start of a LOG message (`LOG:  <marker>`).
+    Message,
+    /// The marker is the severity word itself (`FATAL:  `, `DETAIL:  `).
+    Severity,
+}
+
+const MARKERS: &[(&str, MessageKind, Anchor)] = &[
+    (
+        "connection received: ",
+        MessageKind::Received,
+        Anchor::Message,
+    ),
+    (
+        "connection authenticated: ",
+        MessageKind::Authenticated,
+        Anchor::Message,
+    ),
+    (
+        "replication connection authorized: ",
+        MessageKind::ReplicationAuthorized,
+        Anchor::Message,
+    ),
+    (
+        "connection authorized: ",
+        MessageKind::Authorized,
+        Anchor::Message,
+    ),
+    ("connection ready: ", MessageKind::Ready, Anchor::Message),
+    (
+        "disconnection: session time: ",
+        MessageKind::Disconnection,
+        Anchor::Message,
+    ),
+    ("FATAL:  ", MessageKind::Fatal, Anchor::Severity),
+    (
+        "DETAIL:  Role \"",
+        MessageKind::RoleDetail,
+        Anchor::Severity,
+    ),
+    (
+        "incomplete startup packet",
+        MessageKind::StartupPacketLog,
+        Anchor::Message,
+    ),
+    (
+        "invalid length of startup packet",
+        MessageKind::StartupPacketLog,
+        Anchor::Message,
+    ),
+    (
+        "could not accept SSL connection",
+        MessageKind::SslLog,
+        Anchor::Message,
+    ),
+    (
+        "could not receive data from client",
+        MessageKind::ClientLostLog,
+        Anchor::Message,
+    ),
+    (
+        "could not send data to client",
+        MessageKind::ClientLostLog,
+        Anchor::Message,
+    ),
+    (
+        "unexpected EOF on client connection",
+        MessageKind::ClientLostLog,
+        Anchor::Message,
+    ),
+    (
+        "starting PostgreSQL ",
+        MessageKind::Server(ServerEvent::Starting),
+        Anchor::Message,
+    ),
+    (
+        "database system was shut down",
+        MessageKind::Server(ServerEvent::Starting),
+        Anchor::Message,
+    ),
+    (
+        "database system was interrupted",
+        MessageKind::Server(ServerEvent::Starting),
+        Anchor::Message,
+    ),
+    (
+        "database system was not properly shut down",
+        MessageKind::Server(ServerEvent::Starting),
+        Anchor::Message,
+    ),
+    (
+        "database system is ready to accept",
+        MessageKind::Server(ServerEvent::Ready),
+        Anchor::Message,
+    ),
+    (
+        "received smart shutdown request",
+        MessageKind::Server(ServerEvent::ShutdownRequested),
+        Anchor::Message,
+    ),
+    (
+        "received fast shutdown request",
+        MessageKind::Server(ServerEvent::ShutdownRequested),
+        Anchor::Message,
+    ),
+    (
+        "received immediate shutdown request",
+        MessageKind::Server(ServerEvent::ImmediateShutdown),
+        Anchor::Message,
+    ),
+    (
+        "terminating any other active server processes",
+        MessageKind::Server(ServerEvent::CrashRestart),
+        Anchor::Message,
+    ),
+    (
+        "all server processes terminated; reinitializing",
+        MessageKind::Server(ServerEvent::CrashRestart),
+        Anchor::Message,
+    ),
+    (
+        "database system is shut down",
+        MessageKind::Server(ServerEvent::Stopped),
+        Anchor::Message,
+    ),
+    (
+        "server process (PID ",
+        MessageKind::ChildExit,
+        Anchor::Message,
+    ),
+    (
+        "client backend (PID ",
+        MessageKind::ChildExit,
+        Anchor::Message,
+    ),
+    ("walsender (PID ", MessageKind::ChildExit, Anchor::Message),
+];
+
+/// Severity words that start a log entry's first line. Lines whose severity
+/// is DETAIL, HINT, STATEMENT and so on belong to an entry above them.
+const MAIN_SEVERITIES: &[&[u8]] = &[
+    b"LOG", b"FATAL", b"ERROR", b"WARNING", b"PANIC", b"NOTICE", b"INFO", b"DEBUG1", b"DEBUG2",
+    b"DEBUG3", b"DEBUG4", b"DEBUG5", b"DEBUG",
+];
+const SUB_SEVERITIES: &[&[u8]] = &[
+    b"DETAIL",
+    b"HINT",
+    b"QUERY",
+    b"CONTEXT",
+    b"LOCATION",
+    b"BACKTRACE",
+    b"STATEMENT",
+];
+
+/// A candidate found in the buffer.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Hit {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) kind: MessageKind,
+    pub(crate) anchor: Anchor,
+}
+
+/// The marker automaton, built once per run.
+pub(crate) struct Scanner {
+    ac: AhoCorasick,
+    sep: memmem::Finder<'static>,
+}
+
+impl Scanner {
+    pub(crate) fn new() -> Scanner {
+        let ac = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(MARKERS.iter().map(|m| m.0))
+            .expect("the marker set is a small fixed list of literals");
+        Scanner {
+            ac,
+            sep: memmem::Finder::new(b":  "),
+        }
+    }
+
+    /// The next marker in `buf[at..]`.
+    pub(crate) fn next(&self, buf: &[u8], at: usize) -> Option<Hit> {
+        let m = self.ac.find(Input::new(buf).range(at..))?;
+        let (_, kind, anchor) = MARKERS[m.pattern().as_usize()];
+        Some(Hit {
+            start: m.start(),
+            end: m.end(),
+            kind,
+            anchor,
+        })
+    }
+
+    /// Finds a line's severity: the first `WORD:  ` whose word is a
+    /// severity.
+    pub(crate) fn severity<'a>(&self, line: &'a [u8]) -> Option<Severity<'a>> {
+        for colon in self.sep.find_iter(line) {
+            let word_start = line[..colon]
+                .iter()
+                .rposition(|c| !(c.is_ascii_uppercase() || c.is_ascii_digit()))
+                .map_or(0, |i| i + 1);
+            let word = &line[word_start..colon];
+            if !MAIN_SEVERITIES.contains(&word) && !SUB_SEVERITIES.contains(&word) {
+                continue;
+            }
+            let mut msg = colon + 3;
+            // log_error_verbosity = verbose: `LOG:  00000: message`
+            if line.len() >= msg + 7
+                && line[msg..msg + 5]
+                    .iter()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                && &line[msg + 5..msg + 7] == b": "
+            {
+                msg += 7;
+            }
+            return Some(Severity {
+                start: word_start,
+                message: msg,
+                word,
+            });
+        }
+        None
+    }
+}
+
+/// Where a line's severity word and message are.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Severity<'a> {
+    pub(crate) start: usize,
+    pub(crate) message: usize,
+    pub(crate) word: &'a [u8],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_markers_in_order() {
+        let s = Scanner::new();
+        let buf = b"x LOG:  replication connection authorized: user=r\ny FATAL:  nope\n";
+        let h = s.next(buf, 0).unwrap();
+        assert_eq!(h.kind, MessageKind::ReplicationAuthorized);
+        assert_eq!(h.start, 8);
+        let h = s.next(buf, h.end).unwrap();
+        assert_eq!(h.kind, MessageKind::Fatal);
+        assert!(s.next(buf, h.end).is_none());
+    }
+
+    #[test]
+    fn severity_with_verbose_sqlstate() {
+        let s = Scanner::new();
+        let line = b"2025-03-01 10:00:00 UTC [1] LOG:  00000: connection received: host=[local]";
+        let sev = s.severity(line).unwrap();
+        assert_eq!(sev.word, b"LOG");
+        assert!(line[sev.message..].starts_with(b"connection received"));
+        let line = b"[1] app=A:  b STATEMENT:  select 1";
+        let sev = s.severity(line).unwrap();
+        assert_eq!(sev.word, b"STATEMENT");
+    }
+}

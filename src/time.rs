@@ -1,0 +1,348 @@
+//! Log time: parsing the timestamps PostgreSQL writes, and printing them.
+//!
+//! "Now" in pgconn is always the newest timestamp in the log, never the wall
+//! clock, so a replayed log gives the same report as a live one. A timestamp
+//! keeps its instant (milliseconds since the Unix epoch, UTC) when the zone
+//! is known: `UTC`, a numeric offset (`+03`, `-0430`) or a common
+//! abbreviation. An unknown abbreviation is kept as written and its local
+//! time is treated as UTC for ordering.
+
+use std::fmt;
+
+/// A point in log time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Timestamp {
+    /// Milliseconds since 1970-01-01 UTC (local time if the zone is unknown).
+    pub(crate) ms: i64,
+    /// Offset from UTC in minutes, when known.
+    offset_min: Option<i16>,
+    /// Whether the log wrote milliseconds (`%m`) or not (`%t`).
+    has_ms: bool,
+    /// The zone as written (up to 8 bytes), for timestamps whose offset is
+    /// unknown.
+    zone: [u8; 8],
+    zone_len: u8,
+}
+
+fn digits(b: &[u8]) -> Option<i64> {
+    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(b.iter().fold(0i64, |n, &d| n * 10 + i64::from(d - b'0')))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+/// `days_from_civil`).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Offsets of zone abbreviations PostgreSQL commonly prints for
+/// log_timezone. Ambiguous ones take their most common meaning (IST is
+/// India, CST is US Central).
+fn abbreviation_offset(zone: &[u8]) -> Option<i16> {
+    let hours = |h: i16| Some(h * 60);
+    match zone {
+        b"UTC" | b"GMT" | b"UT" | b"Z" | b"WET" => hours(0),
+        b"BST" | b"CET" | b"WEST" | b"MET" | b"WAT" => hours(1),
+        b"CEST" | b"EET" | b"MEST" | b"SAST" | b"CAT" | b"IST2" => hours(2),
+        b"EEST" | b"MSK" | b"EAT" | b"AST3" => hours(3),
+        b"IST" => Some(5 * 60 + 30),
+        b"PKT" => hours(5),
+        b"ICT" | b"WIB" => hours(7),
+        b"HKT" | b"SGT" | b"AWST" | b"PHT" | b"WITA" => hours(8),
+        b"JST" | b"KST" | b"WIT" => hours(9),
+        b"ACST" => Some(9 * 60 + 30),
+        b"ACDT" => Some(10 * 60 + 30),
+        b"AEST" | b"ChST" => hours(10),
+        b"AEDT" => hours(11),
+        b"NZST" => hours(12),
+        b"NZDT" => hours(13),
+        b"ADT" => hours(-3),
+        b"AST" | b"EDT" => hours(-4),
+        b"EST" | b"CDT" => hours(-5),
+        b"CST" | b"MDT" => hours(-6),
+        b"MST" | b"PDT" => hours(-7),
+        b"PST" | b"AKDT" => hours(-8),
+        b"AKST" | b"HDT" => hours(-9),
+        b"HST" => hours(-10),
+        b"NST" => Some(-(3 * 60 + 30)),
+        b"NDT" => Some(-(2 * 60 + 30)),
+        _ => None,
+    }
+}
+
+/// `+03`, `-0430`, `+05:30`.
+fn numeric_offset(zone: &[u8]) -> Option<i16> {
+    let (sign, rest) = match zone.first()? {
+        b'+' => (1, &zone[1..]),
+        b'-' => (-1, &zone[1..]),
+        _ => return None,
+    };
+    let (h, m) = match rest.len() {
+        1 | 2 => (digits(rest)?, 0),
+        4 => (digits(&rest[..2])?, digits(&rest[2..])?),
+        5 if rest[2] == b':' => (digits(&rest[..2])?, digits(&rest[3..])?),
+        _ => return None,
+    };
+    if h > 15 || m > 59 {
+        return None;
+    }
+    Some(sign * (h * 60 + m) as i16)
+}
+
+impl Timestamp {
+    /// Parses `YYYY-MM-DD HH:MM:SS[.mmm][ ZONE]` (`%m`, `%t`).
+    pub(crate) fn parse(b: &[u8]) -> Option<Timestamp> {
+        if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[13] != b':' || b[16] != b':' {
+            return None;
+        }
+        if b[10] != b' ' && b[10] != b'T' {
+            return None;
+        }
+        let y = digits(&b[0..4])?;
+        let mo = digits(&b[5..7])?;
+        let d = digits(&b[8..10])?;
+        let h = digits(&b[11..13])?;
+        let mi = digits(&b[14..16])?;
+        let s = digits(&b[17..19])?;
+        if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+            return None;
+        }
+        let mut rest = &b[19..];
+        let mut ms = 0;
+        let mut has_ms = false;
+        if rest.first() == Some(&b'.') {
+            let n = rest[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+            if n == 0 {
+                return None;
+            }
+            let frac = &rest[1..1 + n];
+            // Keep milliseconds; longer fractions are truncated.
+            let take = frac.len().min(3);
+            ms = digits(&frac[..take])? * 10i64.pow(3 - take as u32);
+            has_ms = true;
+            rest = &rest[1 + n..];
+        }
+        let zone = match rest.first() {
+            None => &rest[..0],
+            Some(b' ') => &rest[1..],
+            Some(b'+' | b'-' | b'Z') => rest,
+            Some(_) => return None,
+        };
+        let offset_min = if zone.is_empty() {
+            None
+        } else {
+            numeric_offset(zone).or_else(|| abbreviation_offset(zone))
+        };
+        let local = (days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s) * 1000 + ms;
+        let utc = local - i64::from(offset_min.unwrap_or(0)) * 60_000;
+        let mut z = [0u8; 8];
+        let zone_len = zone.len().min(8);
+        z[..zone_len].copy_from_slice(&zone[..zone_len]);
+        Some(Timestamp {
+            ms: utc,
+            offset_min,
+            has_ms,
+            zone: z,
+            zone_len: zone_len as u8,
+        })
+    }
+
+    /// Parses `%n`: seconds since the epoch with milliseconds.
+    pub(crate) fn parse_epoch(b: &[u8]) -> Option<Timestamp> {
+        let (secs, frac) = match memchr::memchr(b'.', b) {
+            Some(i) => (&b[..i], &b[i + 1..]),
+            None => (b, &b[..0]),
+        };
+        let secs = digits(secs)?;
+        let ms = if frac.is_empty() {
+            0
+        } else {
+            let take = frac.len().min(3);
+            digits(&frac[..take])? * 10i64.pow(3 - take as u32)
+        };
+        let mut zone = [0u8; 8];
+        zone[..3].copy_from_slice(b"UTC");
+        Some(Timestamp {
+            ms: secs * 1000 + ms,
+            offset_min: Some(0),
+            has_ms: true,
+            zone,
+            zone_len: 3,
+        })
+    }
+
+    fn zone(&self) -> &[u8] {
+        &self.zone[..usize::from(self.zone_len)]
+    }
+
+    /// Local date and time fields in the log's zone.
+    fn local_fields(&self) -> (i64, i64, i64, i64, i64, i64, i64) {
+        let local = self.ms + i64::from(self.offset_min.unwrap_or(0)) * 60_000;
+        let days = local.div_euclid(86_400_000);
+        let in_day = local.rem_euclid(86_400_000);
+        let (y, m, d) = civil_from_days(days);
+        (
+            y,
+            m,
+            d,
+            in_day / 3_600_000,
+            in_day / 60_000 % 60,
+            in_day / 1000 % 60,
+            in_day % 1000,
+        )
+    }
+
+    /// RFC 3339 with the log's offset (`2025-03-01T10:00:00.123+00:00`), or
+    /// the log's own form when the zone is unknown.
+    pub(crate) fn rfc3339(&self) -> String {
+        let (y, mo, d, h, mi, s, ms) = self.local_fields();
+        let mut out = format!("{y:04}-{mo:02}-{d:02}");
+        match self.offset_min {
+            Some(off) => {
+                out.push_str(&format!("T{h:02}:{mi:02}:{s:02}"));
+                if self.has_ms {
+                    out.push_str(&format!(".{ms:03}"));
+                }
+                let sign = if off < 0 { '-' } else { '+' };
+                let off = off.unsigned_abs();
+                out.push_str(&format!("{sign}{:02}:{:02}", off / 60, off % 60));
+            }
+            None => {
+                out.push_str(&format!(" {h:02}:{mi:02}:{s:02}"));
+                if self.has_ms {
+                    out.push_str(&format!(".{ms:03}"));
+                }
+                if self.zone_len > 0 {
+                    out.push(' ');
+                    out.push_str(&String::from_utf8_lossy(self.zone()));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// As the log writes it, to the second: `2025-03-01 10:00:00 UTC`.
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (y, mo, d, h, mi, s, _) = self.local_fields();
+        write!(f, "{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")?;
+        if self.zone_len > 0 {
+            write!(f, " {}", String::from_utf8_lossy(self.zone()))?;
+        }
+        Ok(())
+    }
+}
+
+/// A duration in milliseconds, written for people: `850ms`, `12.3s`,
+/// `4m05s`, `3h12m`, `2d04h`.
+pub(crate) fn human_ms(ms: u64) -> String {
+    let s = ms / 1000;
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if s < 60 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else if s < 3600 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else if s < 86_400 {
+        format!("{}h{:02}m", s / 3600, s / 60 % 60)
+    } else {
+        format!("{}d{:02}h", s / 86_400, s / 3600 % 24)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> Timestamp {
+        Timestamp::parse(s.as_bytes()).unwrap_or_else(|| panic!("parse {s}"))
+    }
+
+    #[test]
+    fn default_forms() {
+        let t = ts("2025-03-01 10:00:00.123 UTC");
+        assert_eq!(t.rfc3339(), "2025-03-01T10:00:00.123+00:00");
+        assert_eq!(t.to_string(), "2025-03-01 10:00:00 UTC");
+        assert_eq!(t.ms, 1_740_823_200_123);
+        let t = ts("2025-03-01 10:00:00 UTC");
+        assert_eq!(t.rfc3339(), "2025-03-01T10:00:00+00:00");
+    }
+
+    #[test]
+    fn zones() {
+        assert_eq!(
+            ts("2025-03-01 13:00:00 +03").ms,
+            ts("2025-03-01 10:00:00 UTC").ms
+        );
+        assert_eq!(
+            ts("2025-03-01 05:30:00 -0430").ms,
+            ts("2025-03-01 10:00:00 UTC").ms
+        );
+        assert_eq!(
+            ts("2025-03-01 11:00:00 CET").rfc3339(),
+            "2025-03-01T11:00:00+01:00"
+        );
+        assert_eq!(
+            ts("2025-03-01 15:30:00 IST").ms,
+            ts("2025-03-01 10:00:00 UTC").ms
+        );
+        let odd = ts("2025-03-01 10:00:00 XYZT");
+        assert_eq!(odd.rfc3339(), "2025-03-01 10:00:00 XYZT");
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        for bad in [
+            "2025-13-01 10:00:00",
+            "2025-03-01 25:00:00",
+            "2025-03-01",
+            "x025-03-01 10:00:00",
+        ] {
+            assert!(Timestamp::parse(bad.as_bytes()).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn epoch() {
+        let t = Timestamp::parse_epoch(b"1740823200.123").unwrap();
+        assert_eq!(t, ts("2025-03-01 10:00:00.123 UTC"));
+    }
+
+    #[test]
+    fn calendar_round_trip() {
+        for days in [-1000, 0, 59, 60, 11_000, 20_513, 50_000] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+    }
+
+    #[test]
+    fn human() {
+        assert_eq!(human_ms(850), "850ms");
+        assert_eq!(human_ms(12_345), "12.3s");
+        assert_eq!(human_ms(245_000), "4m05s");
+        assert_eq!(human_ms(97_384_005), "1d03h");
+    }
+}

@@ -1,0 +1,883 @@
+//! The session model: events in, counters and open sessions out.
+//!
+//! Sessions are keyed by backend pid (CLI.md section 3). A pid goes
+//! `received -> active -> gone`:
+//!
+//! - `connection received` opens an *attempt*; with nothing after it (a
+//!   health check, a client that gave up at the password prompt) it ends as
+//!   *abandoned* when its pid is reused, the server restarts, or the report
+//!   is made.
+//! - `connection authorized` makes it a *session*. A startup FATAL right
+//!   after it (missing database, connection limits, reserved slots, role
+//!   not permitted to log in) turns it back into a *failed attempt*: it
+//!   leaves the connection counts and never counts toward the peak.
+//! - `disconnection` ends it, with its session time. A restart, crash or
+//!   shutdown ends every open session without such a line; so does a new
+//!   session on the same pid.
+//!
+//! Without a pid in the log, the tracker counts what the messages carry:
+//! connections by user, database and application, disconnections by user,
+//! database and host, failures by reason. Active counts are then
+//! connections minus disconnections, and the breakdowns that need a pid
+//! are reported as unavailable.
+//!
+//! Memory is bounded: at most `MAX_SESSIONS` open pids and `MAX_NAMES`
+//! names per breakdown (the rest fold into `(other)`).
+
+use std::collections::HashMap;
+
+use crate::args::Dimension;
+use crate::event::{EndCause, Event, EventKind, Reason, ServerEvent};
+use crate::filter::{Filter, Subject};
+use crate::intern::{Interner, Sym};
+use crate::peak::Peak;
+use crate::sketch::Sketch;
+use crate::time::Timestamp;
+
+pub(crate) const MAX_SESSIONS: usize = 100_000;
+pub(crate) const MAX_NAMES: usize = 10_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Received,
+    Active,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Session {
+    state: State,
+    /// Peak-tracking id (the pid, or a sequence number without pids).
+    id: u64,
+    since: Option<Timestamp>,
+    host: Sym,
+    user: Sym,
+    db: Sym,
+    app: Sym,
+    /// Passes the filters, so it is in the counts.
+    counted: bool,
+    replication: bool,
+    /// Already counted under an abnormal end.
+    ended_abnormally: bool,
+}
+
+/// Counts for one name of one breakdown.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Row {
+    pub(crate) active: i64,
+    pub(crate) connections: u64,
+    pub(crate) disconnections: u64,
+    pub(crate) failures: u64,
+}
+
+/// The last failure seen, so that a DETAIL line can refine its reason.
+#[derive(Clone, Copy)]
+struct LastFailure {
+    pid: Option<u32>,
+    reason: Reason,
+    counted: bool,
+}
+
+pub(crate) struct Tracker {
+    filter: Filter,
+    sessions: HashMap<u32, Session>,
+    names: [Interner; 4],
+    rows: [Vec<Row>; 4],
+    sketch: Sketch,
+    peak: Peak,
+    pub(crate) first: Option<Timestamp>,
+    pub(crate) last: Option<Timestamp>,
+    last_failure: Option<LastFailure>,
+    /// Without pids: unconfirmed sessions, for a FATAL that cancels one.
+    pidless_recent: Vec<Session>,
+    next_id: u64,
+    pub(crate) totals: Totals,
+}
+
+/// Whole-log counters.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Totals {
+    pub(crate) active: u64,
+    pub(crate) connections: u64,
+    pub(crate) disconnections: u64,
+    pub(crate) failures: [u64; Reason::ALL.len()],
+    pub(crate) abandoned: u64,
+    pub(crate) abnormal: [u64; EndCause::ALL.len()],
+    pub(crate) replication_sessions: u64,
+    pub(crate) replication_active: u64,
+    /// Connection-related events seen, matching the filters or not.
+    pub(crate) events: u64,
+    /// Events that passed the filters.
+    pub(crate) matched: u64,
+    /// Events with a pid / without one.
+    pub(crate) with_pid: u64,
+    pub(crate) without_pid: u64,
+    /// Without pids: attempts and outcomes, to derive abandoned attempts.
+    pub(crate) pidless_received: u64,
+    pub(crate) pidless_authorized: u64,
+    pub(crate) pidless_early_failures: u64,
+    /// Disconnections of sessions that began before the log (or whose start
+    /// was not logged).
+    pub(crate) unknown_start: u64,
+    /// Sessions not tracked because the session table was full.
+    pub(crate) untracked: u64,
+    pub(crate) server_events: u64,
+}
+
+/// Failures that come after `connection authorized` when read from their
+/// message alone (used without pids).
+fn after_authorization(reason: Reason) -> bool {
+    matches!(
+        reason,
+        Reason::NoSuchRole
+            | Reason::NoSuchDatabase
+            | Reason::ReservedSlots
+            | Reason::RoleLimit
+            | Reason::DatabaseLimit
+            | Reason::NotPermitted
+    )
+}
+
+fn dim(d: Dimension) -> usize {
+    d.index()
+}
+
+const DB: usize = 0;
+const USER: usize = 1;
+const APP: usize = 2;
+const HOST: usize = 3;
+
+impl Tracker {
+    pub(crate) fn new(filter: Filter) -> Tracker {
+        debug_assert_eq!(dim(Dimension::Database), DB);
+        debug_assert_eq!(dim(Dimension::User), USER);
+        debug_assert_eq!(dim(Dimension::Application), APP);
+        debug_assert_eq!(dim(Dimension::Host), HOST);
+        Tracker {
+            filter,
+            sessions: HashMap::new(),
+            names: std::array::from_fn(|_| Interner::new(MAX_NAMES)),
+            rows: std::array::from_fn(|_| vec![Row::default(); 2]),
+            sketch: Sketch::new(),
+            peak: Peak::default(),
+            first: None,
+            last: None,
+            last_failure: None,
+            pidless_recent: Vec::new(),
+            next_id: 1 << 40,
+            totals: Totals::default(),
+        }
+    }
+
+    fn intern(&mut self, d: usize, name: Option<&[u8]>) -> Sym {
+        match name {
+            Some(n) if !n.is_empty() => {
+                let sym = self.names[d].intern(n);
+                if self.rows[d].len() < self.names[d].len() {
+                    self.rows[d].resize(self.names[d].len(), Row::default());
+                }
+                sym
+            }
+            _ => Sym::UNSET,
+        }
+    }
+
+    fn name(&self, d: usize, sym: Sym) -> Option<&[u8]> {
+        (sym != Sym::UNSET).then(|| self.names[d].name(sym))
+    }
+
+    fn matches(&self, syms: [Sym; 4]) -> bool {
+        if self.filter.is_empty() {
+            return true;
+        }
+        // The application filter matches "(unset)" by that name.
+        let app = if syms[APP] == Sym::UNSET {
+            Some(&b"(unset)"[..])
+        } else {
+            self.name(APP, syms[APP])
+        };
+        self.filter.matches(&Subject {
+            db: self.name(DB, syms[DB]),
+            user: self.name(USER, syms[USER]),
+            app,
+            host: self.name(HOST, syms[HOST]),
+        })
+    }
+
+    fn row(&mut self, d: usize, sym: Sym) -> &mut Row {
+        &mut self.rows[d][sym.0 as usize]
+    }
+
+    /// Applies one event.
+    pub(crate) fn apply(&mut self, ev: &Event<'_>) {
+        if let Some(t) = ev.meta.time {
+            if self.first.is_none_or(|f| t.ms < f.ms) {
+                self.first = Some(t);
+            }
+            if self.last.is_none_or(|l| t.ms > l.ms) {
+                self.last = Some(t);
+            }
+            self.peak.advance(t);
+        }
+        match ev.kind {
+            EventKind::Server(s) => {
+                self.totals.server_events += 1;
+                self.server(s);
+                return;
+            }
+            EventKind::ChildCrashed { pid } => {
+                if let Some(s) = self.sessions.remove(&pid) {
+                    self.end_silently(s, EndCause::Crash);
+                }
+                return;
+            }
+            _ => {}
+        }
+        self.totals.events += 1;
+        match ev.meta.pid {
+            Some(pid) => {
+                self.totals.with_pid += 1;
+                self.apply_pid(pid, ev);
+            }
+            None => {
+                self.totals.without_pid += 1;
+                self.apply_pidless(ev);
+            }
+        }
+    }
+
+    fn apply_pid(&mut self, pid: u32, ev: &Event<'_>) {
+        let meta = &ev.meta;
+        if !matches!(
+            ev.kind,
+            EventKind::Failure { .. } | EventKind::RoleMissing | EventKind::OtherFatal
+        ) {
+            // Any other line of its own confirms an authorized session.
+            self.peak.confirm(u64::from(pid));
+        }
+        match ev.kind {
+            EventKind::Received { host } => {
+                if let Some(old) = self.sessions.remove(&pid) {
+                    self.end_silently(old, EndCause::ServerRestart);
+                }
+                let host = self.intern(HOST, Some(host));
+                self.open(pid, State::Received, meta.time, host);
+            }
+            EventKind::Authenticated { .. } | EventKind::Ready => {}
+            EventKind::Authorized {
+                user,
+                db,
+                app,
+                replication,
+                ..
+            } => {
+                let existing = self.sessions.get(&pid).copied();
+                let host = match existing {
+                    Some(s) if s.state == State::Received => s.host,
+                    _ => self.intern(HOST, meta.host),
+                };
+                if let Some(s) = existing
+                    && s.state == State::Active
+                {
+                    self.sessions.remove(&pid);
+                    self.end_silently(s, EndCause::ServerRestart);
+                }
+                let user = self.intern(USER, Some(user));
+                let db = self.intern(DB, db);
+                let app = self.intern(APP, app);
+                let counted = self.matches([db, user, app, host]);
+                let since = existing.and_then(|s| s.since).or(meta.time);
+                let session = Session {
+                    state: State::Active,
+                    id: u64::from(pid),
+                    since,
+                    host,
+                    user,
+                    db,
+                    app,
+                    counted,
+                    replication,
+                    ended_abnormally: false,
+                };
+                if !self.sessions.contains_key(&pid) && self.sessions.len() >= MAX_SESSIONS {
+                    self.totals.untracked += 1;
+                    if counted && !replication {
+                        self.totals.matched += 1;
+                        self.totals.connections += 1;
+                        for (d, s) in [(DB, db), (USER, user), (APP, app), (HOST, host)] {
+                            self.row(d, s).connections += 1;
+                        }
+                    }
+                    return;
+                }
+                self.sessions.insert(pid, session);
+                if counted {
+                    self.totals.matched += 1;
+                    self.count_open(&session, meta.time);
+                }
+            }
+            EventKind::Disconnected {
+                session_ms,
+                user,
+                db,
+                host,
+            } => {
+                match self.sessions.remove(&pid) {
+                    Some(s) if s.state == State::Active => {
+                        if s.counted {
+                            self.totals.matched += 1;
+                            self.count_close(&s);
+                            self.totals.disconnections += 1;
+                            self.sketch.add(session_ms);
+                            for (d, sym) in
+                                [(DB, s.db), (USER, s.user), (APP, s.app), (HOST, s.host)]
+                            {
+                                self.row(d, sym).disconnections += 1;
+                            }
+                        }
+                    }
+                    other => {
+                        if let Some(s) = other {
+                            // A received attempt whose authorization was not
+                            // logged: it was a session after all.
+                            debug_assert_eq!(s.state, State::Received);
+                        }
+                        self.unknown_disconnection(session_ms, user, db, host);
+                    }
+                }
+            }
+            EventKind::Failure {
+                reason,
+                user,
+                db,
+                host,
+            } => match self.sessions.remove(&pid) {
+                Some(s) if s.state == State::Active => {
+                    // Authorized, then refused: a failed attempt.
+                    if s.counted {
+                        self.peak.cancel(s.id);
+                        self.uncount_open(&s);
+                    }
+                    let syms = [s.db, s.user, s.app, s.host];
+                    self.count_failure(Some(pid), reason, syms, true, s.counted);
+                }
+                s => {
+                    let u = self.intern(USER, user.or(meta.user));
+                    let d = self.intern(DB, db.or(meta.db));
+                    let h = match s {
+                        Some(s) => s.host,
+                        None => self.intern(HOST, host.or(meta.host)),
+                    };
+                    let syms = [d, u, Sym::UNSET, h];
+                    let counted = self.matches(syms);
+                    self.count_failure(Some(pid), reason, syms, false, counted);
+                }
+            },
+            EventKind::RoleMissing => self.role_missing(Some(pid)),
+            EventKind::Ended { cause } => self.ended(pid, cause),
+            EventKind::OtherFatal => self.ended(pid, EndCause::Other),
+            EventKind::Server(_) | EventKind::ChildCrashed { .. } => {}
+        }
+    }
+
+    /// A line that ends session `pid` abnormally. Before authorization it
+    /// ends the attempt instead: as a failure, unless the client just went
+    /// away (then it stays pending and ends as abandoned). `EndCause::Other`
+    /// is a FATAL pgconn does not know: from a pid it never saw connect, it
+    /// is a background process's and does not count.
+    fn ended(&mut self, pid: u32, cause: EndCause) {
+        match self.sessions.get_mut(&pid) {
+            Some(s) if s.state == State::Active => {
+                if !s.ended_abnormally {
+                    s.ended_abnormally = true;
+                    if s.counted {
+                        self.totals.abnormal[cause as usize] += 1;
+                    }
+                }
+            }
+            Some(s) => {
+                if cause != EndCause::ClientLost {
+                    let syms = [Sym::UNSET, Sym::UNSET, Sym::UNSET, s.host];
+                    self.sessions.remove(&pid);
+                    let counted = self.matches(syms);
+                    self.count_failure(Some(pid), Reason::Other, syms, false, counted);
+                }
+            }
+            None => {
+                if cause != EndCause::Other && self.filter.is_empty() {
+                    self.totals.abnormal[cause as usize] += 1;
+                }
+            }
+        }
+    }
+
+    fn open(&mut self, pid: u32, state: State, since: Option<Timestamp>, host: Sym) {
+        if self.sessions.len() >= MAX_SESSIONS {
+            // Attempts that never went further are the cheapest to forget.
+            let stale: Vec<u32> = self
+                .sessions
+                .iter()
+                .filter(|(_, s)| s.state == State::Received)
+                .map(|(&p, _)| p)
+                .collect();
+            for p in stale {
+                if let Some(s) = self.sessions.remove(&p) {
+                    self.end_silently(s, EndCause::ServerRestart);
+                }
+            }
+            if self.sessions.len() >= MAX_SESSIONS {
+                self.totals.untracked += 1;
+                return;
+            }
+        }
+        self.sessions.insert(
+            pid,
+            Session {
+                state,
+                id: u64::from(pid),
+                since,
+                host,
+                user: Sym::UNSET,
+                db: Sym::UNSET,
+                app: Sym::UNSET,
+                counted: false,
+                replication: false,
+                ended_abnormally: false,
+            },
+        );
+    }
+
+    fn count_open(&mut self, s: &Session, at: Option<Timestamp>) {
+        if s.replication {
+            self.totals.replication_sessions += 1;
+            self.totals.replication_active += 1;
+            return;
+        }
+        self.totals.connections += 1;
+        self.totals.active += 1;
+        for (d, sym) in [(DB, s.db), (USER, s.user), (APP, s.app), (HOST, s.host)] {
+            let row = self.row(d, sym);
+            row.connections += 1;
+            row.active += 1;
+        }
+        self.peak.opened(s.id, self.totals.active, at);
+    }
+
+    /// Takes back `count_open` for an attempt that failed after all.
+    fn uncount_open(&mut self, s: &Session) {
+        if s.replication {
+            self.totals.replication_sessions -= 1;
+            self.totals.replication_active -= 1;
+            return;
+        }
+        self.totals.connections -= 1;
+        self.totals.active -= 1;
+        for (d, sym) in [(DB, s.db), (USER, s.user), (APP, s.app), (HOST, s.host)] {
+            let row = self.row(d, sym);
+            row.connections -= 1;
+            row.active -= 1;
+        }
+    }
+
+    fn count_close(&mut self, s: &Session) {
+        self.peak.confirm(s.id);
+        if s.replication {
+            self.totals.replication_active -= 1;
+            return;
+        }
+        self.totals.active -= 1;
+        for (d, sym) in [(DB, s.db), (USER, s.user), (APP, s.app), (HOST, s.host)] {
+            self.row(d, sym).active -= 1;
+        }
+    }
+
+    /// A session or attempt ends without a line of its own.
+    fn end_silently(&mut self, s: Session, cause: EndCause) {
+        match s.state {
+            State::Received => {
+                let syms = [Sym::UNSET, Sym::UNSET, Sym::UNSET, s.host];
+                if self.matches(syms) {
+                    self.totals.abandoned += 1;
+                }
+            }
+            State::Active if s.counted => {
+                self.count_close(&s);
+                if !s.ended_abnormally {
+                    self.totals.abnormal[cause as usize] += 1;
+                }
+            }
+            State::Active => {}
+        }
+    }
+
+    /// Counts a failed attempt. `syms` are database, user, application and
+    /// host; an unknown one is `UNSET` and not counted, except the
+    /// application of an authorized attempt (`app_known`), where unset
+    /// means the client sent none.
+    fn count_failure(
+        &mut self,
+        pid: Option<u32>,
+        reason: Reason,
+        syms: [Sym; 4],
+        app_known: bool,
+        counted: bool,
+    ) {
+        self.last_failure = Some(LastFailure {
+            pid,
+            reason,
+            counted,
+        });
+        if !counted {
+            return;
+        }
+        self.totals.matched += 1;
+        self.totals.failures[reason as usize] += 1;
+        for (d, sym) in [
+            (DB, syms[0]),
+            (USER, syms[1]),
+            (APP, syms[2]),
+            (HOST, syms[3]),
+        ] {
+            if sym != Sym::UNSET || (d == APP && app_known) {
+                self.row(d, sym).failures += 1;
+            }
+        }
+    }
+
+    /// `DETAIL:  Role "x" does not exist.` after a password failure.
+    fn role_missing(&mut self, pid: Option<u32>) {
+        if let Some(f) = self.last_failure.take()
+            && f.pid == pid
+            && f.reason == Reason::Password
+            && f.counted
+        {
+            self.totals.failures[Reason::Password as usize] -= 1;
+            self.totals.failures[Reason::NoSuchRole as usize] += 1;
+        }
+    }
+
+    fn unknown_disconnection(&mut self, session_ms: u64, user: &[u8], db: &[u8], host: &[u8]) {
+        let user = self.intern(USER, Some(user));
+        let db = self.intern(DB, Some(db));
+        let host = self.intern(HOST, Some(host));
+        // The application is not in the disconnection line: a filter on it
+        // cannot match.
+        if !self.filter.apps.is_empty() || !self.matches([db, user, Sym::UNSET, host]) {
+            return;
+        }
+        self.totals.matched += 1;
+        self.totals.disconnections += 1;
+        self.totals.unknown_start += 1;
+        self.sketch.add(session_ms);
+        for (d, sym) in [(DB, db), (USER, user), (HOST, host)] {
+            self.row(d, sym).disconnections += 1;
+        }
+    }
+
+    fn server(&mut self, ev: ServerEvent) {
+        if !ev.ends_sessions() {
+            return;
+        }
+        self.peak.confirm_all();
+        let open: Vec<Session> = self.sessions.drain().map(|(_, s)| s).collect();
+        for s in open {
+            self.end_silently(s, EndCause::ServerRestart);
+        }
+        // Without pids: every session counted as open is gone.
+        if self.totals.active > 0 {
+            self.totals.abnormal[EndCause::ServerRestart as usize] += self.totals.active;
+            self.totals.active = 0;
+            for rows in &mut self.rows {
+                for r in rows.iter_mut() {
+                    r.active = 0;
+                }
+            }
+        }
+        self.pidless_recent.clear();
+        self.last_failure = None;
+    }
+
+    fn apply_pidless(&mut self, ev: &Event<'_>) {
+        let meta = &ev.meta;
+        match ev.kind {
+            EventKind::Received { .. } => {
+                if self.filter.is_empty() {
+                    self.totals.pidless_received += 1;
+                }
+            }
+            EventKind::Authenticated { .. } | EventKind::Ready | EventKind::OtherFatal => {}
+            EventKind::Authorized {
+                user,
+                db,
+                app,
+                replication,
+                ..
+            } => {
+                let user = self.intern(USER, Some(user));
+                let db = self.intern(DB, db);
+                let app = self.intern(APP, app);
+                let host = self.intern(HOST, meta.host);
+                if !self.matches([db, user, app, host]) {
+                    return;
+                }
+                self.totals.matched += 1;
+                if self.filter.is_empty() {
+                    self.totals.pidless_authorized += 1;
+                }
+                self.next_id += 1;
+                let s = Session {
+                    state: State::Active,
+                    id: self.next_id,
+                    since: meta.time,
+                    host,
+                    user,
+                    db,
+                    app,
+                    counted: true,
+                    replication,
+                    ended_abnormally: false,
+                };
+                self.count_open(&s, meta.time);
+                if !replication {
+                    self.pidless_recent.push(s);
+                    if self.pidless_recent.len() > 64 {
+                        self.pidless_recent.remove(0);
+                    }
+                }
+            }
+            EventKind::Disconnected {
+                session_ms,
+                user,
+                db,
+                host,
+            } => {
+                let user_s = self.intern(USER, Some(user));
+                let db_s = self.intern(DB, Some(db));
+                let host_s = self.intern(HOST, Some(host));
+                if !self.filter.apps.is_empty() || !self.matches([db_s, user_s, Sym::UNSET, host_s])
+                {
+                    return;
+                }
+                self.totals.matched += 1;
+                self.totals.disconnections += 1;
+                self.sketch.add(session_ms);
+                self.totals.active = self.totals.active.saturating_sub(1);
+                for (d, sym) in [(DB, db_s), (USER, user_s)] {
+                    let row = self.row(d, sym);
+                    row.disconnections += 1;
+                    row.active = (row.active - 1).max(0);
+                }
+                self.row(HOST, host_s).disconnections += 1;
+            }
+            EventKind::Failure {
+                reason,
+                user,
+                db,
+                host,
+            } => {
+                let mut syms = [
+                    self.intern(DB, db.or(meta.db)),
+                    self.intern(USER, user.or(meta.user)),
+                    Sym::UNSET,
+                    self.intern(HOST, host.or(meta.host)),
+                ];
+                let mut app_known = false;
+                if after_authorization(reason) {
+                    // Take back the session it was counted as: the most
+                    // recent one with the same user (or database).
+                    let pick = self.pidless_recent.iter().rposition(|s| {
+                        self.peak.is_unconfirmed(s.id)
+                            && (syms[1] == Sym::UNSET || s.user == syms[1])
+                            && (syms[0] == Sym::UNSET || s.db == syms[0])
+                    });
+                    if let Some(i) = pick {
+                        let s = self.pidless_recent.remove(i);
+                        self.peak.cancel(s.id);
+                        self.uncount_open(&s);
+                        self.totals.matched -= 1;
+                        syms = [s.db, s.user, s.app, s.host];
+                        app_known = true;
+                    }
+                } else if self.filter.is_empty() {
+                    self.totals.pidless_early_failures += 1;
+                }
+                let counted = self.matches(syms);
+                self.count_failure(None, reason, syms, app_known, counted);
+            }
+            EventKind::RoleMissing => self.role_missing(None),
+            EventKind::Ended { cause } => {
+                if self.filter.is_empty() {
+                    self.totals.abnormal[cause as usize] += 1;
+                }
+            }
+            EventKind::Server(_) | EventKind::ChildCrashed { .. } => {}
+        }
+    }
+
+    /// The figures as of now, for the renderers.
+    pub(crate) fn snapshot(&self, top: usize, by: &[Dimension]) -> Snapshot {
+        let t = &self.totals;
+        let pending = self
+            .sessions
+            .values()
+            .filter(|s| s.state == State::Received)
+            .count() as u64;
+        let pidless = t.with_pid == 0 && t.without_pid > 0;
+        let abandoned = if pidless {
+            t.pidless_received
+                .saturating_sub(t.pidless_authorized + t.pidless_early_failures)
+        } else {
+            t.abandoned + pending
+        };
+        let mut failures_by_reason: Vec<(&'static str, u64)> = Reason::ALL
+            .iter()
+            .map(|&r| (r.as_str(), t.failures[r as usize]))
+            .filter(|&(_, n)| n > 0)
+            .collect();
+        failures_by_reason.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let abnormal_ends: Vec<(&'static str, u64)> = EndCause::ALL
+            .iter()
+            .map(|&c| (c.as_str(), t.abnormal[c as usize]))
+            .filter(|&(_, n)| n > 0)
+            .collect();
+        let (peak, peak_at) = self.peak.get();
+        let sessions = (self.sketch.count > 0).then(|| SessionTimes {
+            count: self.sketch.count,
+            mean_ms: self.sketch.mean().unwrap_or(0.0),
+            p50_ms: self.sketch.percentile(50.0).unwrap_or(0),
+            p95_ms: self.sketch.percentile(95.0).unwrap_or(0),
+            p99_ms: self.sketch.percentile(99.0).unwrap_or(0),
+            max_ms: self.sketch.max,
+        });
+        let mut unavailable = Vec::new();
+        if pidless {
+            unavailable.push("host (connections and active need %p or %h in log_line_prefix)");
+            unavailable.push("application active (disconnection lines do not name it)");
+        }
+        let breakdowns = by
+            .iter()
+            .map(|&d| self.breakdown(d, top, pidless))
+            .collect();
+        Snapshot {
+            first: self.first,
+            last: self.last,
+            active: t.active,
+            connections: t.connections,
+            disconnections: t.disconnections,
+            failures: t.failures.iter().sum(),
+            failures_by_reason,
+            abandoned,
+            abnormal_ends,
+            replication_sessions: t.replication_sessions,
+            replication_active: t.replication_active,
+            peak,
+            peak_at,
+            sessions,
+            breakdowns,
+            unavailable,
+            unknown_start: t.unknown_start,
+            untracked: t.untracked,
+        }
+    }
+
+    fn breakdown(&self, d: Dimension, top: usize, pidless: bool) -> Breakdown {
+        let i = dim(d);
+        let mut rows: Vec<(Sym, Row)> = self.rows[i]
+            .iter()
+            .enumerate()
+            .map(|(s, r)| (Sym(s as u32), *r))
+            .filter(|(_, r)| {
+                r.active > 0 || r.connections > 0 || r.failures > 0 || r.disconnections > 0
+            })
+            .collect();
+        let label = |sym: Sym| -> Vec<u8> { self.names[i].name(sym).to_vec() };
+        rows.sort_by(|a, b| {
+            b.1.active
+                .cmp(&a.1.active)
+                .then(b.1.connections.cmp(&a.1.connections))
+                .then(b.1.failures.cmp(&a.1.failures))
+                .then(label(a.0).cmp(&label(b.0)))
+        });
+        let mut out: Vec<BreakdownRow> = Vec::new();
+        let mut other = Row::default();
+        let mut folded = 0;
+        for (n, (sym, r)) in rows.into_iter().enumerate() {
+            if sym == Sym::OTHER || (top > 0 && n >= top) {
+                other.active += r.active;
+                other.connections += r.connections;
+                other.disconnections += r.disconnections;
+                other.failures += r.failures;
+                folded += 1;
+                continue;
+            }
+            out.push(BreakdownRow {
+                name: label(sym),
+                row: r,
+            });
+        }
+        if folded > 0 {
+            out.push(BreakdownRow {
+                name: b"(other)".to_vec(),
+                row: other,
+            });
+        }
+        let no_active = pidless && (d == Dimension::Application || d == Dimension::Host);
+        Breakdown {
+            dimension: d,
+            rows: out,
+            overflowed: self.names[i].overflowed,
+            no_active,
+            unavailable: pidless && d == Dimension::Host,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct SessionTimes {
+    pub(crate) count: u64,
+    pub(crate) mean_ms: f64,
+    pub(crate) p50_ms: u64,
+    pub(crate) p95_ms: u64,
+    pub(crate) p99_ms: u64,
+    pub(crate) max_ms: u64,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct BreakdownRow {
+    pub(crate) name: Vec<u8>,
+    pub(crate) row: Row,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Breakdown {
+    pub(crate) dimension: Dimension,
+    pub(crate) rows: Vec<BreakdownRow>,
+    /// More distinct names than pgconn keeps: some are in `(other)`.
+    pub(crate) overflowed: bool,
+    /// Active counts cannot be given (no pid in the log).
+    pub(crate) no_active: bool,
+    /// This breakdown cannot be given at all (no pid in the log).
+    pub(crate) unavailable: bool,
+}
+
+/// Everything a report shows, computed once.
+#[derive(Clone, Debug)]
+pub(crate) struct Snapshot {
+    pub(crate) first: Option<Timestamp>,
+    pub(crate) last: Option<Timestamp>,
+    pub(crate) active: u64,
+    pub(crate) connections: u64,
+    pub(crate) disconnections: u64,
+    pub(crate) failures: u64,
+    pub(crate) failures_by_reason: Vec<(&'static str, u64)>,
+    pub(crate) abandoned: u64,
+    pub(crate) abnormal_ends: Vec<(&'static str, u64)>,
+    pub(crate) replication_sessions: u64,
+    pub(crate) replication_active: u64,
+    pub(crate) peak: u64,
+    pub(crate) peak_at: Option<Timestamp>,
+    pub(crate) sessions: Option<SessionTimes>,
+    pub(crate) breakdowns: Vec<Breakdown>,
+    pub(crate) unavailable: Vec<&'static str>,
+    pub(crate) unknown_start: u64,
+    pub(crate) untracked: u64,
+}
