@@ -48,6 +48,7 @@ impl Pipeline {
     /// Reads one input to its end.
     pub(crate) fn feed<R: Read + ?Sized>(&mut self, rdr: &mut R) -> io::Result<()> {
         self.buf.reset();
+        self.parser.next_input();
         loop {
             match self.buf.fill(rdr)? {
                 Chunk::Lines(lines) => {
@@ -112,10 +113,10 @@ pub(crate) fn run(config: &Config) -> Result<Outcome> {
     drop(out);
 
     let mut err = io::stderr().lock();
-    if stats.unparsed > 0 {
+    if stats.unparsed > 0 && found {
         let _ = writeln!(
             err,
-            "pgconn: warning: {} connection line(s) could not be used{}; first: {}",
+            "pgconn: warning: {} connection or server line(s) could not be used{}; first: {}",
             stats.unparsed,
             if stats.prefix_mismatch > 0 {
                 " (log_line_prefix did not match)"

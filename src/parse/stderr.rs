@@ -61,6 +61,16 @@ impl StderrParser {
         matches!(self.state, PrefixState::Inferred { .. })
     }
 
+    /// A new input begins: an inferred prefix is inferred again from it,
+    /// since several files may come from servers set up differently.
+    pub(crate) fn next_input(&mut self) {
+        if self.inferred() {
+            self.state = PrefixState::Undecided;
+            self.samples.clear();
+            self.caps = None;
+        }
+    }
+
     /// Collects sample prefixes from the log lines of `chunk` and infers
     /// the prefix from them.
     fn sample(&mut self, chunk: &[u8]) {

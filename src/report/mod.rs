@@ -112,7 +112,7 @@ pub(crate) fn nothing_found_hint(r: &Report<'_>, events: u64, filter: &Filter) -
             (None, _) => "the log_line_prefix".to_string(),
         };
         return format!(
-            "{} connection line(s) did not match {prefix}; first: {}\n\
+            "{} connection or server line(s) did not match {prefix}; first: {}\n\
              pass the server's value (SHOW log_line_prefix) with --prefix",
             r.stats.prefix_mismatch,
             escape(r.stats.first_unparsed.as_deref().unwrap_or("").as_bytes()),

@@ -52,20 +52,16 @@ pub(crate) fn write_summary<W: Write>(out: &mut W, r: &Report<'_>, p: &Palette) 
     match &s.sessions {
         Some(t) => writeln!(
             out,
-            "{:<15}{:>7}   mean {}, p50 {}, p95 {}, p99 {}, max {}",
+            "{:<22}   mean {}, p50 {}, p95 {}, p99 {}, max {} ({} sessions)",
             "Session time",
-            t.count,
             human_ms(t.mean_ms.round() as u64),
             human_ms(t.p50_ms),
             human_ms(t.p95_ms),
             human_ms(t.p99_ms),
-            human_ms(t.max_ms)
+            human_ms(t.max_ms),
+            t.count
         )?,
-        None => writeln!(
-            out,
-            "{:<15}{:>7}   (no disconnection lines)",
-            "Session time", 0
-        )?,
+        None => writeln!(out, "{:<22}   (no disconnection lines)", "Session time")?,
     }
     if s.replication_sessions > 0 {
         writeln!(
@@ -78,14 +74,14 @@ pub(crate) fn write_summary<W: Write>(out: &mut W, r: &Report<'_>, p: &Palette) 
         writeln!(out)?;
         writeln!(out, "{}", "Failures".style(p.header))?;
         for (reason, n) in &s.failures_by_reason {
-            writeln!(out, "  {reason:<20}{:>7}", n.style(p.failure))?;
+            writeln!(out, "  {reason:<28}{:>5}", n.style(p.failure))?;
         }
     }
     if !s.abnormal_ends.is_empty() {
         writeln!(out)?;
         writeln!(out, "{}", "Ended abnormally".style(p.header))?;
         for (cause, n) in &s.abnormal_ends {
-            writeln!(out, "  {cause:<28}{n:>7}")?;
+            writeln!(out, "  {cause:<28}{n:>5}")?;
         }
     }
     for b in &s.breakdowns {

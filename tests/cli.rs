@@ -1,0 +1,14 @@
+//! End-to-end tests: the built binary on real PostgreSQL logs.
+//!
+//! One test binary, so it compiles once. `util` runs pgconn; `figures`
+//! checks the committed fixtures against the figures their workload
+//! produced; `behaviour` covers options, exit status and bad input;
+//! `live` runs the workload on a fresh server when one is installed;
+//! `docs` keeps the man page and README honest.
+
+mod util;
+
+mod behaviour;
+mod docs;
+mod figures;
+mod live;
