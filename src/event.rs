@@ -160,11 +160,13 @@ pub(crate) enum EndCause {
     PostmasterExit,
     Crash,
     ServerRestart,
+    /// A new session on its pid: its own end was not logged.
+    PidReused,
     Other,
 }
 
 impl EndCause {
-    pub(crate) const ALL: [EndCause; 11] = [
+    pub(crate) const ALL: [EndCause; 12] = [
         EndCause::AdminTerminate,
         EndCause::IdleInTransactionTimeout,
         EndCause::IdleSessionTimeout,
@@ -175,6 +177,7 @@ impl EndCause {
         EndCause::PostmasterExit,
         EndCause::Crash,
         EndCause::ServerRestart,
+        EndCause::PidReused,
         EndCause::Other,
     ];
 
@@ -190,6 +193,7 @@ impl EndCause {
             EndCause::PostmasterExit => "postmaster_exit",
             EndCause::Crash => "crash",
             EndCause::ServerRestart => "server_restart",
+            EndCause::PidReused => "pid_reused",
             EndCause::Other => "other",
         }
     }

@@ -257,7 +257,7 @@ impl Tracker {
         match ev.kind {
             EventKind::Received { host } => {
                 if let Some(old) = self.sessions.remove(&pid) {
-                    self.end_silently(old, EndCause::ServerRestart);
+                    self.end_silently(old, EndCause::PidReused);
                 }
                 let host = self.intern(HOST, Some(host));
                 self.open(pid, State::Received, meta.time, host);
@@ -279,7 +279,7 @@ impl Tracker {
                     && s.state == State::Active
                 {
                     self.sessions.remove(&pid);
-                    self.end_silently(s, EndCause::ServerRestart);
+                    self.end_silently(s, EndCause::PidReused);
                 }
                 let user = self.intern(USER, Some(user));
                 let db = self.intern(DB, db);
@@ -880,4 +880,158 @@ pub(crate) struct Snapshot {
     pub(crate) unavailable: Vec<&'static str>,
     pub(crate) unknown_start: u64,
     pub(crate) untracked: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::Stats;
+    use crate::parse::stderr::StderrParser;
+    use crate::prefix::Prefix;
+
+    fn track_with(filter: Filter, log: &str) -> Snapshot {
+        let mut parser = StderrParser::new(Some(Prefix::compile("%m [%p] ").unwrap()));
+        let mut tracker = Tracker::new(filter);
+        let mut stats = Stats::default();
+        parser.process(log.as_bytes(), &mut stats, |ev| tracker.apply(ev));
+        assert_eq!(stats.unparsed, 0, "{stats:?}");
+        tracker.snapshot(0, &Dimension::ALL)
+    }
+
+    fn track(log: &str) -> Snapshot {
+        track_with(Filter::default(), log)
+    }
+
+    fn ends(s: &Snapshot, cause: &str) -> u64 {
+        s.abnormal_ends
+            .iter()
+            .find(|(c, _)| *c == cause)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    const OPEN_2: &str = "\
+2025-03-01 10:00:00.000 UTC [10] LOG:  connection received: host=10.0.0.1 port=1
+2025-03-01 10:00:00.001 UTC [10] LOG:  connection authorized: user=a database=d application_name=x
+2025-03-01 10:00:00.002 UTC [11] LOG:  connection received: host=[local]
+2025-03-01 10:00:00.003 UTC [11] LOG:  connection authorized: user=b database=d
+";
+
+    #[test]
+    fn open_sessions_and_hosts() {
+        let s = track(OPEN_2);
+        assert_eq!((s.active, s.connections, s.peak), (2, 2, 2));
+        let hosts = &s.breakdowns[3].rows;
+        assert_eq!(hosts.len(), 2);
+        let apps = &s.breakdowns[2].rows;
+        assert!(
+            apps.iter()
+                .any(|r| r.name == b"(unset)" && r.row.active == 1)
+        );
+    }
+
+    #[test]
+    fn pid_reuse_ends_the_old_session() {
+        let log = format!(
+            "{OPEN_2}2025-03-01 10:00:05.000 UTC [10] LOG:  connection received: host=10.0.0.2 port=2\n\
+             2025-03-01 10:00:05.001 UTC [10] LOG:  connection authorized: user=c database=d\n"
+        );
+        let s = track(&log);
+        assert_eq!((s.active, s.connections), (2, 3));
+        assert_eq!(ends(&s, "pid_reused"), 1);
+    }
+
+    #[test]
+    fn crash_and_restart_end_everything() {
+        let log = format!(
+            "{OPEN_2}\
+2025-03-01 10:00:09.000 UTC [1] LOG:  server process (PID 10) was terminated by signal 9: Killed
+2025-03-01 10:00:09.000 UTC [1] LOG:  terminating any other active server processes
+2025-03-01 10:00:09.100 UTC [1] LOG:  all server processes terminated; reinitializing
+2025-03-01 10:00:09.200 UTC [1] LOG:  database system is ready to accept connections
+"
+        );
+        let s = track(&log);
+        assert_eq!((s.active, s.connections, s.disconnections), (0, 2, 0));
+        assert_eq!(ends(&s, "crash"), 1);
+        assert_eq!(ends(&s, "server_restart"), 1);
+    }
+
+    #[test]
+    fn terminate_then_disconnection_counts_once() {
+        let log = format!(
+            "{OPEN_2}\
+2025-03-01 10:00:09.402 UTC [10] FATAL:  terminating connection due to administrator command
+2025-03-01 10:00:09.402 UTC [10] LOG:  could not send data to client: Broken pipe
+2025-03-01 10:00:09.402 UTC [10] LOG:  disconnection: session time: 0:00:09.402 user=a database=d host=10.0.0.1 port=1
+"
+        );
+        let s = track(&log);
+        assert_eq!((s.active, s.disconnections, s.failures), (1, 1, 0));
+        assert_eq!(ends(&s, "admin_terminate"), 1);
+        assert_eq!(ends(&s, "client_lost"), 0);
+        assert_eq!(s.sessions.as_ref().unwrap().max_ms, 9402);
+    }
+
+    #[test]
+    fn disconnection_of_a_session_from_before_the_log() {
+        let s = track(
+            "2025-03-01 10:00:00.000 UTC [7] LOG:  disconnection: session time: 27:03:04.005 user=a database=d host=[local]\n",
+        );
+        assert_eq!(
+            (s.active, s.connections, s.disconnections, s.unknown_start),
+            (0, 0, 1, 1)
+        );
+        assert_eq!(s.sessions.as_ref().unwrap().max_ms, 97_384_005);
+    }
+
+    #[test]
+    fn abandoned_and_early_failures() {
+        let s = track(
+            "\
+2025-03-01 10:00:00.000 UTC [20] LOG:  connection received: host=10.0.0.9 port=1
+2025-03-01 10:00:00.000 UTC [21] LOG:  connection received: host=10.0.0.9 port=2
+2025-03-01 10:00:00.001 UTC [21] FATAL:  sorry, too many clients already
+2025-03-01 10:00:00.000 UTC [22] LOG:  connection received: host=10.0.0.9 port=3
+2025-03-01 10:00:00.001 UTC [22] LOG:  incomplete startup packet
+",
+        );
+        assert_eq!((s.abandoned, s.failures), (1, 2));
+        let host = &s.breakdowns[3].rows[0];
+        assert_eq!(
+            (host.name.as_slice(), host.row.failures),
+            (&b"10.0.0.9"[..], 2)
+        );
+    }
+
+    #[test]
+    fn filters_apply_to_sessions() {
+        let f = Filter {
+            users: vec!["b".into()],
+            ..Filter::default()
+        };
+        let s = track_with(f, OPEN_2);
+        assert_eq!((s.active, s.connections), (1, 1));
+        let f = Filter {
+            hosts: vec!["10.0.0.0/8".parse().unwrap()],
+            ..Filter::default()
+        };
+        let s = track_with(f, OPEN_2);
+        assert_eq!((s.active, s.connections), (1, 1));
+    }
+
+    #[test]
+    fn replication_is_counted_apart() {
+        let s = track(
+            "2025-03-01 10:00:00.000 UTC [30] LOG:  replication connection authorized: user=rep application_name=walreceiver\n",
+        );
+        assert_eq!(
+            (
+                s.connections,
+                s.active,
+                s.replication_sessions,
+                s.replication_active
+            ),
+            (0, 0, 1, 1)
+        );
+    }
 }
