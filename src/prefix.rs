@@ -12,6 +12,7 @@
 //! Debian one, AWS RDS, key=value styles) and a value built from the sample
 //! lines' own shape, and keeps the one that matches the most samples.
 
+use regex_automata::dfa::onepass;
 use regex_automata::meta::Regex;
 use regex_automata::util::captures::Captures;
 use regex_automata::util::syntax;
@@ -30,10 +31,19 @@ enum TimeForm {
 }
 
 /// A compiled log_line_prefix.
+///
+/// Two matchers of the same groups: `strict`, a one-pass DFA (fast, and
+/// built only when the prefix allows one), where free-text fields (`%u`,
+/// `%d`, `%a`, ...) may not contain the first byte of the literal after
+/// them; and `regex`, which allows anything there and is tried when the
+/// strict one does not match (a database named `a@b` in `%u@%d`). Where
+/// both match they agree: the lenient fields are lazy, so they end at the
+/// first place the rest can match, which is where the strict ones end.
 #[derive(Clone, Debug)]
 pub(crate) struct Prefix {
     source: String,
     regex: Regex,
+    strict: Option<onepass::DFA>,
     time: Option<(usize, TimeForm)>,
     pid: Option<usize>,
     session: Option<usize>,
@@ -41,6 +51,12 @@ pub(crate) struct Prefix {
     db: Option<usize>,
     host: Option<usize>,
     remote: Option<usize>,
+}
+
+/// Per-parser scratch space for matching a `Prefix`.
+pub(crate) struct PrefixCache {
+    caps: Captures,
+    strict: Option<(onepass::Cache, Captures)>,
 }
 
 /// Which escapes print nothing in processes without a client connection.
@@ -58,120 +74,207 @@ fn push_literal(re: &mut String, bytes: &[u8]) {
     }
 }
 
+/// A log_line_prefix value, split into its parts.
+#[derive(Debug, PartialEq)]
+enum Token {
+    Literal(Vec<u8>),
+    /// An escape letter, with padding (`%-10u`: padded, left-justified).
+    Field {
+        c: u8,
+        padded: bool,
+        left: bool,
+    },
+    /// `%q`: in processes without a client, the rest is not printed.
+    Q,
+}
+
+fn tokenize(value: &[u8]) -> Vec<Token> {
+    let mut out = Vec::new();
+    let mut literal = Vec::new();
+    let mut i = 0;
+    while i < value.len() {
+        if value[i] != b'%' {
+            literal.push(value[i]);
+            i += 1;
+            continue;
+        }
+        // '%' [-] digits* letter
+        let mut j = i + 1;
+        let left = value.get(j) == Some(&b'-');
+        if left {
+            j += 1;
+        }
+        let digits_start = j;
+        while value.get(j).is_some_and(u8::is_ascii_digit) {
+            j += 1;
+        }
+        let Some(&c) = value.get(j) else {
+            // A '%' (or '%<digits>') at the end ends processing.
+            break;
+        };
+        i = j + 1;
+        if c == b'%' {
+            literal.push(b'%');
+            continue;
+        }
+        let known = b"aubdhrLpPtmnscliexvqQ";
+        if !known.contains(&c) {
+            // PostgreSQL ignores an unknown escape.
+            continue;
+        }
+        if !literal.is_empty() {
+            out.push(Token::Literal(std::mem::take(&mut literal)));
+        }
+        if c == b'q' {
+            out.push(Token::Q);
+        } else {
+            out.push(Token::Field {
+                c,
+                padded: j > digits_start,
+                left,
+            });
+        }
+    }
+    if !literal.is_empty() {
+        out.push(Token::Literal(literal));
+    }
+    out
+}
+
+/// The regex of one field. `next` is the first byte of the literal that
+/// follows it, for the strict form of free-text fields.
+fn field_pattern(c: u8, strict: bool, next: Option<u8>) -> String {
+    let civil = r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}";
+    // PostgreSQL always prints a zone (`UTC`, `CET`, `+03`, `-0430`).
+    let zone = if strict {
+        r" [A-Za-z0-9+\-]+"
+    } else {
+        r"(?: [A-Za-z0-9+\-:]+)?"
+    };
+    match c {
+        b'a' | b'i' | b'b' | b'L' | b'u' | b'd' | b'h' | b'r' => match (strict, next) {
+            (false, _) => ".*?".into(),
+            (true, Some(n)) => format!(r"[^\x{n:02x}]*"),
+            (true, None) => ".*".into(),
+        },
+        b'p' | b'l' | b'x' => "[0-9]+".into(),
+        b'P' => "[0-9]*".into(),
+        b'c' => r"[0-9a-f]+\.[0-9a-f]+".into(),
+        b'v' => "[0-9/]*".into(),
+        b'e' => "[0-9A-Z]{5}".into(),
+        b'Q' => "-?[0-9]+".into(),
+        b's' | b't' => format!("{civil}{zone}"),
+        b'm' => format!(r"{civil}\.[0-9]{{3}}{zone}"),
+        b'n' => r"[0-9]+\.[0-9]{3}".into(),
+        _ => unreachable!("tokenize keeps only known escapes"),
+    }
+}
+
+/// Capture group numbers of the fields pgconn uses (first occurrence of
+/// each), in pattern order.
+#[derive(Default)]
+struct Groups {
+    count: usize,
+    time: Option<(usize, TimeForm)>,
+    pid: Option<usize>,
+    session: Option<usize>,
+    user: Option<usize>,
+    db: Option<usize>,
+    host: Option<usize>,
+    remote: Option<usize>,
+}
+
+impl Groups {
+    /// The group for escape `c`, if it is captured.
+    fn take(&mut self, c: u8) -> Option<usize> {
+        let slot = match c {
+            b'p' => &mut self.pid,
+            b'c' => &mut self.session,
+            b'u' => &mut self.user,
+            b'd' => &mut self.db,
+            b'h' => &mut self.host,
+            b'r' => &mut self.remote,
+            b'm' | b't' | b'n' if self.time.is_none() => {
+                self.count += 1;
+                let form = if c == b'n' {
+                    TimeForm::Epoch
+                } else {
+                    TimeForm::Civil
+                };
+                self.time = Some((self.count, form));
+                return Some(self.count);
+            }
+            _ => return None,
+        };
+        if slot.is_some() {
+            return None;
+        }
+        self.count += 1;
+        *slot = Some(self.count);
+        *slot
+    }
+}
+
+fn pattern(tokens: &[Token], strict: bool) -> (String, Groups) {
+    let mut re = String::from("(?s-u)^");
+    let mut groups = Groups::default();
+    let mut optional = 0;
+    for (i, token) in tokens.iter().enumerate() {
+        match token {
+            Token::Literal(bytes) => push_literal(&mut re, bytes),
+            Token::Q => {
+                re.push_str("(?:");
+                optional += 1;
+            }
+            &Token::Field { c, padded, left } => {
+                let next = match tokens.get(i + 1) {
+                    Some(Token::Literal(l)) if !padded => l.first().copied(),
+                    _ => None,
+                };
+                let body = field_pattern(c, strict, next);
+                let body = match groups.take(c) {
+                    Some(_) => format!("({body})"),
+                    None => format!("(?:{body})"),
+                };
+                match (padded, left) {
+                    (false, _) => re.push_str(&body),
+                    (true, true) => re.push_str(&format!("{body} *")),
+                    (true, false) => re.push_str(&format!(" *{body}")),
+                }
+            }
+        }
+    }
+    for _ in 0..optional {
+        re.push_str(")?");
+    }
+    re.push('$');
+    (re, groups)
+}
+
 impl Prefix {
     /// Compiles a log_line_prefix value, as `SHOW log_line_prefix` prints it.
     pub(crate) fn compile(value: &str) -> Result<Prefix> {
-        let bytes = value.as_bytes();
-        let mut re = String::from("(?s-u)^");
-        let mut literal = Vec::new();
-        let mut groups = 0usize;
-        let mut time = None;
-        let (mut pid, mut session, mut user, mut db, mut host, mut remote) =
-            (None, None, None, None, None, None);
-        let mut optional_depth = 0;
-        let mut i = 0;
-        while i < bytes.len() {
-            let b = bytes[i];
-            if b != b'%' {
-                literal.push(b);
-                i += 1;
-                continue;
-            }
-            // '%' [-] digits* letter
-            let mut j = i + 1;
-            let left = bytes.get(j) == Some(&b'-');
-            if left {
-                j += 1;
-            }
-            let digits_start = j;
-            while bytes.get(j).is_some_and(u8::is_ascii_digit) {
-                j += 1;
-            }
-            let padded = j > digits_start;
-            let Some(&c) = bytes.get(j) else {
-                // A '%' (or '%<digits>') at the end ends processing.
-                break;
-            };
-            i = j + 1;
-            if c == b'%' {
-                literal.push(b'%');
-                continue;
-            }
-            push_literal(&mut re, &literal);
-            literal.clear();
-            if c == b'q' {
-                re.push_str("(?:");
-                optional_depth += 1;
-                continue;
-            }
-            let any = ".*?";
-            let civil = r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}";
-            let zone = r"(?: [A-Za-z0-9+\-:]+)?";
-            let (pattern, slot): (String, Option<&mut Option<usize>>) = match c {
-                b'a' | b'i' | b'b' | b'L' => (any.into(), None),
-                b'u' => (any.into(), Some(&mut user)),
-                b'd' => (any.into(), Some(&mut db)),
-                b'h' => (any.into(), Some(&mut host)),
-                b'r' => (any.into(), Some(&mut remote)),
-                b'p' => ("[0-9]+".into(), Some(&mut pid)),
-                b'P' => ("[0-9]*".into(), None),
-                b'c' => ("[0-9a-f]+\\.[0-9a-f]+".into(), Some(&mut session)),
-                b'l' | b'x' => ("[0-9]+".into(), None),
-                b'v' => ("[0-9/]*".into(), None),
-                b'e' => ("[0-9A-Z]{5}".into(), None),
-                b'Q' => ("-?[0-9]+".into(), None),
-                b's' => (format!("{civil}{zone}"), None),
-                b't' | b'm' | b'n' => {
-                    let pattern = match c {
-                        b't' => format!("{civil}{zone}"),
-                        b'm' => format!(r"{civil}\.[0-9]{{3}}{zone}"),
-                        _ => r"[0-9]+\.[0-9]{3}".to_string(),
-                    };
-                    let form = if c == b'n' {
-                        TimeForm::Epoch
-                    } else {
-                        TimeForm::Civil
-                    };
-                    if time.is_none() {
-                        groups += 1;
-                        time = Some((groups, form));
-                        re.push_str(&pad(&format!("({pattern})"), padded, left));
-                    } else {
-                        re.push_str(&pad(&format!("(?:{pattern})"), padded, left));
-                    }
-                    continue;
-                }
-                // PostgreSQL ignores an unknown escape.
-                _ => continue,
-            };
-            match slot {
-                Some(slot) if slot.is_none() => {
-                    groups += 1;
-                    *slot = Some(groups);
-                    re.push_str(&pad(&format!("({pattern})"), padded, left));
-                }
-                _ => re.push_str(&pad(&format!("(?:{pattern})"), padded, left)),
-            }
-        }
-        push_literal(&mut re, &literal);
-        for _ in 0..optional_depth {
-            re.push_str(")?");
-        }
-        re.push('$');
+        let tokens = tokenize(value.as_bytes());
+        let syntax = syntax::Config::new().unicode(false).utf8(false);
+        let (lenient, g) = pattern(&tokens, false);
         let regex = Regex::builder()
-            .syntax(syntax::Config::new().unicode(false).utf8(false))
-            .build(&re)
+            .syntax(syntax)
+            .build(&lenient)
             .map_err(|e| Error::usage(format!("bad --prefix '{value}': {e}")))?;
+        // Not every prefix has a one-pass form; those use the regex alone.
+        let (strict, _) = pattern(&tokens, true);
+        let strict = onepass::DFA::builder().syntax(syntax).build(&strict).ok();
         Ok(Prefix {
             source: value.to_string(),
             regex,
-            time,
-            pid,
-            session,
-            user,
-            db,
-            host,
-            remote,
+            strict,
+            time: g.time,
+            pid: g.pid,
+            session: g.session,
+            user: g.user,
+            db: g.db,
+            host: g.host,
+            remote: g.remote,
         })
     }
 
@@ -187,8 +290,14 @@ impl Prefix {
         self.time.is_some()
     }
 
-    pub(crate) fn create_captures(&self) -> Captures {
-        self.regex.create_captures()
+    pub(crate) fn create_cache(&self) -> PrefixCache {
+        PrefixCache {
+            caps: self.regex.create_captures(),
+            strict: self
+                .strict
+                .as_ref()
+                .map(|d| (d.create_cache(), d.create_captures())),
+        }
     }
 
     /// True when `text` (everything before the severity word) is this
@@ -200,12 +309,22 @@ impl Prefix {
 
     /// Matches `text` and extracts the fields, or None when it does not
     /// match.
-    pub(crate) fn parse<'a>(&self, text: &'a [u8], caps: &mut Captures) -> Option<Meta<'a>> {
-        self.regex
-            .search_captures(&Input::new(text).anchored(Anchored::Yes), caps);
-        if !caps.is_match() {
+    pub(crate) fn parse<'a>(&self, text: &'a [u8], cache: &mut PrefixCache) -> Option<Meta<'a>> {
+        let input = Input::new(text).anchored(Anchored::Yes);
+        if let (Some(dfa), Some((c, caps))) = (&self.strict, cache.strict.as_mut()) {
+            dfa.captures(c, input.clone(), caps);
+            if caps.is_match() {
+                return Some(self.fields(text, caps));
+            }
+        }
+        self.regex.search_captures(&input, &mut cache.caps);
+        if !cache.caps.is_match() {
             return None;
         }
+        Some(self.fields(text, &cache.caps))
+    }
+
+    fn fields<'a>(&self, text: &'a [u8], caps: &Captures) -> Meta<'a> {
         let get = |g: Option<usize>| -> Option<&'a [u8]> {
             caps.get_group(g?)
                 .map(|span| trim_spaces(&text[span.range()]))
@@ -235,15 +354,7 @@ impl Prefix {
                 _ => Some(r),
             }
         });
-        Some(meta)
-    }
-}
-
-fn pad(pattern: &str, padded: bool, left: bool) -> String {
-    match (padded, left) {
-        (false, _) => pattern.to_string(),
-        (true, true) => format!("{pattern} *"),
-        (true, false) => format!(" *{pattern}"),
+        meta
     }
 }
 
@@ -611,8 +722,8 @@ mod tests {
 
     fn fields(prefix: &str, text: &str) -> Option<Fields> {
         let p = Prefix::compile(prefix).unwrap();
-        let mut caps = p.create_captures();
-        let m = p.parse(text.as_bytes(), &mut caps)?;
+        let mut cache = p.create_cache();
+        let m = p.parse(text.as_bytes(), &mut cache)?;
         let s = |v: Option<&[u8]>| v.map(|v| String::from_utf8_lossy(v).into_owned());
         Some((
             m.pid,
@@ -680,6 +791,45 @@ mod tests {
         assert_eq!(f.0, Some(42));
         // A lone '%' at the end stops processing.
         assert!(fields("[%p] %", "[1] ").is_some());
+    }
+
+    #[test]
+    fn common_prefixes_get_a_one_pass_matcher() {
+        for p in [
+            "%m [%p] ",
+            "%m [%p] %q%u@%d ",
+            "%t:%r:%u@%d:[%p]:",
+            "%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ",
+        ] {
+            assert!(Prefix::compile(p).unwrap().strict.is_some(), "{p}");
+        }
+    }
+
+    #[test]
+    fn names_holding_the_delimiter_fall_back_to_the_regex() {
+        let p = "%m [%p] %q%u@%d ";
+        let f = fields(p, "2025-03-01 10:00:00.123 UTC [7] a@b@sales db ").unwrap();
+        assert_eq!(
+            (f.2.as_deref(), f.3.as_deref()),
+            (Some("a"), Some("b@sales db"))
+        );
+        let p = "%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ";
+        let f = fields(
+            p,
+            "2025-03-01 10:00:00 UTC [9]: [3-1] user=u,db=d,app=etl,nightly,client=10.1.1.1 ",
+        )
+        .unwrap();
+        assert_eq!(f.4.as_deref(), Some("10.1.1.1"));
+        assert_eq!(
+            fields(
+                p,
+                "2025-03-01 10:00:00 UTC [9]: [3-1] user=u,db=d,app=a,client=h "
+            )
+            .unwrap()
+            .3
+            .as_deref(),
+            Some("d")
+        );
     }
 
     #[test]

@@ -7,12 +7,10 @@
 //! continuation line is never an event. The prefix before the severity is
 //! then matched with the compiled (or inferred) log_line_prefix.
 
-use regex_automata::util::captures::Captures;
-
 use crate::event::{Event, Meta};
 use crate::parse::Stats;
 use crate::parse::message::{self, Parsed};
-use crate::prefix::{self, Prefix};
+use crate::prefix::{self, Prefix, PrefixCache};
 use crate::scan::{Anchor, Scanner};
 
 /// How many sample prefixes inference keeps.
@@ -31,12 +29,12 @@ pub(crate) struct StderrParser {
     state: PrefixState,
     /// Prefix texts of the first log lines, for inference.
     samples: Vec<Vec<u8>>,
-    caps: Option<Captures>,
+    cache: Option<PrefixCache>,
 }
 
 impl StderrParser {
     pub(crate) fn new(prefix: Option<Prefix>) -> StderrParser {
-        let caps = prefix.as_ref().map(Prefix::create_captures);
+        let cache = prefix.as_ref().map(Prefix::create_cache);
         let state = match prefix {
             Some(p) => PrefixState::Given(p),
             None => PrefixState::Undecided,
@@ -45,7 +43,7 @@ impl StderrParser {
             scanner: Scanner::new(),
             state,
             samples: Vec::new(),
-            caps,
+            cache,
         }
     }
 
@@ -67,7 +65,7 @@ impl StderrParser {
         if self.inferred() {
             self.state = PrefixState::Undecided;
             self.samples.clear();
-            self.caps = None;
+            self.cache = None;
         }
     }
 
@@ -87,7 +85,7 @@ impl StderrParser {
         }
         let samples: Vec<&[u8]> = self.samples.iter().map(Vec::as_slice).collect();
         if let Some(p) = prefix::infer(&samples) {
-            self.caps = Some(p.create_captures());
+            self.cache = Some(p.create_cache());
             self.state = PrefixState::Inferred {
                 prefix: p,
                 reinferred: 0,
@@ -113,7 +111,7 @@ impl StderrParser {
         let samples: Vec<&[u8]> = self.samples.iter().map(Vec::as_slice).collect();
         match prefix::infer(&samples) {
             Some(p) if p.is_match(text) => {
-                self.caps = Some(p.create_captures());
+                self.cache = Some(p.create_cache());
                 self.state = PrefixState::Inferred {
                     prefix: p,
                     reinferred: tries,
@@ -125,11 +123,11 @@ impl StderrParser {
     }
 
     fn meta<'a>(&mut self, text: &'a [u8]) -> Option<Meta<'a>> {
-        let (prefix, caps) = match (&self.state, self.caps.as_mut()) {
+        let (prefix, cache) = match (&self.state, self.cache.as_mut()) {
             (PrefixState::Given(p) | PrefixState::Inferred { prefix: p, .. }, Some(c)) => (p, c),
             _ => return None,
         };
-        prefix.parse(text, caps)
+        prefix.parse(text, cache)
     }
 
     /// Parses the complete lines in `chunk`, calling `emit` for each event.
