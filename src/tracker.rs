@@ -60,6 +60,18 @@ struct Session {
     ended_abnormally: bool,
 }
 
+impl Session {
+    /// The session's name in each breakdown.
+    fn dims(&self) -> [(usize, Sym); 4] {
+        [
+            (DB, self.db),
+            (USER, self.user),
+            (APP, self.app),
+            (HOST, self.host),
+        ]
+    }
+}
+
 /// Counts for one name of one breakdown.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Row {
@@ -285,7 +297,11 @@ impl Tracker {
                 let db = self.intern(DB, db);
                 let app = self.intern(APP, app);
                 let counted = self.matches([db, user, app, host]);
-                let since = existing.and_then(|s| s.since).or(meta.time);
+                // The attempt began at its `connection received`.
+                let since = match existing {
+                    Some(s) if s.state == State::Received => s.since.or(meta.time),
+                    _ => meta.time,
+                };
                 let session = Session {
                     state: State::Active,
                     id: u64::from(pid),
@@ -303,8 +319,8 @@ impl Tracker {
                     if counted && !replication {
                         self.totals.matched += 1;
                         self.totals.connections += 1;
-                        for (d, s) in [(DB, db), (USER, user), (APP, app), (HOST, host)] {
-                            self.row(d, s).connections += 1;
+                        for (d, sym) in session.dims() {
+                            self.row(d, sym).connections += 1;
                         }
                     }
                     return;
@@ -328,9 +344,7 @@ impl Tracker {
                             self.count_close(&s);
                             self.totals.disconnections += 1;
                             self.sketch.add(session_ms);
-                            for (d, sym) in
-                                [(DB, s.db), (USER, s.user), (APP, s.app), (HOST, s.host)]
-                            {
+                            for (d, sym) in s.dims() {
                                 self.row(d, sym).disconnections += 1;
                             }
                         }
@@ -454,7 +468,7 @@ impl Tracker {
         }
         self.totals.connections += 1;
         self.totals.active += 1;
-        for (d, sym) in [(DB, s.db), (USER, s.user), (APP, s.app), (HOST, s.host)] {
+        for (d, sym) in s.dims() {
             let row = self.row(d, sym);
             row.connections += 1;
             row.active += 1;
@@ -471,7 +485,7 @@ impl Tracker {
         }
         self.totals.connections -= 1;
         self.totals.active -= 1;
-        for (d, sym) in [(DB, s.db), (USER, s.user), (APP, s.app), (HOST, s.host)] {
+        for (d, sym) in s.dims() {
             let row = self.row(d, sym);
             row.connections -= 1;
             row.active -= 1;
@@ -485,7 +499,7 @@ impl Tracker {
             return;
         }
         self.totals.active -= 1;
-        for (d, sym) in [(DB, s.db), (USER, s.user), (APP, s.app), (HOST, s.host)] {
+        for (d, sym) in s.dims() {
             self.row(d, sym).active -= 1;
         }
     }
