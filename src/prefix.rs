@@ -310,18 +310,43 @@ impl Prefix {
     /// Matches `text` and extracts the fields, or None when it does not
     /// match.
     pub(crate) fn parse<'a>(&self, text: &'a [u8], cache: &mut PrefixCache) -> Option<Meta<'a>> {
+        let caps = self.captures(text, cache)?;
+        Some(self.fields(text, caps))
+    }
+
+    /// The capture groups of a match of `text`.
+    fn captures<'c>(&self, text: &[u8], cache: &'c mut PrefixCache) -> Option<&'c Captures> {
         let input = Input::new(text).anchored(Anchored::Yes);
         if let (Some(dfa), Some((c, caps))) = (&self.strict, cache.strict.as_mut()) {
             dfa.captures(c, input.clone(), caps);
             if caps.is_match() {
-                return Some(self.fields(text, caps));
+                return Some(caps);
             }
         }
         self.regex.search_captures(&input, &mut cache.caps);
-        if !cache.caps.is_match() {
-            return None;
-        }
-        Some(self.fields(text, &cache.caps))
+        cache.caps.is_match().then_some(&cache.caps)
+    }
+
+    /// Which of the fields pgconn uses have text in `text` (`[unknown]`
+    /// included: it shows the field is there).
+    fn fields_present(&self, text: &[u8], cache: &mut PrefixCache) -> Option<usize> {
+        let groups = [
+            self.time.map(|t| t.0),
+            self.pid,
+            self.session,
+            self.user,
+            self.db,
+            self.host,
+            self.remote,
+        ];
+        let caps = self.captures(text, cache)?;
+        Some(
+            groups
+                .iter()
+                .flatten()
+                .filter(|&&g| caps.get_group(g).is_some_and(|s| !s.is_empty()))
+                .count(),
+        )
     }
 
     fn fields<'a>(&self, text: &'a [u8], caps: &Captures) -> Meta<'a> {
@@ -397,7 +422,8 @@ pub(crate) fn infer(samples: &[&[u8]]) -> Option<Prefix> {
     if samples.is_empty() {
         return None;
     }
-    let mut candidates: Vec<String> = Vec::new();
+    // (value, is a wildcard fallback)
+    let mut candidates: Vec<(String, bool)> = Vec::new();
     // The longest samples carry the most fields (client backends, not the
     // postmaster, whose prefix stops at %q).
     let mut longest: Vec<&[u8]> = samples.to_vec();
@@ -405,31 +431,52 @@ pub(crate) fn infer(samples: &[&[u8]]) -> Option<Prefix> {
     longest.dedup();
     for s in longest.iter().take(3) {
         let template = template_of(s);
-        let q = with_q(&template);
-        candidates.push(template);
-        candidates.extend(q);
+        candidates.extend(with_q(&template).map(|t| (t, false)));
+        candidates.extend(with_wildcard_tail(&template).map(|t| (t, true)));
+        candidates.push((template, false));
     }
-    candidates.extend(COMMON.iter().map(|s| s.to_string()));
-    let mut best: Option<(usize, usize, Prefix)> = None;
-    for c in candidates {
+    candidates.extend(COMMON.iter().map(|s| (s.to_string(), false)));
+    candidates.dedup();
+    // Best: matches the most samples; then shows the most fields (a
+    // `%q%u@%d` on a log without it shows none: no evidence); then is not
+    // a wildcard fallback; then is the simplest.
+    type Score = (usize, usize, bool, std::cmp::Reverse<usize>);
+    let mut best: Option<(Score, Prefix)> = None;
+    for (c, wildcard) in candidates {
         let Ok(prefix) = Prefix::compile(&c) else {
             continue;
         };
-        let matched = samples.iter().filter(|s| prefix.is_match(s)).count();
+        let mut cache = prefix.create_cache();
+        let mut matched = 0;
+        let mut fields = 0;
+        for s in samples {
+            if let Some(n) = prefix.fields_present(s, &mut cache) {
+                matched += 1;
+                fields = fields.max(n);
+            }
+        }
         if matched == 0 {
             continue;
         }
-        // Among equals, the simplest value: a field that never showed
-        // (`%q%u@%d` on a log without it) is no evidence.
-        let better = match &best {
-            None => true,
-            Some((m, len, _)) => matched > *m || (matched == *m && c.len() < *len),
-        };
-        if better {
-            best = Some((matched, c.len(), prefix));
+        let score = (matched, fields, !wildcard, std::cmp::Reverse(c.len()));
+        if best.as_ref().is_none_or(|(b, _)| score > *b) {
+            best = Some((score, prefix));
         }
     }
-    best.map(|(_, _, p)| p)
+    best.map(|(_, p)| p)
+}
+
+/// Keeps a template up to its pid and lets anything follow (`%m [%p] psql `
+/// becomes `%m [%p] %a`): for prefixes whose later fields pgconn cannot
+/// tell from literal text, such as a bare `%a`.
+fn with_wildcard_tail(template: &str) -> Option<String> {
+    let at = template.find("%p")? + 2;
+    let tail = template[at..]
+        .bytes()
+        .take_while(|c| matches!(c, b']' | b')' | b':' | b' '))
+        .count();
+    let head = &template[..at + tail];
+    (head.len() < template.len()).then(|| format!("{head}%a"))
 }
 
 /// Puts `%q` before the first session-only escape, so that lines from the
@@ -873,6 +920,17 @@ mod tests {
             ]),
             "%m %u@%d "
         );
+    }
+
+    #[test]
+    fn infers_a_bare_application_name() {
+        let p = inferred(&[
+            "2025-03-01 10:00:00.000 UTC [1]  ",
+            "2025-03-01 10:00:00.000 UTC [10] psql ",
+            "2025-03-01 10:00:00.000 UTC [11] my app ",
+            "2025-03-01 10:00:00.000 UTC [12] pgbench ",
+        ]);
+        assert_eq!(p, "%m [%p] %a");
     }
 
     #[test]
