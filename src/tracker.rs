@@ -92,6 +92,8 @@ struct LastFailure {
 pub(crate) struct Tracker {
     filter: Filter,
     sessions: HashMap<u32, Session>,
+    /// The session table is full of authorized sessions (see `open`).
+    saturated: bool,
     names: [Interner; 4],
     rows: [Vec<Row>; 4],
     sketch: Sketch,
@@ -167,6 +169,7 @@ impl Tracker {
         Tracker {
             filter,
             sessions: HashMap::new(),
+            saturated: false,
             names: std::array::from_fn(|_| Interner::new(MAX_NAMES)),
             rows: std::array::from_fn(|_| vec![Row::default(); 2]),
             sketch: Sketch::new(),
@@ -272,7 +275,7 @@ impl Tracker {
                     self.end_silently(old, EndCause::PidReused);
                 }
                 let host = self.intern(HOST, Some(host));
-                self.open(pid, State::Received, meta.time, host);
+                self.open(pid, meta.time, host);
             }
             EventKind::Authenticated { .. } | EventKind::Ready => {}
             EventKind::Authorized {
@@ -424,29 +427,38 @@ impl Tracker {
         }
     }
 
-    fn open(&mut self, pid: u32, state: State, since: Option<Timestamp>, host: Sym) {
+    /// A new attempt (`connection received`).
+    fn open(&mut self, pid: u32, since: Option<Timestamp>, host: Sym) {
         if self.sessions.len() >= MAX_SESSIONS {
             // Attempts that never went further are the cheapest to forget.
-            let stale: Vec<u32> = self
-                .sessions
-                .iter()
-                .filter(|(_, s)| s.state == State::Received)
-                .map(|(&p, _)| p)
-                .collect();
-            for p in stale {
-                if let Some(s) = self.sessions.remove(&p) {
-                    self.end_silently(s, EndCause::ServerRestart);
+            // After a sweep that frees little, the table is full of real
+            // sessions: stop sweeping until it has shrunk, or each new
+            // attempt would scan it all.
+            if !self.saturated {
+                let stale: Vec<u32> = self
+                    .sessions
+                    .iter()
+                    .filter(|(_, s)| s.state == State::Received)
+                    .map(|(&p, _)| p)
+                    .collect();
+                for p in stale {
+                    if let Some(s) = self.sessions.remove(&p) {
+                        self.end_silently(s, EndCause::ServerRestart);
+                    }
                 }
+                self.saturated = self.sessions.len() >= MAX_SESSIONS * 9 / 10;
             }
             if self.sessions.len() >= MAX_SESSIONS {
                 self.totals.untracked += 1;
                 return;
             }
+        } else if self.sessions.len() < MAX_SESSIONS * 9 / 10 {
+            self.saturated = false;
         }
         self.sessions.insert(
             pid,
             Session {
-                state,
+                state: State::Received,
                 id: u64::from(pid),
                 since,
                 host,
@@ -1047,5 +1059,41 @@ mod tests {
             ),
             (0, 0, 1, 1)
         );
+    }
+
+    #[test]
+    fn session_table_is_bounded() {
+        use crate::event::Meta;
+        let mut t = Tracker::new(Filter::default());
+        let n = MAX_SESSIONS as u32 + 10;
+        for pid in 0..n {
+            let meta = Meta {
+                pid: Some(pid),
+                ..Meta::default()
+            };
+            let kind = EventKind::Authorized {
+                user: b"u",
+                db: Some(b"d"),
+                app: None,
+                replication: false,
+                ssl: false,
+            };
+            t.apply(&Event { meta, kind });
+        }
+        for pid in n..n + 1000 {
+            let meta = Meta {
+                pid: Some(pid),
+                ..Meta::default()
+            };
+            t.apply(&Event {
+                meta,
+                kind: EventKind::Received { host: b"10.0.0.1" },
+            });
+        }
+        assert!(t.sessions.len() <= MAX_SESSIONS);
+        let s = t.snapshot(10, &Dimension::ALL);
+        assert_eq!(s.connections, u64::from(n));
+        assert_eq!(s.active, MAX_SESSIONS as u64);
+        assert_eq!(s.untracked, 10 + 1000);
     }
 }
