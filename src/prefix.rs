@@ -44,13 +44,7 @@ pub(crate) struct Prefix {
     source: String,
     regex: Regex,
     strict: Option<onepass::DFA>,
-    time: Option<(usize, TimeForm)>,
-    pid: Option<usize>,
-    session: Option<usize>,
-    user: Option<usize>,
-    db: Option<usize>,
-    host: Option<usize>,
-    remote: Option<usize>,
+    groups: Groups,
 }
 
 /// Per-parser scratch space for matching a `Prefix`.
@@ -172,7 +166,7 @@ fn field_pattern(c: u8, strict: bool, next: Option<u8>) -> String {
 
 /// Capture group numbers of the fields pgconn uses (first occurrence of
 /// each), in pattern order.
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
 struct Groups {
     count: usize,
     time: Option<(usize, TimeForm)>,
@@ -268,13 +262,7 @@ impl Prefix {
             source: value.to_string(),
             regex,
             strict,
-            time: g.time,
-            pid: g.pid,
-            session: g.session,
-            user: g.user,
-            db: g.db,
-            host: g.host,
-            remote: g.remote,
+            groups: g,
         })
     }
 
@@ -283,11 +271,11 @@ impl Prefix {
     }
 
     pub(crate) fn has_pid(&self) -> bool {
-        self.pid.is_some() || self.session.is_some()
+        self.groups.pid.is_some() || self.groups.session.is_some()
     }
 
     pub(crate) fn has_time(&self) -> bool {
-        self.time.is_some()
+        self.groups.time.is_some()
     }
 
     pub(crate) fn create_cache(&self) -> PrefixCache {
@@ -331,13 +319,13 @@ impl Prefix {
     /// included: it shows the field is there).
     fn fields_present(&self, text: &[u8], cache: &mut PrefixCache) -> Option<usize> {
         let groups = [
-            self.time.map(|t| t.0),
-            self.pid,
-            self.session,
-            self.user,
-            self.db,
-            self.host,
-            self.remote,
+            self.groups.time.map(|t| t.0),
+            self.groups.pid,
+            self.groups.session,
+            self.groups.user,
+            self.groups.db,
+            self.groups.host,
+            self.groups.remote,
         ];
         let caps = self.captures(text, cache)?;
         Some(
@@ -355,7 +343,7 @@ impl Prefix {
                 .map(|span| trim_spaces(&text[span.range()]))
         };
         let mut meta = Meta::default();
-        if let Some((g, form)) = self.time
+        if let Some((g, form)) = self.groups.time
             && let Some(t) = get(Some(g))
         {
             meta.time = match form {
@@ -363,16 +351,16 @@ impl Prefix {
                 TimeForm::Epoch => Timestamp::parse_epoch(t),
             };
         }
-        meta.pid = get(self.pid).and_then(parse_u32).or_else(|| {
+        meta.pid = get(self.groups.pid).and_then(parse_u32).or_else(|| {
             // %c is hex(start time) '.' hex(pid).
-            let s = get(self.session)?;
+            let s = get(self.groups.session)?;
             let dot = memchr::memchr(b'.', s)?;
             u32::from_str_radix(std::str::from_utf8(&s[dot + 1..]).ok()?, 16).ok()
         });
-        meta.user = get(self.user).filter(|v| known(v));
-        meta.db = get(self.db).filter(|v| known(v));
-        meta.host = get(self.host).filter(|v| known(v)).or_else(|| {
-            let r = get(self.remote).filter(|v| known(v))?;
+        meta.user = get(self.groups.user).filter(|v| known(v));
+        meta.db = get(self.groups.db).filter(|v| known(v));
+        meta.host = get(self.groups.host).filter(|v| known(v)).or_else(|| {
+            let r = get(self.groups.remote).filter(|v| known(v))?;
             // host(port), or [local]
             match (memchr::memrchr(b'(', r), r.last()) {
                 (Some(open), Some(b')')) => Some(&r[..open]),
