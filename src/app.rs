@@ -1,20 +1,40 @@
-//! One run: open each input, read it through the line buffer, parse,
-//! track, and report.
+//! One run: read the inputs, parse, track, and report.
+//!
+//! Three threads. The reader reads each input through the line buffer and
+//! sends runs of complete lines (as soon as a read delivers them) over a
+//! bounded channel. A signal thread turns SIGINT, SIGTERM, SIGUSR1 and
+//! SIGHUP into messages on the same channel: handlers only set flags
+//! (signal-hook's self-pipe), nothing runs in them. The main thread parses,
+//! tracks and writes, and wakes on a message or on the report timer, never
+//! otherwise: with no input and no timer it sleeps.
+//!
+//! Output: the summary at the end (and at SIGINT/SIGTERM); with `--watch`,
+//! event lines flushed once per input batch, right before the next wait; on
+//! a terminal, the summary redrawn in place every `--every` (1s) while the
+//! input stays open; off a terminal, with `--every`, one report per
+//! interval.
 //!
 //! An input that cannot be opened or read is reported on stderr and
 //! skipped; the run goes on with the rest and exits 2 at the end. Problems
 //! with the data are never errors: they are counted and reported.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
+use std::time::{Duration, Instant};
+
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 
 use crate::config::{Config, Input};
 use crate::error::{Error, Result};
-use crate::input::{Chunk, LineBuffer};
+use crate::input::{self, LineBuffer};
 use crate::parse::Stats;
 use crate::parse::stderr::StderrParser;
+use crate::report::live::{self, Screen};
 use crate::report::{self, Palette, Report};
-use crate::tracker::{Snapshot, Tracker};
+use crate::tracker::{Change, Snapshot, Tracker};
 
 /// How a run ended, for the exit status.
 #[derive(Debug, PartialEq, Eq)]
@@ -27,39 +47,70 @@ pub(crate) enum Outcome {
     Failed,
 }
 
-/// The reading side of a run: buffer, parser and tracker.
+/// What the main loop waits for.
+enum Msg {
+    /// Complete lines of the current input.
+    Lines(Vec<u8>),
+    /// The next input begins.
+    NextInput,
+    /// An input could not be opened or read.
+    Failed(Error),
+    /// Every input has been read.
+    Done,
+    Signal(i32),
+}
+
+/// What the reader has read, for the report and the input rate.
+#[derive(Default)]
+pub(crate) struct ReadCounts {
+    bytes: AtomicU64,
+    long_lines: AtomicU64,
+}
+
+/// The parsing side of a run: parser and tracker.
 pub(crate) struct Pipeline {
-    buf: LineBuffer,
     parser: StderrParser,
     stats: Stats,
     tracker: Tracker,
+    counts: Arc<ReadCounts>,
 }
 
 impl Pipeline {
     pub(crate) fn new(config: &Config) -> Pipeline {
+        let mut tracker = Tracker::new(config.filter.clone());
+        if config.watch {
+            tracker.record_changes();
+        }
         Pipeline {
-            buf: LineBuffer::new(),
             parser: StderrParser::new(config.prefix.clone()),
             stats: Stats::default(),
-            tracker: Tracker::new(config.filter.clone()),
+            tracker,
+            counts: Arc::default(),
         }
     }
 
-    /// Reads one input to its end.
-    pub(crate) fn feed<R: Read + ?Sized>(&mut self, rdr: &mut R) -> io::Result<()> {
-        self.buf.reset();
-        self.parser.next_input();
-        loop {
-            match self.buf.fill(rdr)? {
-                Chunk::Lines(lines) => {
-                    let tracker = &mut self.tracker;
-                    self.parser
-                        .process(lines, &mut self.stats, |ev| tracker.apply(ev));
-                }
-                Chunk::Pending => {}
-                Chunk::Eof => return Ok(()),
-            }
+    /// Parses and tracks a run of complete lines.
+    fn process(&mut self, lines: &[u8]) {
+        let tracker = &mut self.tracker;
+        self.parser.process(lines, &mut self.stats, |ev| tracker.apply(ev));
+    }
+
+    /// Forgets every statistic (SIGHUP); the inferred prefix stays.
+    fn reset(&mut self, config: &Config) {
+        let record = config.watch;
+        self.tracker = Tracker::new(config.filter.clone());
+        if record {
+            self.tracker.record_changes();
         }
+        self.stats = Stats::default();
+    }
+
+    /// Reads one input to its end on this thread (for tests).
+    #[cfg(test)]
+    pub(crate) fn feed<R: io::Read + ?Sized>(&mut self, rdr: &mut R) -> io::Result<()> {
+        self.parser.next_input();
+        let mut buf = LineBuffer::new();
+        input::read_lines(rdr, &mut buf, |lines, _| self.process(lines))
     }
 
     pub(crate) fn snapshot(&self, config: &Config) -> Snapshot {
@@ -71,46 +122,315 @@ impl Pipeline {
         Report {
             snapshot,
             stats: &self.stats,
-            bytes: self.buf.bytes_read,
-            long_lines: self.buf.long_lines,
+            bytes: self.counts.bytes.load(Ordering::Relaxed),
+            long_lines: self.counts.long_lines.load(Ordering::Relaxed),
             prefix: prefix.map(|p| p.source()),
             prefix_inferred: self.parser.inferred(),
             pid_in_prefix: prefix.is_none_or(|p| p.has_pid()),
             time_in_prefix: prefix.is_none_or(|p| p.has_time()),
         }
     }
+
+    /// The whole report (table or JSON) as of now.
+    fn write_report<W: Write>(
+        &self,
+        config: &Config,
+        out: &mut W,
+        palette: &Palette,
+    ) -> io::Result<()> {
+        let snapshot = self.snapshot(config);
+        let report = self.report(&snapshot);
+        if config.json {
+            report::json::write_summary(out, &report)
+        } else {
+            report::table::write_summary(out, &report, palette)
+        }
+    }
+}
+
+/// Reads every input, in order, into the channel.
+fn read_inputs(
+    inputs: Vec<Input>,
+    tx: SyncSender<Msg>,
+    pool: Receiver<Vec<u8>>,
+    counts: Arc<ReadCounts>,
+) {
+    let mut buf = LineBuffer::new();
+    let mut base = 0;
+    for input in inputs {
+        if tx.send(Msg::NextInput).is_err() {
+            return;
+        }
+        let mut send = |lines: &[u8], buf: &LineBuffer| {
+            counts.bytes.store(base + buf.bytes_read, Ordering::Relaxed);
+            counts.long_lines.store(buf.long_lines, Ordering::Relaxed);
+            // Reuse the buffers the main thread is done with.
+            let mut v = pool.try_recv().unwrap_or_default();
+            v.clear();
+            v.extend_from_slice(lines);
+            let _ = tx.send(Msg::Lines(v));
+        };
+        let result = match &input {
+            Input::Stdin => input::read_lines(&mut io::stdin().lock(), &mut buf, &mut send),
+            Input::File(path) => {
+                File::open(path).and_then(|mut f| input::read_lines(&mut f, &mut buf, &mut send))
+            }
+        };
+        base = counts.bytes.load(Ordering::Relaxed);
+        buf.bytes_read = 0;
+        if let Err(e) = result
+            && tx.send(Msg::Failed(Error::io(input.name(), e))).is_err()
+        {
+            return;
+        }
+    }
+    let _ = tx.send(Msg::Done);
+}
+
+/// Forwards the signals pgconn handles to the main loop.
+fn forward_signals(tx: SyncSender<Msg>) -> Result<()> {
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGUSR1, SIGHUP])
+        .map_err(|e| Error::io("cannot set up signal handling", e))?;
+    std::thread::spawn(move || {
+        for sig in signals.forever() {
+            if tx.send(Msg::Signal(sig)).is_err() {
+                return;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// How long the input must stay open before the dashboard starts: a file
+/// read at once just gets its summary.
+const DASHBOARD_AFTER: Duration = Duration::from_millis(300);
+
+/// The report timer and the dashboard's screen.
+struct Live {
+    every: Option<Duration>,
+    dashboard: bool,
+    next: Option<Instant>,
+    screen: Screen,
+    frame: Vec<u8>,
+    /// (when, bytes, events) at the last tick, for the input rate.
+    last: (Instant, u64, u64),
+}
+
+impl Live {
+    fn new(config: &Config) -> Live {
+        let now = Instant::now();
+        let next =
+            config.every.map(|e| now + if config.dashboard { DASHBOARD_AFTER.min(e) } else { e });
+        Live {
+            every: config.every,
+            dashboard: config.dashboard,
+            next,
+            screen: Screen::default(),
+            frame: Vec::new(),
+            last: (now, 0, 0),
+        }
+    }
+
+    /// The timer fired: redraw the dashboard or write a report.
+    fn tick<W: Write>(
+        &mut self,
+        out: &mut W,
+        p: &Pipeline,
+        config: &Config,
+        palette: &Palette,
+    ) -> io::Result<()> {
+        let now = Instant::now();
+        if let Some(every) = self.every {
+            self.next = Some(now + every);
+        }
+        if !self.dashboard {
+            p.write_report(config, out, palette)?;
+            return out.flush();
+        }
+        let (width, height) = match terminal_size::terminal_size() {
+            Some((w, h)) => (usize::from(w.0).max(20), usize::from(h.0).max(5)),
+            None => (80, 24),
+        };
+        let bytes = p.counts.bytes.load(Ordering::Relaxed);
+        let events = p.tracker.totals.events;
+        let secs = now.duration_since(self.last.0).as_secs_f64().max(0.001);
+        let rate = format!(
+            "{}/s, {:.0} events/s",
+            human_bytes(((bytes - self.last.1) as f64 / secs) as u64),
+            (events - self.last.2) as f64 / secs
+        );
+        self.last = (now, bytes, events);
+        let newest = p.tracker.last.map_or_else(|| "none yet".to_string(), |t| t.to_string());
+        let status = format!("live: newest log line {newest}; input {rate}; Ctrl-C to stop");
+        // Fewer rows per breakdown, then the compact layout, until the
+        // frame fits the terminal.
+        let most = if config.top == 0 { height } else { config.top.min(height) };
+        let mut text = String::new();
+        'fit: for compact in [false, true] {
+            for top in (1..=most).rev() {
+                let snapshot = p.tracker.snapshot(top, &config.by);
+                let mut buf = Vec::new();
+                report::table::write_summary_in(&mut buf, &p.report(&snapshot), palette, compact)?;
+                text = String::from_utf8_lossy(&buf).into_owned();
+                if text.lines().count() < height - 1 {
+                    break 'fit;
+                }
+            }
+        }
+        let lines = live::fit_screen(&format!("{}\n{text}", status), width, height - 1);
+        self.screen.frame(&lines, &mut self.frame);
+        out.write_all(&self.frame)?;
+        out.flush()
+    }
+
+    /// Writes the final report: in place of the last frame, if one is on
+    /// the screen. Line by line, each clearing its rest: clearing the whole
+    /// screen from its top corner would push it into some terminals'
+    /// scrollback (tmux does).
+    fn finish<W: Write>(&mut self, out: &mut W, report: &[u8]) -> io::Result<()> {
+        if !self.screen.is_drawn() {
+            return out.write_all(report);
+        }
+        let lines: Vec<String> =
+            String::from_utf8_lossy(report).lines().map(str::to_string).collect();
+        self.screen.frame(&lines, &mut self.frame);
+        out.write_all(&self.frame)
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    match n {
+        n if n < 10 * 1024 => format!("{n} B"),
+        n if n < 10 * 1024 * 1024 => format!("{} KiB", n / 1024),
+        n => format!("{} MiB", n / (1024 * 1024)),
+    }
+}
+
+/// Writes the changes the tracker recorded as watch lines.
+fn write_changes<W: Write>(
+    out: &mut W,
+    p: &mut Pipeline,
+    changes: &mut Vec<Change>,
+    config: &Config,
+    palette: &Palette,
+) -> io::Result<()> {
+    p.tracker.take_changes(changes);
+    for c in changes.drain(..) {
+        if config.json {
+            report::watch::write_json(out, &c, &p.tracker)?;
+        } else {
+            report::watch::write_text(out, &c, &p.tracker, palette)?;
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn run(config: &Config) -> Result<Outcome> {
     let mut pipeline = Pipeline::new(config);
-    let mut read_failed = false;
-    for input in &config.inputs {
-        let result = match input {
-            Input::Stdin => pipeline.feed(&mut io::stdin().lock()),
-            Input::File(path) => File::open(path).and_then(|mut f| pipeline.feed(&mut f)),
-        };
-        if let Err(e) = result {
-            let err = Error::io(input.name(), e);
-            let _ = writeln!(io::stderr(), "pgconn: {err}");
-            read_failed = true;
-        }
+    let (tx, rx) = mpsc::sync_channel::<Msg>(4);
+    let (pool_tx, pool_rx) = mpsc::channel::<Vec<u8>>();
+    forward_signals(tx.clone())?;
+    {
+        let (inputs, counts) = (config.inputs.clone(), pipeline.counts.clone());
+        std::thread::spawn(move || read_inputs(inputs, tx, pool_rx, counts));
     }
 
+    let palette = Palette::new(config.color);
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let mut live = Live::new(config);
+    let mut changes = Vec::new();
+    let mut unflushed = false;
+    let mut read_failed = false;
+    loop {
+        let msg = match rx.try_recv() {
+            Ok(m) => m,
+            Err(TryRecvError::Empty) => {
+                // About to wait: whatever the last batch printed goes out now.
+                if unflushed {
+                    out.flush()?;
+                    unflushed = false;
+                }
+                let waited = match live.next {
+                    None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                    Some(at) => rx.recv_timeout(at.saturating_duration_since(Instant::now())),
+                };
+                match waited {
+                    Ok(m) => m,
+                    Err(RecvTimeoutError::Timeout) => {
+                        live.tick(&mut out, &pipeline, config, &palette)?;
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            Err(TryRecvError::Disconnected) => break,
+        };
+        match msg {
+            Msg::Lines(v) => {
+                pipeline.process(&v);
+                let _ = pool_tx.send(v);
+                if config.watch {
+                    write_changes(&mut out, &mut pipeline, &mut changes, config, &palette)?;
+                    unflushed = true;
+                }
+            }
+            Msg::NextInput => pipeline.parser.next_input(),
+            Msg::Failed(e) => {
+                let _ = writeln!(io::stderr(), "pgconn: {e}");
+                read_failed = true;
+            }
+            Msg::Done => break,
+            Msg::Signal(SIGUSR1) => {
+                let mut err = io::stderr().lock();
+                let _ = pipeline.write_report(config, &mut err, &Palette::new(false));
+            }
+            Msg::Signal(SIGHUP) => {
+                pipeline.reset(config);
+                let _ = writeln!(io::stderr(), "pgconn: statistics reset (SIGHUP)");
+            }
+            // SIGINT, SIGTERM: the final report, as at the end of input.
+            Msg::Signal(_) => break,
+        }
+    }
+    out.flush()?;
+    finish(config, &pipeline, &mut out, &mut live, &palette, read_failed)
+}
+
+/// The final report and hints, and the outcome.
+fn finish<W: Write>(
+    config: &Config,
+    pipeline: &Pipeline,
+    out: &mut W,
+    live: &mut Live,
+    palette: &Palette,
+    read_failed: bool,
+) -> Result<Outcome> {
     let snapshot = pipeline.snapshot(config);
     let report = pipeline.report(&snapshot);
     let found = pipeline.tracker.totals.matched > 0;
     let stats = &pipeline.stats;
-
-    let stdout = io::stdout();
-    let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
-    if config.json {
-        report::json::write_summary(&mut out, &report)?;
-    } else if found {
-        let palette = Palette::new(config.color);
-        report::table::write_summary(&mut out, &report, &palette)?;
+    if config.watch {
+        // The stream is the output; the totals go to stderr.
+        let s = &snapshot;
+        let _ = writeln!(
+            io::stderr(),
+            "pgconn: {} connections, {} disconnections, {} failures, {} active",
+            s.connections,
+            s.disconnections,
+            s.failures,
+            s.active
+        );
+    } else if config.json {
+        report::json::write_summary(out, &report)?;
+    } else {
+        let mut text = Vec::new();
+        if found {
+            report::table::write_summary(&mut text, &report, palette)?;
+        }
+        live.finish(out, &text)?;
     }
     out.flush()?;
-    drop(out);
 
     let mut err = io::stderr().lock();
     if stats.unparsed > 0 && found {
@@ -118,20 +438,14 @@ pub(crate) fn run(config: &Config) -> Result<Outcome> {
             err,
             "pgconn: warning: {} connection or server line(s) could not be used{}; first: {}",
             stats.unparsed,
-            if stats.prefix_mismatch > 0 {
-                " (log_line_prefix did not match)"
-            } else {
-                ""
-            },
+            if stats.prefix_mismatch > 0 { " (log_line_prefix did not match)" } else { "" },
             report::escape(stats.first_unparsed.as_deref().unwrap_or("").as_bytes()),
         );
     }
     if !found {
-        let _ = writeln!(
-            err,
-            "pgconn: {}",
-            report::nothing_found_hint(&report, pipeline.tracker.totals.events, &config.filter)
-        );
+        let hint =
+            report::nothing_found_hint(&report, pipeline.tracker.totals.events, &config.filter);
+        let _ = writeln!(err, "pgconn: {hint}");
     }
     Ok(if read_failed {
         Outcome::Failed
@@ -153,7 +467,7 @@ mod tests {
         n: usize,
     }
 
-    impl Read for Trickle<'_> {
+    impl io::Read for Trickle<'_> {
         fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
             self.n += 1;
             let k = (self.n * 5 % 7 + 1).min(self.data.len()).min(out.len());
@@ -165,7 +479,7 @@ mod tests {
 
     fn config(extra: &[&str]) -> Config {
         match args::parse(extra.iter().copied()).unwrap() {
-            Parsed::Run(a) => Config::new(a).unwrap(),
+            Parsed::Run(a) => Config::new(*a).unwrap(),
             _ => unreachable!(),
         }
     }

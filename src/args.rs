@@ -35,30 +35,22 @@ pub(crate) const FLAGS: &[Flag] = &[
         value: Some("FORMAT"),
         doc: "input format: auto or stderr (default: auto)",
     },
+    Flag { long: "json", short: Some('j'), value: None, doc: "JSON output (NDJSON)" },
     Flag {
-        long: "json",
-        short: Some('j'),
+        long: "watch",
+        short: Some('w'),
         value: None,
-        doc: "print one JSON object",
+        doc: "one line per connect, disconnect, failure, as read",
     },
     Flag {
-        long: "db",
+        long: "every",
         short: None,
-        value: Some("NAME"),
-        doc: "only this database",
+        value: Some("DURATION"),
+        doc: "report every DURATION while reading (terminal: 1s)",
     },
-    Flag {
-        long: "user",
-        short: None,
-        value: Some("NAME"),
-        doc: "only this user",
-    },
-    Flag {
-        long: "app",
-        short: None,
-        value: Some("NAME"),
-        doc: "only this application",
-    },
+    Flag { long: "db", short: None, value: Some("NAME"), doc: "only this database" },
+    Flag { long: "user", short: None, value: Some("NAME"), doc: "only this user" },
+    Flag { long: "app", short: None, value: Some("NAME"), doc: "only this application" },
     Flag {
         long: "host",
         short: None,
@@ -83,30 +75,23 @@ pub(crate) const FLAGS: &[Flag] = &[
         value: Some("WHEN"),
         doc: "auto, always or never (default: auto)",
     },
-    Flag {
-        long: "help",
-        short: Some('h'),
-        value: None,
-        doc: "print this help",
-    },
-    Flag {
-        long: "version",
-        short: Some('V'),
-        value: None,
-        doc: "print the version",
-    },
+    Flag { long: "help", short: Some('h'), value: None, doc: "print this help" },
+    Flag { long: "version", short: Some('V'), value: None, doc: "print the version" },
 ];
 
 const USAGE: &str = "\
 pgconn - who is connected to PostgreSQL, from the server log
 
 Usage: pgconn [OPTIONS] [FILE...]
+       tail -F postgresql.log | pgconn [--watch] [OPTIONS]
 
 Reads PostgreSQL server logs from each FILE in order, or from standard input
 when there is no FILE or FILE is '-', and prints a summary of connections:
 active sessions as of the newest log line, by database, user, application and
 host; connections, disconnections, failed attempts by reason; peak
-concurrency; session times.
+concurrency; session times. On a terminal, while the input stays open (a
+pipe from tail -F), the summary is redrawn in place every second; Ctrl-C
+leaves the last one on screen.
 
 The server must log connections: log_connections = on and
 log_disconnections = on (postgresql.conf or ALTER SYSTEM).";
@@ -117,6 +102,9 @@ Filters may be repeated (OR); different filters combine with AND.
 Memory is bounded whatever the input size: at most 100,000 open sessions,
 10,000 names per breakdown (the rest are counted as (other)), and lines are
 cut at 1 MiB.
+
+Signals: SIGINT and SIGTERM print the final report and exit; SIGUSR1 prints
+the current report to standard error; SIGHUP resets all statistics.
 
 Exit status: 0 connection events found, 1 none found, 2 error.
 See man pgconn for the JSON schema.";
@@ -174,9 +162,9 @@ impl FromStr for FormatChoice {
         match s {
             "auto" => Ok(FormatChoice::Auto),
             "stderr" => Ok(FormatChoice::Stderr),
-            "csvlog" | "jsonlog" | "syslog" => Err(format!(
-                "the {s} format is not supported yet; only stderr is"
-            )),
+            "csvlog" | "jsonlog" | "syslog" => {
+                Err(format!("the {s} format is not supported yet; only stderr is"))
+            }
             _ => Err(format!("'{s}' is not one of auto, stderr")),
         }
     }
@@ -192,12 +180,8 @@ pub(crate) enum Dimension {
 }
 
 impl Dimension {
-    pub(crate) const ALL: [Dimension; 4] = [
-        Dimension::Database,
-        Dimension::User,
-        Dimension::Application,
-        Dimension::Host,
-    ];
+    pub(crate) const ALL: [Dimension; 4] =
+        [Dimension::Database, Dimension::User, Dimension::Application, Dimension::Host];
 
     pub(crate) fn name(self) -> &'static str {
         match self {
@@ -221,9 +205,7 @@ impl FromStr for Dimension {
             "user" => Ok(Dimension::User),
             "application" | "app" => Ok(Dimension::Application),
             "host" => Ok(Dimension::Host),
-            _ => Err(format!(
-                "'{s}' is not one of database, user, application, host"
-            )),
+            _ => Err(format!("'{s}' is not one of database, user, application, host")),
         }
     }
 }
@@ -235,6 +217,8 @@ pub(crate) struct Args {
     pub(crate) prefix: Option<String>,
     pub(crate) format: FormatChoice,
     pub(crate) json: bool,
+    pub(crate) watch: bool,
+    pub(crate) every: Option<std::time::Duration>,
     pub(crate) dbs: Vec<String>,
     pub(crate) users: Vec<String>,
     pub(crate) apps: Vec<String>,
@@ -247,7 +231,7 @@ pub(crate) struct Args {
 /// The outcome of parsing: a run, or a request answered without reading input.
 #[derive(Debug)]
 pub(crate) enum Parsed {
-    Run(Args),
+    Run(Box<Args>),
     Help,
     Version,
 }
@@ -257,15 +241,12 @@ fn parse_value<T: FromStr<Err = String>>(parser: &mut lexopt::Parser, flag: &str
     let text = value
         .to_str()
         .ok_or_else(|| Error::usage(format!("--{flag}: the value is not valid UTF-8")))?;
-    text.parse::<T>()
-        .map_err(|e| Error::usage(format!("--{flag}: {e}")))
+    text.parse::<T>().map_err(|e| Error::usage(format!("--{flag}: {e}")))
 }
 
 fn parse_string(parser: &mut lexopt::Parser, flag: &str) -> Result<String> {
     let value = parser.value()?;
-    value
-        .into_string()
-        .map_err(|_| Error::usage(format!("--{flag}: the value is not valid UTF-8")))
+    value.into_string().map_err(|_| Error::usage(format!("--{flag}: the value is not valid UTF-8")))
 }
 
 /// Parses the arguments after the program name.
@@ -283,6 +264,13 @@ where
             Short('p') | Long("prefix") => out.prefix = Some(parse_string(&mut parser, "prefix")?),
             Long("format") => out.format = parse_value(&mut parser, "format")?,
             Short('j') | Long("json") => out.json = true,
+            Short('w') | Long("watch") => out.watch = true,
+            Long("every") => {
+                let text = parse_string(&mut parser, "every")?;
+                let every = crate::time::parse_duration(&text)
+                    .map_err(|e| Error::usage(format!("--every: {e}")))?;
+                out.every = Some(every);
+            }
             Long("db") => out.dbs.push(parse_string(&mut parser, "db")?),
             Long("user") => out.users.push(parse_string(&mut parser, "user")?),
             Long("app") => out.apps.push(parse_string(&mut parser, "app")?),
@@ -295,9 +283,8 @@ where
                 let list: String = parse_string(&mut parser, "by")?;
                 let mut dims = Vec::new();
                 for part in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                    let dim: Dimension = part
-                        .parse()
-                        .map_err(|e| Error::usage(format!("--by: {e}")))?;
+                    let dim: Dimension =
+                        part.parse().map_err(|e| Error::usage(format!("--by: {e}")))?;
                     if !dims.contains(&dim) {
                         dims.push(dim);
                     }
@@ -309,7 +296,10 @@ where
             _ => return Err(arg.unexpected().into()),
         }
     }
-    Ok(Parsed::Run(out))
+    if out.watch && out.every.is_some() {
+        return Err(Error::usage("--every goes with the summary, not with --watch"));
+    }
+    Ok(Parsed::Run(Box::new(out)))
 }
 
 /// A non-negative count, with a message that names the problem.
@@ -318,9 +308,7 @@ struct Count(usize);
 impl FromStr for Count {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        s.parse()
-            .map(Count)
-            .map_err(|_| format!("'{s}' is not a non-negative whole number"))
+        s.parse().map(Count).map_err(|_| format!("'{s}' is not a non-negative whole number"))
     }
 }
 
@@ -330,15 +318,13 @@ mod tests {
 
     fn run(args: &[&str]) -> Args {
         match parse(args.iter().copied()).expect("valid arguments") {
-            Parsed::Run(a) => a,
+            Parsed::Run(a) => *a,
             other => panic!("expected a run, got {other:?}"),
         }
     }
 
     fn err(args: &[&str]) -> String {
-        parse(args.iter().copied())
-            .expect_err("invalid arguments")
-            .to_string()
+        parse(args.iter().copied()).expect_err("invalid arguments").to_string()
     }
 
     #[test]
@@ -390,6 +376,15 @@ mod tests {
         assert!(err(&["--color", "sometimes"]).contains("auto, always, never"));
         assert_eq!(run(&["--format", "stderr"]).format, FormatChoice::Stderr);
         assert!(err(&["--format", "csvlog"]).contains("not supported yet"));
+    }
+
+    #[test]
+    fn watch_and_every() {
+        let a = run(&["--watch", "--json"]);
+        assert!(a.watch && a.json);
+        assert_eq!(run(&["--every", "10s"]).every, Some(std::time::Duration::from_secs(10)));
+        assert!(err(&["--every", "soon"]).contains("--every"));
+        assert!(err(&["-w", "--every", "1s"]).contains("not with --watch"));
     }
 
     #[test]

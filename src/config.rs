@@ -32,6 +32,13 @@ pub(crate) struct Config {
     pub(crate) inputs: Vec<Input>,
     pub(crate) prefix: Option<Prefix>,
     pub(crate) json: bool,
+    /// `--watch`: an event stream instead of a summary.
+    pub(crate) watch: bool,
+    /// Redraw the summary in place on the terminal while input is open.
+    pub(crate) dashboard: bool,
+    /// How often to report while reading: the dashboard's redraw, or
+    /// `--every` reports off a terminal.
+    pub(crate) every: Option<std::time::Duration>,
     pub(crate) filter: Filter,
     pub(crate) top: usize,
     pub(crate) by: Vec<Dimension>,
@@ -58,28 +65,26 @@ impl Config {
         } else {
             args.files
                 .into_iter()
-                .map(|f| {
-                    if f == "-" {
-                        Input::Stdin
-                    } else {
-                        Input::File(PathBuf::from(f))
-                    }
-                })
+                .map(|f| if f == "-" { Input::Stdin } else { Input::File(PathBuf::from(f)) })
                 .collect()
+        };
+        let stdout_tty = std::io::stdout().is_terminal();
+        let dashboard = stdout_tty && !args.json && !args.watch;
+        let every = match (dashboard, args.every) {
+            (true, None) => Some(std::time::Duration::from_secs(1)),
+            (_, every) => every,
         };
         Ok(Config {
             inputs,
             prefix,
             json: args.json,
-            filter: Filter {
-                dbs: args.dbs,
-                users: args.users,
-                apps: args.apps,
-                hosts: args.hosts,
-            },
+            watch: args.watch,
+            dashboard,
+            every,
+            filter: Filter { dbs: args.dbs, users: args.users, apps: args.apps, hosts: args.hosts },
             top: args.top.unwrap_or(10),
             by: args.by.unwrap_or_else(|| Dimension::ALL.to_vec()),
-            color: color_from_env(args.color, std::io::stdout().is_terminal()),
+            color: color_from_env(args.color, stdout_tty),
         })
     }
 }

@@ -25,10 +25,7 @@ impl Error {
     }
 
     pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Error {
-        Error::Io {
-            context: context.into(),
-            source,
-        }
+        Error::Io { context: context.into(), source }
     }
 
     /// True when the error is a closed output pipe (`pgconn | head`), which

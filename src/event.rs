@@ -28,6 +28,7 @@ pub(crate) enum EventKind<'a> {
     /// `connection received: host=H [port=P]`
     Received {
         host: &'a [u8],
+        port: Option<u16>,
     },
     /// `connection authenticated: identity="I" method=M (...)` (14+).
     Authenticated {
@@ -202,10 +203,13 @@ impl EndCause {
 /// Server lifecycle lines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ServerEvent {
-    /// A new postmaster (`starting PostgreSQL`, or the startup process's
-    /// `database system was shut down at` / `was interrupted`, which is the
-    /// first line of a PostgreSQL 12 log file). Every earlier session is gone.
+    /// A new postmaster (`starting PostgreSQL`). Every earlier session is
+    /// gone.
     Starting,
+    /// The startup process of a new postmaster (`database system was shut
+    /// down at`, `was interrupted`, `was not properly shut down`): the first
+    /// line of a PostgreSQL 12 log file, where `starting` goes elsewhere.
+    Startup,
     /// `database system is ready to accept connections`.
     Ready,
     /// `received smart|fast shutdown request`: sessions end on their own
@@ -224,5 +228,29 @@ impl ServerEvent {
     /// True when every open session is gone after this line.
     pub(crate) fn ends_sessions(self) -> bool {
         !matches!(self, ServerEvent::Ready | ServerEvent::ShutdownRequested)
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ServerEvent::Starting => "starting",
+            ServerEvent::Startup => "startup",
+            ServerEvent::Ready => "ready",
+            ServerEvent::ShutdownRequested => "shutdown_requested",
+            ServerEvent::ImmediateShutdown => "immediate_shutdown",
+            ServerEvent::CrashRestart => "crash_restart",
+            ServerEvent::Stopped => "stopped",
+        }
+    }
+
+    pub(crate) fn message(self) -> &'static str {
+        match self {
+            ServerEvent::Starting => "the server is starting",
+            ServerEvent::Startup => "the startup process runs (recovery, if needed)",
+            ServerEvent::Ready => "the server accepts connections",
+            ServerEvent::ShutdownRequested => "a shutdown was requested",
+            ServerEvent::ImmediateShutdown => "immediate shutdown: sessions end without a line",
+            ServerEvent::CrashRestart => "a backend crashed: the server restarts, sessions end",
+            ServerEvent::Stopped => "the server is shut down",
+        }
     }
 }

@@ -52,9 +52,8 @@ impl HostPattern {
             HostPattern::Local => host == b"[local]",
             HostPattern::Name(name) => host == name.as_bytes(),
             HostPattern::Net { addr, bits } => {
-                let Some(ip) = std::str::from_utf8(host)
-                    .ok()
-                    .and_then(|h| h.parse::<IpAddr>().ok())
+                let Some(ip) =
+                    std::str::from_utf8(host).ok().and_then(|h| h.parse::<IpAddr>().ok())
                 else {
                     return false;
                 };
@@ -124,8 +123,7 @@ impl Filter {
             && names(&self.users, s.user)
             && names(&self.apps, s.app)
             && (self.hosts.is_empty()
-                || s.host
-                    .is_some_and(|h| self.hosts.iter().any(|p| p.matches(h))))
+                || s.host.is_some_and(|h| self.hosts.iter().any(|p| p.matches(h))))
     }
 }
 
@@ -177,10 +175,7 @@ mod tests {
         assert!(f.matches(&s("b", Some("u"))));
         assert!(!f.matches(&s("c", Some("u"))));
         assert!(!f.matches(&s("a", Some("v"))));
-        assert!(
-            !f.matches(&s("a", None)),
-            "unknown user does not match a user filter"
-        );
+        assert!(!f.matches(&s("a", None)), "unknown user does not match a user filter");
         assert!(Filter::default().matches(&Subject::default()));
     }
 }

@@ -10,6 +10,7 @@
 //! bounded and no line is scanned twice.
 
 use std::io::{self, Read};
+use std::ops::Range;
 
 /// Size of one read.
 pub(crate) const READ_SIZE: usize = 256 * 1024;
@@ -29,9 +30,10 @@ pub(crate) struct LineBuffer {
 }
 
 /// The outcome of one `fill`.
-pub(crate) enum Chunk<'a> {
-    /// Complete lines (each ending in `\n`, except a last line at EOF).
-    Lines(&'a [u8]),
+pub(crate) enum Chunk {
+    /// Complete lines (each ending in `\n`, except a last line at EOF), at
+    /// this range of the buffer (see `LineBuffer::get`).
+    Lines(Range<usize>),
     /// A read returned data but no complete line yet.
     Pending,
     Eof,
@@ -57,8 +59,13 @@ impl LineBuffer {
         self.skipping = false;
     }
 
+    /// The bytes of a `Chunk::Lines`.
+    pub(crate) fn get(&self, range: Range<usize>) -> &[u8] {
+        &self.buf[range]
+    }
+
     /// Reads once and returns the complete lines now available.
-    pub(crate) fn fill<R: Read + ?Sized>(&mut self, rdr: &mut R) -> io::Result<Chunk<'_>> {
+    pub(crate) fn fill<R: Read + ?Sized>(&mut self, rdr: &mut R) -> io::Result<Chunk> {
         // Make room: roll the partial line to the front, grow for a long one.
         if self.start == self.end {
             self.start = 0;
@@ -93,7 +100,7 @@ impl LineBuffer {
                 self.skipping = false;
                 return Ok(Chunk::Pending);
             }
-            return Ok(Chunk::Lines(&self.buf[s..e]));
+            return Ok(Chunk::Lines(s..e));
         }
         self.bytes_read += n as u64;
         let new_from = self.end;
@@ -115,7 +122,7 @@ impl LineBuffer {
             Some(i) => {
                 let s = self.start;
                 self.start = from + i + 1;
-                Ok(Chunk::Lines(&self.buf[s..self.start]))
+                Ok(Chunk::Lines(s..self.start))
             }
             None if self.end - self.start >= MAX_LINE => {
                 // Hand out the head of the over-long line, skip the rest.
@@ -123,9 +130,26 @@ impl LineBuffer {
                 self.skipping = true;
                 let s = self.start;
                 self.start = self.end;
-                Ok(Chunk::Lines(&self.buf[s..s + MAX_LINE]))
+                Ok(Chunk::Lines(s..s + MAX_LINE))
             }
             None => Ok(Chunk::Pending),
+        }
+    }
+}
+
+/// Reads `rdr` to its end through `buf`, handing each run of complete
+/// lines to `f` as soon as a read delivers it.
+pub(crate) fn read_lines<R: Read + ?Sized>(
+    rdr: &mut R,
+    buf: &mut LineBuffer,
+    mut f: impl FnMut(&[u8], &LineBuffer),
+) -> io::Result<()> {
+    buf.reset();
+    loop {
+        match buf.fill(rdr)? {
+            Chunk::Lines(range) => f(buf.get(range), buf),
+            Chunk::Pending => {}
+            Chunk::Eof => return Ok(()),
         }
     }
 }
@@ -155,8 +179,8 @@ mod tests {
         let mut out = Vec::new();
         loop {
             match lb.fill(&mut rdr).unwrap() {
-                Chunk::Lines(l) => {
-                    for line in l.split_inclusive(|&c| c == b'\n') {
+                Chunk::Lines(r) => {
+                    for line in lb.get(r).split_inclusive(|&c| c == b'\n') {
                         out.push(line.to_vec());
                     }
                 }
@@ -199,9 +223,7 @@ mod tests {
 
     #[test]
     fn many_lines_large_reads() {
-        let data: Vec<u8> = (0..100_000)
-            .flat_map(|i| format!("line {i}\n").into_bytes())
-            .collect();
+        let data: Vec<u8> = (0..100_000).flat_map(|i| format!("line {i}\n").into_bytes()).collect();
         let (l, _) = lines(&data, 70_001);
         assert_eq!(l.len(), 100_000);
         assert_eq!(l[99_999], b"line 99999\n");

@@ -32,7 +32,7 @@ fn main() -> ExitCode {
     let outcome = match parsed {
         args::Parsed::Help => special(&args::help()),
         args::Parsed::Version => special(&format!("pgconn {}\n", env!("CARGO_PKG_VERSION"))),
-        args::Parsed::Run(a) => config::Config::new(a).and_then(|c| app::run(&c)),
+        args::Parsed::Run(a) => config::Config::new(*a).and_then(|c| app::run(&c)),
     };
     match outcome {
         Ok(app::Outcome::Found) => ExitCode::SUCCESS,

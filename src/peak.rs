@@ -45,11 +45,7 @@ impl Peak {
         }
         if active > self.value {
             let waiting = self.unconfirmed.iter().map(|&(id, _)| id).collect();
-            self.candidates.push(Candidate {
-                value: active,
-                at,
-                waiting,
-            });
+            self.candidates.push(Candidate { value: active, at, waiting });
             if self.candidates.len() > MAX_CANDIDATES {
                 let oldest = self.candidates[0].waiting[0];
                 self.confirm(oldest);
@@ -107,8 +103,7 @@ impl Peak {
             }
         }
         (self.value, self.at) = (value, at);
-        self.candidates
-            .retain(|c| !c.waiting.is_empty() && c.value > value);
+        self.candidates.retain(|c| !c.waiting.is_empty() && c.value > value);
     }
 
     /// The peak so far, counting still-unconfirmed sessions as real.

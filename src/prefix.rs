@@ -122,11 +122,7 @@ fn tokenize(value: &[u8]) -> Vec<Token> {
         if c == b'q' {
             out.push(Token::Q);
         } else {
-            out.push(Token::Field {
-                c,
-                padded: j > digits_start,
-                left,
-            });
+            out.push(Token::Field { c, padded: j > digits_start, left });
         }
     }
     if !literal.is_empty() {
@@ -140,11 +136,7 @@ fn tokenize(value: &[u8]) -> Vec<Token> {
 fn field_pattern(c: u8, strict: bool, next: Option<u8>) -> String {
     let civil = r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}";
     // PostgreSQL always prints a zone (`UTC`, `CET`, `+03`, `-0430`).
-    let zone = if strict {
-        r" [A-Za-z0-9+\-]+"
-    } else {
-        r"(?: [A-Za-z0-9+\-:]+)?"
-    };
+    let zone = if strict { r" [A-Za-z0-9+\-]+" } else { r"(?: [A-Za-z0-9+\-:]+)?" };
     match c {
         b'a' | b'i' | b'b' | b'L' | b'u' | b'd' | b'h' | b'r' => match (strict, next) {
             (false, _) => ".*?".into(),
@@ -190,11 +182,7 @@ impl Groups {
             b'r' => &mut self.remote,
             b'm' | b't' | b'n' if self.time.is_none() => {
                 self.count += 1;
-                let form = if c == b'n' {
-                    TimeForm::Epoch
-                } else {
-                    TimeForm::Civil
-                };
+                let form = if c == b'n' { TimeForm::Epoch } else { TimeForm::Civil };
                 self.time = Some((self.count, form));
                 return Some(self.count);
             }
@@ -258,12 +246,7 @@ impl Prefix {
         // Not every prefix has a one-pass form; those use the regex alone.
         let (strict, _) = pattern(&tokens, true);
         let strict = onepass::DFA::builder().syntax(syntax).build(&strict).ok();
-        Ok(Prefix {
-            source: value.to_string(),
-            regex,
-            strict,
-            groups: g,
-        })
+        Ok(Prefix { source: value.to_string(), regex, strict, groups: g })
     }
 
     pub(crate) fn source(&self) -> &str {
@@ -281,18 +264,14 @@ impl Prefix {
     pub(crate) fn create_cache(&self) -> PrefixCache {
         PrefixCache {
             caps: self.regex.create_captures(),
-            strict: self
-                .strict
-                .as_ref()
-                .map(|d| (d.create_cache(), d.create_captures())),
+            strict: self.strict.as_ref().map(|d| (d.create_cache(), d.create_captures())),
         }
     }
 
     /// True when `text` (everything before the severity word) is this
     /// prefix.
     pub(crate) fn is_match(&self, text: &[u8]) -> bool {
-        self.regex
-            .is_match(Input::new(text).anchored(Anchored::Yes))
+        self.regex.is_match(Input::new(text).anchored(Anchored::Yes))
     }
 
     /// Matches `text` and extracts the fields, or None when it does not
@@ -339,8 +318,7 @@ impl Prefix {
 
     fn fields<'a>(&self, text: &'a [u8], caps: &Captures) -> Meta<'a> {
         let get = |g: Option<usize>| -> Option<&'a [u8]> {
-            caps.get_group(g?)
-                .map(|span| trim_spaces(&text[span.range()]))
+            caps.get_group(g?).map(|span| trim_spaces(&text[span.range()]))
         };
         let mut meta = Meta::default();
         if let Some((g, form)) = self.groups.time
@@ -459,10 +437,8 @@ pub(crate) fn infer(samples: &[&[u8]]) -> Option<Prefix> {
 /// tell from literal text, such as a bare `%a`.
 fn with_wildcard_tail(template: &str) -> Option<String> {
     let at = template.find("%p")? + 2;
-    let tail = template[at..]
-        .bytes()
-        .take_while(|c| matches!(c, b']' | b')' | b':' | b' '))
-        .count();
+    let tail =
+        template[at..].bytes().take_while(|c| matches!(c, b']' | b')' | b':' | b' ')).count();
     let head = &template[..at + tail];
     (head.len() < template.len()).then(|| format!("{head}%a"))
 }
@@ -553,11 +529,7 @@ fn civil_len(p: &[u8]) -> Option<(usize, bool)> {
         return None;
     }
     for (c, s) in p.iter().zip(shape) {
-        let ok = if *s == b'd' {
-            c.is_ascii_digit()
-        } else {
-            c == s
-        };
+        let ok = if *s == b'd' { c.is_ascii_digit() } else { c == s };
         if !ok {
             return None;
         }
@@ -573,10 +545,7 @@ fn civil_len(p: &[u8]) -> Option<(usize, bool)> {
             .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b':'))
             .count();
         // A zone never ends with ':' (the RDS prefix puts one right after).
-        let zone = p[n + 1..n + 1 + zone]
-            .iter()
-            .rposition(|&c| c != b':')
-            .map_or(0, |e| e + 1);
+        let zone = p[n + 1..n + 1 + zone].iter().rposition(|&c| c != b':').map_or(0, |e| e + 1);
         if zone > 0 {
             n += 1 + zone;
         }
@@ -650,11 +619,7 @@ fn template_of(p: &[u8]) -> String {
                 }
             }
             let value = &p[value_start..end];
-            let esc = if esc == 'h' && value.ends_with(b")") {
-                'r'
-            } else {
-                esc
-            };
+            let esc = if esc == 'h' && value.ends_with(b")") { 'r' } else { esc };
             if esc == 'p' {
                 have_pid = true;
             }
@@ -694,9 +659,7 @@ fn name_len(p: &[u8]) -> usize {
     if p.starts_with(b"[unknown]") {
         return 9;
     }
-    run_len(p, |c| {
-        !matches!(c, b' ' | b':' | b',' | b'@' | b'[' | b']' | b'\t')
-    })
+    run_len(p, |c| !matches!(c, b' ' | b':' | b',' | b'@' | b'[' | b']' | b'\t'))
 }
 
 /// `user@db`, `[unknown]@[unknown]`, or `@` (the postmaster without %q).
@@ -714,9 +677,7 @@ fn remote_len(p: &[u8]) -> Option<usize> {
     if p.starts_with(b"[local]") {
         return Some(7);
     }
-    let h = run_len(p, |c| {
-        c.is_ascii_alphanumeric() || matches!(c, b'.' | b':' | b'-' | b'_')
-    });
+    let h = run_len(p, |c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b':' | b'-' | b'_'));
     if h == 0 || p.get(h) != Some(&b'(') {
         return None;
     }
@@ -730,13 +691,9 @@ fn session_id_len(p: &[u8]) -> Option<usize> {
     if !(1..=8).contains(&a) || p.get(a) != Some(&b'.') {
         return None;
     }
-    let b = run_len(&p[a + 1..], |c| {
-        c.is_ascii_hexdigit() && !c.is_ascii_uppercase()
-    });
+    let b = run_len(&p[a + 1..], |c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase());
     let end = a + 1 + b;
-    let boundary = p
-        .get(end)
-        .is_none_or(|c| !c.is_ascii_alphanumeric() && *c != b'.');
+    let boundary = p.get(end).is_none_or(|c| !c.is_ascii_alphanumeric() && *c != b'.');
     // Both parts all digits is more likely a number than a session id.
     let all_digits = p[..end].iter().all(|c| c.is_ascii_digit() || *c == b'.');
     ((1..=8).contains(&b) && boundary && !all_digits).then_some(end)
@@ -747,26 +704,14 @@ mod tests {
     use super::*;
 
     /// pid, time, user, database, host
-    type Fields = (
-        Option<u32>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    );
+    type Fields = (Option<u32>, Option<String>, Option<String>, Option<String>, Option<String>);
 
     fn fields(prefix: &str, text: &str) -> Option<Fields> {
         let p = Prefix::compile(prefix).unwrap();
         let mut cache = p.create_cache();
         let m = p.parse(text.as_bytes(), &mut cache)?;
         let s = |v: Option<&[u8]>| v.map(|v| String::from_utf8_lossy(v).into_owned());
-        Some((
-            m.pid,
-            m.time.map(|t| t.rfc3339()),
-            s(m.user),
-            s(m.db),
-            s(m.host),
-        ))
+        Some((m.pid, m.time.map(|t| t.rfc3339()), s(m.user), s(m.db), s(m.host)))
     }
 
     #[test]
@@ -792,11 +737,7 @@ mod tests {
     #[test]
     fn rds_prefix() {
         let p = "%t:%r:%u@%d:[%p]:";
-        let f = fields(
-            p,
-            "2025-03-01 10:00:00 UTC:10.0.0.5(51234):app@prod:[4242]:",
-        )
-        .unwrap();
+        let f = fields(p, "2025-03-01 10:00:00 UTC:10.0.0.5(51234):app@prod:[4242]:").unwrap();
         assert_eq!(f.0, Some(4242));
         assert_eq!(f.4.as_deref(), Some("10.0.0.5"));
         assert_eq!(f.2.as_deref(), Some("app"));
@@ -844,10 +785,7 @@ mod tests {
     fn names_holding_the_delimiter_fall_back_to_the_regex() {
         let p = "%m [%p] %q%u@%d ";
         let f = fields(p, "2025-03-01 10:00:00.123 UTC [7] a@b@sales db ").unwrap();
-        assert_eq!(
-            (f.2.as_deref(), f.3.as_deref()),
-            (Some("a"), Some("b@sales db"))
-        );
+        assert_eq!((f.2.as_deref(), f.3.as_deref()), (Some("a"), Some("b@sales db")));
         let p = "%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ";
         let f = fields(
             p,
@@ -856,13 +794,10 @@ mod tests {
         .unwrap();
         assert_eq!(f.4.as_deref(), Some("10.1.1.1"));
         assert_eq!(
-            fields(
-                p,
-                "2025-03-01 10:00:00 UTC [9]: [3-1] user=u,db=d,app=a,client=h "
-            )
-            .unwrap()
-            .3
-            .as_deref(),
+            fields(p, "2025-03-01 10:00:00 UTC [9]: [3-1] user=u,db=d,app=a,client=h ")
+                .unwrap()
+                .3
+                .as_deref(),
             Some("d")
         );
     }
@@ -902,10 +837,7 @@ mod tests {
             "%t:%r:%u@%d:[%p]:"
         );
         assert_eq!(
-            inferred(&[
-                "2025-03-01 10:00:00.123 CET a@b ",
-                "2025-03-01 10:00:00.123 CET @ "
-            ]),
+            inferred(&["2025-03-01 10:00:00.123 CET a@b ", "2025-03-01 10:00:00.123 CET @ "]),
             "%m %u@%d "
         );
     }

@@ -22,86 +22,26 @@ pub(crate) enum Anchor {
 }
 
 const MARKERS: &[(&str, MessageKind, Anchor)] = &[
-    (
-        "connection received: ",
-        MessageKind::Received,
-        Anchor::Message,
-    ),
-    (
-        "connection authenticated: ",
-        MessageKind::Authenticated,
-        Anchor::Message,
-    ),
-    (
-        "replication connection authorized: ",
-        MessageKind::ReplicationAuthorized,
-        Anchor::Message,
-    ),
-    (
-        "connection authorized: ",
-        MessageKind::Authorized,
-        Anchor::Message,
-    ),
+    ("connection received: ", MessageKind::Received, Anchor::Message),
+    ("connection authenticated: ", MessageKind::Authenticated, Anchor::Message),
+    ("replication connection authorized: ", MessageKind::ReplicationAuthorized, Anchor::Message),
+    ("connection authorized: ", MessageKind::Authorized, Anchor::Message),
     ("connection ready: ", MessageKind::Ready, Anchor::Message),
-    (
-        "disconnection: session time: ",
-        MessageKind::Disconnection,
-        Anchor::Message,
-    ),
+    ("disconnection: session time: ", MessageKind::Disconnection, Anchor::Message),
     ("FATAL:  ", MessageKind::Fatal, Anchor::Severity),
-    (
-        "DETAIL:  Role \"",
-        MessageKind::RoleDetail,
-        Anchor::Severity,
-    ),
-    (
-        "incomplete startup packet",
-        MessageKind::StartupPacketLog,
-        Anchor::Message,
-    ),
-    (
-        "invalid length of startup packet",
-        MessageKind::StartupPacketLog,
-        Anchor::Message,
-    ),
-    (
-        "could not accept SSL connection",
-        MessageKind::SslLog,
-        Anchor::Message,
-    ),
-    (
-        "could not receive data from client",
-        MessageKind::ClientLostLog,
-        Anchor::Message,
-    ),
-    (
-        "could not send data to client",
-        MessageKind::ClientLostLog,
-        Anchor::Message,
-    ),
-    (
-        "unexpected EOF on client connection",
-        MessageKind::ClientLostLog,
-        Anchor::Message,
-    ),
-    (
-        "starting PostgreSQL ",
-        MessageKind::Server(ServerEvent::Starting),
-        Anchor::Message,
-    ),
-    (
-        "database system was shut down",
-        MessageKind::Server(ServerEvent::Starting),
-        Anchor::Message,
-    ),
-    (
-        "database system was interrupted",
-        MessageKind::Server(ServerEvent::Starting),
-        Anchor::Message,
-    ),
+    ("DETAIL:  Role \"", MessageKind::RoleDetail, Anchor::Severity),
+    ("incomplete startup packet", MessageKind::StartupPacketLog, Anchor::Message),
+    ("invalid length of startup packet", MessageKind::StartupPacketLog, Anchor::Message),
+    ("could not accept SSL connection", MessageKind::SslLog, Anchor::Message),
+    ("could not receive data from client", MessageKind::ClientLostLog, Anchor::Message),
+    ("could not send data to client", MessageKind::ClientLostLog, Anchor::Message),
+    ("unexpected EOF on client connection", MessageKind::ClientLostLog, Anchor::Message),
+    ("starting PostgreSQL ", MessageKind::Server(ServerEvent::Starting), Anchor::Message),
+    ("database system was shut down", MessageKind::Server(ServerEvent::Startup), Anchor::Message),
+    ("database system was interrupted", MessageKind::Server(ServerEvent::Startup), Anchor::Message),
     (
         "database system was not properly shut down",
-        MessageKind::Server(ServerEvent::Starting),
+        MessageKind::Server(ServerEvent::Startup),
         Anchor::Message,
     ),
     (
@@ -134,21 +74,9 @@ const MARKERS: &[(&str, MessageKind, Anchor)] = &[
         MessageKind::Server(ServerEvent::CrashRestart),
         Anchor::Message,
     ),
-    (
-        "database system is shut down",
-        MessageKind::Server(ServerEvent::Stopped),
-        Anchor::Message,
-    ),
-    (
-        "server process (PID ",
-        MessageKind::ChildExit,
-        Anchor::Message,
-    ),
-    (
-        "client backend (PID ",
-        MessageKind::ChildExit,
-        Anchor::Message,
-    ),
+    ("database system is shut down", MessageKind::Server(ServerEvent::Stopped), Anchor::Message),
+    ("server process (PID ", MessageKind::ChildExit, Anchor::Message),
+    ("client backend (PID ", MessageKind::ChildExit, Anchor::Message),
     ("walsender (PID ", MessageKind::ChildExit, Anchor::Message),
 ];
 
@@ -158,15 +86,8 @@ const MAIN_SEVERITIES: &[&[u8]] = &[
     b"LOG", b"FATAL", b"ERROR", b"WARNING", b"PANIC", b"NOTICE", b"INFO", b"DEBUG1", b"DEBUG2",
     b"DEBUG3", b"DEBUG4", b"DEBUG5", b"DEBUG",
 ];
-const SUB_SEVERITIES: &[&[u8]] = &[
-    b"DETAIL",
-    b"HINT",
-    b"QUERY",
-    b"CONTEXT",
-    b"LOCATION",
-    b"BACKTRACE",
-    b"STATEMENT",
-];
+const SUB_SEVERITIES: &[&[u8]] =
+    &[b"DETAIL", b"HINT", b"QUERY", b"CONTEXT", b"LOCATION", b"BACKTRACE", b"STATEMENT"];
 
 /// A candidate found in the buffer.
 #[derive(Clone, Copy, Debug)]
@@ -189,22 +110,14 @@ impl Scanner {
             .match_kind(MatchKind::LeftmostFirst)
             .build(MARKERS.iter().map(|m| m.0))
             .expect("the marker set is a small fixed list of literals");
-        Scanner {
-            ac,
-            sep: memmem::Finder::new(b":  "),
-        }
+        Scanner { ac, sep: memmem::Finder::new(b":  ") }
     }
 
     /// The next marker in `buf[at..]`.
     pub(crate) fn next(&self, buf: &[u8], at: usize) -> Option<Hit> {
         let m = self.ac.find(Input::new(buf).range(at..))?;
         let (_, kind, anchor) = MARKERS[m.pattern().as_usize()];
-        Some(Hit {
-            start: m.start(),
-            end: m.end(),
-            kind,
-            anchor,
-        })
+        Some(Hit { start: m.start(), end: m.end(), kind, anchor })
     }
 
     /// Finds a line's severity: the first `WORD:  ` whose word is a
@@ -222,18 +135,12 @@ impl Scanner {
             let mut msg = colon + 3;
             // log_error_verbosity = verbose: `LOG:  00000: message`
             if line.len() >= msg + 7
-                && line[msg..msg + 5]
-                    .iter()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                && line[msg..msg + 5].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
                 && &line[msg + 5..msg + 7] == b": "
             {
                 msg += 7;
             }
-            return Some(Severity {
-                start: word_start,
-                message: msg,
-                word,
-            });
+            return Some(Severity { start: word_start, message: msg, word });
         }
         None
     }

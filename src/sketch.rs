@@ -49,13 +49,7 @@ fn bounds(i: usize) -> (u64, u64) {
 
 impl Sketch {
     pub(crate) fn new() -> Sketch {
-        Sketch {
-            counts: vec![0; BUCKETS].into(),
-            count: 0,
-            sum: 0,
-            min: u64::MAX,
-            max: 0,
-        }
+        Sketch { counts: vec![0; BUCKETS].into(), count: 0, sum: 0, min: u64::MAX, max: 0 }
     }
 
     pub(crate) fn add(&mut self, v: u64) {
@@ -96,19 +90,7 @@ mod tests {
     #[test]
     fn buckets_cover_everything_in_order() {
         let mut last = 0;
-        for v in [
-            0,
-            1,
-            127,
-            128,
-            129,
-            255,
-            256,
-            1000,
-            65_535,
-            1 << 40,
-            u64::MAX,
-        ] {
+        for v in [0, 1, 127, 128, 129, 255, 256, 1000, 65_535, 1 << 40, u64::MAX] {
             let i = index(v);
             assert!(i < BUCKETS, "{v}");
             assert!(i >= last, "{v}");

@@ -159,13 +159,7 @@ impl Timestamp {
         let mut z = [0u8; 8];
         let zone_len = zone.len().min(8);
         z[..zone_len].copy_from_slice(&zone[..zone_len]);
-        Some(Timestamp {
-            ms: utc,
-            offset_min,
-            has_ms,
-            zone: z,
-            zone_len: zone_len as u8,
-        })
+        Some(Timestamp { ms: utc, offset_min, has_ms, zone: z, zone_len: zone_len as u8 })
     }
 
     /// Parses `%n`: seconds since the epoch with milliseconds.
@@ -202,15 +196,7 @@ impl Timestamp {
         let days = local.div_euclid(86_400_000);
         let in_day = local.rem_euclid(86_400_000);
         let (y, m, d) = civil_from_days(days);
-        (
-            y,
-            m,
-            d,
-            in_day / 3_600_000,
-            in_day / 60_000 % 60,
-            in_day / 1000 % 60,
-            in_day % 1000,
-        )
+        (y, m, d, in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60, in_day % 1000)
     }
 
     /// RFC 3339 with the log's offset (`2025-03-01T10:00:00.123+00:00`), or
@@ -255,6 +241,29 @@ impl fmt::Display for Timestamp {
     }
 }
 
+/// Parses a duration: a number and a unit, `ms`, `s`, `m`, `h` or `d`
+/// (`500ms`, `1s`, `2.5m`, `1h`). A bare number is seconds.
+pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 =
+        num.parse().map_err(|_| format!("'{s}' is not a duration such as 500ms, 10s, 5m, 1h"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "" | "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        "d" => n * 86_400.0,
+        _ => {
+            return Err(format!("'{s}': unknown unit '{unit}' (use ms, s, m, h or d)"));
+        }
+    };
+    if !(secs > 0.0 && secs < 1e9) {
+        return Err(format!("'{s}': the duration must be more than zero"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
 /// A duration in milliseconds, written for people: `850ms`, `12.3s`,
 /// `4m05s`, `3h12m`, `2d04h`.
 pub(crate) fn human_ms(ms: u64) -> String {
@@ -292,34 +301,19 @@ mod tests {
 
     #[test]
     fn zones() {
-        assert_eq!(
-            ts("2025-03-01 13:00:00 +03").ms,
-            ts("2025-03-01 10:00:00 UTC").ms
-        );
-        assert_eq!(
-            ts("2025-03-01 05:30:00 -0430").ms,
-            ts("2025-03-01 10:00:00 UTC").ms
-        );
-        assert_eq!(
-            ts("2025-03-01 11:00:00 CET").rfc3339(),
-            "2025-03-01T11:00:00+01:00"
-        );
-        assert_eq!(
-            ts("2025-03-01 15:30:00 IST").ms,
-            ts("2025-03-01 10:00:00 UTC").ms
-        );
+        assert_eq!(ts("2025-03-01 13:00:00 +03").ms, ts("2025-03-01 10:00:00 UTC").ms);
+        assert_eq!(ts("2025-03-01 05:30:00 -0430").ms, ts("2025-03-01 10:00:00 UTC").ms);
+        assert_eq!(ts("2025-03-01 11:00:00 CET").rfc3339(), "2025-03-01T11:00:00+01:00");
+        assert_eq!(ts("2025-03-01 15:30:00 IST").ms, ts("2025-03-01 10:00:00 UTC").ms);
         let odd = ts("2025-03-01 10:00:00 XYZT");
         assert_eq!(odd.rfc3339(), "2025-03-01 10:00:00 XYZT");
     }
 
     #[test]
     fn rejects_garbage() {
-        for bad in [
-            "2025-13-01 10:00:00",
-            "2025-03-01 25:00:00",
-            "2025-03-01",
-            "x025-03-01 10:00:00",
-        ] {
+        for bad in
+            ["2025-13-01 10:00:00", "2025-03-01 25:00:00", "2025-03-01", "x025-03-01 10:00:00"]
+        {
             assert!(Timestamp::parse(bad.as_bytes()).is_none(), "{bad}");
         }
     }
@@ -336,6 +330,19 @@ mod tests {
             let (y, m, d) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, d), days);
         }
+    }
+
+    #[test]
+    fn durations() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("5x").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("fast").is_err());
     }
 
     #[test]

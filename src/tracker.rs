@@ -56,19 +56,31 @@ struct Session {
     /// Passes the filters, so it is in the counts.
     counted: bool,
     replication: bool,
-    /// Already counted under an abnormal end.
-    ended_abnormally: bool,
+    /// Client port (TCP), from `connection received`.
+    port: Option<u16>,
+    /// How it ended abnormally, once counted (a disconnection line follows).
+    abnormal: Option<EndCause>,
 }
 
 impl Session {
+    fn names(&self) -> Names {
+        Names {
+            db: self.db,
+            user: self.user,
+            app: self.app,
+            host: self.host,
+            app_known: self.state == State::Active,
+            port: self.port,
+        }
+    }
+
+    fn pid(&self) -> Option<u32> {
+        (self.id < PSEUDO_IDS).then_some(self.id as u32)
+    }
+
     /// The session's name in each breakdown.
     fn dims(&self) -> [(usize, Sym); 4] {
-        [
-            (DB, self.db),
-            (USER, self.user),
-            (APP, self.app),
-            (HOST, self.host),
-        ]
+        [(DB, self.db), (USER, self.user), (APP, self.app), (HOST, self.host)]
     }
 }
 
@@ -79,6 +91,76 @@ pub(crate) struct Row {
     pub(crate) connections: u64,
     pub(crate) disconnections: u64,
     pub(crate) failures: u64,
+}
+
+/// A session's or attempt's names, for the watch stream.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Names {
+    pub(crate) db: Sym,
+    pub(crate) user: Sym,
+    pub(crate) app: Sym,
+    pub(crate) host: Sym,
+    /// The application is known (an authorized session; `UNSET` then means
+    /// the client sent none). Otherwise `app` is not in the log.
+    pub(crate) app_known: bool,
+    pub(crate) port: Option<u16>,
+}
+
+impl Names {
+    /// An attempt that was not authorized: its application is unknown.
+    fn attempt(db: Sym, user: Sym, host: Sym, port: Option<u16>) -> Names {
+        Names { db, user, app: Sym::UNSET, host, app_known: false, port }
+    }
+
+    fn dims(&self) -> [(usize, Sym); 4] {
+        [(DB, self.db), (USER, self.user), (APP, self.app), (HOST, self.host)]
+    }
+}
+
+/// What one event changed, in order, for the watch stream (recorded only
+/// when asked for, see `Tracker::record_changes`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Change {
+    Connect {
+        time: Option<Timestamp>,
+        pid: Option<u32>,
+        names: Names,
+        replication: bool,
+    },
+    Disconnect {
+        time: Option<Timestamp>,
+        pid: Option<u32>,
+        names: Names,
+        session_ms: u64,
+        cause: Option<EndCause>,
+    },
+    /// A failed attempt; `after_authorization`: it was shown as a connect
+    /// first, and this takes it back.
+    Failure {
+        time: Option<Timestamp>,
+        pid: Option<u32>,
+        names: Names,
+        reason: Reason,
+        after_authorization: bool,
+    },
+    /// A failure already reported turned out to be `reason` (a DETAIL line
+    /// read in a later batch).
+    Reclassified {
+        time: Option<Timestamp>,
+        pid: Option<u32>,
+        reason: Reason,
+    },
+    Server {
+        time: Option<Timestamp>,
+        event: ServerEvent,
+        ended: u64,
+    },
+    /// A backend was killed; `ended` when it was a session pgconn counted.
+    Crash {
+        time: Option<Timestamp>,
+        pid: u32,
+        ended: bool,
+    },
 }
 
 /// The last failure seen, so that a DETAIL line can refine its reason.
@@ -105,6 +187,9 @@ pub(crate) struct Tracker {
     pidless_recent: Vec<Session>,
     next_id: u64,
     pub(crate) totals: Totals,
+    /// The time of the event being applied.
+    now: Option<Timestamp>,
+    changes: Option<Vec<Change>>,
 }
 
 /// Whole-log counters.
@@ -155,6 +240,9 @@ fn dim(d: Dimension) -> usize {
     d.index()
 }
 
+/// Session ids from here on are not pids (logs without pids).
+const PSEUDO_IDS: u64 = 1 << 40;
+
 const DB: usize = 0;
 const USER: usize = 1;
 const APP: usize = 2;
@@ -178,9 +266,34 @@ impl Tracker {
             last: None,
             last_failure: None,
             pidless_recent: Vec::new(),
-            next_id: 1 << 40,
+            next_id: PSEUDO_IDS,
             totals: Totals::default(),
+            now: None,
+            changes: None,
         }
+    }
+
+    /// Starts recording a `Change` per event (for the watch stream).
+    pub(crate) fn record_changes(&mut self) {
+        self.changes.get_or_insert_with(Vec::new);
+    }
+
+    /// The changes recorded since the last call.
+    pub(crate) fn take_changes(&mut self, into: &mut Vec<Change>) {
+        if let Some(c) = self.changes.as_mut() {
+            into.append(c);
+        }
+    }
+
+    fn record(&mut self, change: Change) {
+        if let Some(c) = self.changes.as_mut() {
+            c.push(change);
+        }
+    }
+
+    /// The name behind a symbol of breakdown `d`.
+    pub(crate) fn name(&self, d: Dimension, sym: Sym) -> &[u8] {
+        self.names[dim(d)].name(sym)
     }
 
     fn intern(&mut self, d: usize, name: Option<&[u8]>) -> Sym {
@@ -196,25 +309,26 @@ impl Tracker {
         }
     }
 
-    fn name(&self, d: usize, sym: Sym) -> Option<&[u8]> {
+    fn name_of(&self, d: usize, sym: Sym) -> Option<&[u8]> {
         (sym != Sym::UNSET).then(|| self.names[d].name(sym))
     }
 
-    fn matches(&self, syms: [Sym; 4]) -> bool {
+    fn matches(&self, n: &Names) -> bool {
         if self.filter.is_empty() {
             return true;
         }
-        // The application filter matches "(unset)" by that name.
-        let app = if syms[APP] == Sym::UNSET {
-            Some(&b"(unset)"[..])
-        } else {
-            self.name(APP, syms[APP])
+        // An application the client did not set matches "(unset)"; one the
+        // log does not tell matches no application filter.
+        let app = match (n.app_known, n.app) {
+            (false, _) => None,
+            (true, Sym::UNSET) => Some(&b"(unset)"[..]),
+            (true, a) => self.name_of(APP, a),
         };
         self.filter.matches(&Subject {
-            db: self.name(DB, syms[DB]),
-            user: self.name(USER, syms[USER]),
+            db: self.name_of(DB, n.db),
+            user: self.name_of(USER, n.user),
             app,
-            host: self.name(HOST, syms[HOST]),
+            host: self.name_of(HOST, n.host),
         })
     }
 
@@ -224,6 +338,7 @@ impl Tracker {
 
     /// Applies one event.
     pub(crate) fn apply(&mut self, ev: &Event<'_>) {
+        self.now = ev.meta.time;
         if let Some(t) = ev.meta.time {
             if self.first.is_none_or(|f| t.ms < f.ms) {
                 self.first = Some(t);
@@ -240,9 +355,12 @@ impl Tracker {
                 return;
             }
             EventKind::ChildCrashed { pid } => {
-                if let Some(s) = self.sessions.remove(&pid) {
+                let s = self.sessions.remove(&pid);
+                let ended = s.is_some_and(|s| s.state == State::Active && s.counted);
+                if let Some(s) = s {
                     self.end_silently(s, EndCause::Crash);
                 }
+                self.record(Change::Crash { time: self.now, pid, ended });
                 return;
             }
             _ => {}
@@ -270,25 +388,19 @@ impl Tracker {
             self.peak.confirm(u64::from(pid));
         }
         match ev.kind {
-            EventKind::Received { host } => {
+            EventKind::Received { host, port } => {
                 if let Some(old) = self.sessions.remove(&pid) {
                     self.end_silently(old, EndCause::PidReused);
                 }
                 let host = self.intern(HOST, Some(host));
-                self.open(pid, meta.time, host);
+                self.open(pid, meta.time, host, port);
             }
             EventKind::Authenticated { .. } | EventKind::Ready => {}
-            EventKind::Authorized {
-                user,
-                db,
-                app,
-                replication,
-                ..
-            } => {
+            EventKind::Authorized { user, db, app, replication, .. } => {
                 let existing = self.sessions.get(&pid).copied();
-                let host = match existing {
-                    Some(s) if s.state == State::Received => s.host,
-                    _ => self.intern(HOST, meta.host),
+                let (host, port) = match existing {
+                    Some(s) if s.state == State::Received => (s.host, s.port),
+                    _ => (self.intern(HOST, meta.host), None),
                 };
                 if let Some(s) = existing
                     && s.state == State::Active
@@ -299,7 +411,8 @@ impl Tracker {
                 let user = self.intern(USER, Some(user));
                 let db = self.intern(DB, db);
                 let app = self.intern(APP, app);
-                let counted = self.matches([db, user, app, host]);
+                let names = Names { db, user, app, host, app_known: true, port };
+                let counted = self.matches(&names);
                 // The attempt began at its `connection received`.
                 let since = match existing {
                     Some(s) if s.state == State::Received => s.since.or(meta.time),
@@ -315,7 +428,8 @@ impl Tracker {
                     app,
                     counted,
                     replication,
-                    ended_abnormally: false,
+                    port,
+                    abnormal: None,
                 };
                 if !self.sessions.contains_key(&pid) && self.sessions.len() >= MAX_SESSIONS {
                     self.totals.untracked += 1;
@@ -334,12 +448,7 @@ impl Tracker {
                     self.count_open(&session, meta.time);
                 }
             }
-            EventKind::Disconnected {
-                session_ms,
-                user,
-                db,
-                host,
-            } => {
+            EventKind::Disconnected { session_ms, user, db, host } => {
                 match self.sessions.remove(&pid) {
                     Some(s) if s.state == State::Active => {
                         if s.counted {
@@ -350,6 +459,13 @@ impl Tracker {
                             for (d, sym) in s.dims() {
                                 self.row(d, sym).disconnections += 1;
                             }
+                            self.record(Change::Disconnect {
+                                time: self.now,
+                                pid: Some(pid),
+                                names: s.names(),
+                                session_ms,
+                                cause: s.abnormal,
+                            });
                         }
                     }
                     other => {
@@ -358,35 +474,29 @@ impl Tracker {
                             // logged: it was a session after all.
                             debug_assert_eq!(s.state, State::Received);
                         }
-                        self.unknown_disconnection(session_ms, user, db, host);
+                        self.unlinked_disconnection(Some(pid), session_ms, user, db, host);
                     }
                 }
             }
-            EventKind::Failure {
-                reason,
-                user,
-                db,
-                host,
-            } => match self.sessions.remove(&pid) {
+            EventKind::Failure { reason, user, db, host } => match self.sessions.remove(&pid) {
                 Some(s) if s.state == State::Active => {
                     // Authorized, then refused: a failed attempt.
                     if s.counted {
                         self.peak.cancel(s.id);
                         self.uncount_open(&s);
                     }
-                    let syms = [s.db, s.user, s.app, s.host];
-                    self.count_failure(Some(pid), reason, syms, true, s.counted);
+                    self.count_failure(Some(pid), reason, s.names(), s.counted, s.counted);
                 }
                 s => {
                     let u = self.intern(USER, user.or(meta.user));
                     let d = self.intern(DB, db.or(meta.db));
-                    let h = match s {
-                        Some(s) => s.host,
-                        None => self.intern(HOST, host.or(meta.host)),
+                    let (h, port) = match s {
+                        Some(s) => (s.host, s.port),
+                        None => (self.intern(HOST, host.or(meta.host)), None),
                     };
-                    let syms = [d, u, Sym::UNSET, h];
-                    let counted = self.matches(syms);
-                    self.count_failure(Some(pid), reason, syms, false, counted);
+                    let names = Names::attempt(d, u, h, port);
+                    let counted = self.matches(&names);
+                    self.count_failure(Some(pid), reason, names, counted, false);
                 }
             },
             EventKind::RoleMissing => self.role_missing(Some(pid)),
@@ -404,8 +514,8 @@ impl Tracker {
     fn ended(&mut self, pid: u32, cause: EndCause) {
         match self.sessions.get_mut(&pid) {
             Some(s) if s.state == State::Active => {
-                if !s.ended_abnormally {
-                    s.ended_abnormally = true;
+                if s.abnormal.is_none() {
+                    s.abnormal = Some(cause);
                     if s.counted {
                         self.totals.abnormal[cause as usize] += 1;
                     }
@@ -413,10 +523,10 @@ impl Tracker {
             }
             Some(s) => {
                 if cause != EndCause::ClientLost {
-                    let syms = [Sym::UNSET, Sym::UNSET, Sym::UNSET, s.host];
+                    let names = Names::attempt(Sym::UNSET, Sym::UNSET, s.host, s.port);
                     self.sessions.remove(&pid);
-                    let counted = self.matches(syms);
-                    self.count_failure(Some(pid), Reason::Other, syms, false, counted);
+                    let counted = self.matches(&names);
+                    self.count_failure(Some(pid), Reason::Other, names, counted, false);
                 }
             }
             None => {
@@ -428,7 +538,7 @@ impl Tracker {
     }
 
     /// A new attempt (`connection received`).
-    fn open(&mut self, pid: u32, since: Option<Timestamp>, host: Sym) {
+    fn open(&mut self, pid: u32, since: Option<Timestamp>, host: Sym, port: Option<u16>) {
         if self.sessions.len() >= MAX_SESSIONS {
             // Attempts that never went further are the cheapest to forget.
             // After a sweep that frees little, the table is full of real
@@ -467,12 +577,19 @@ impl Tracker {
                 app: Sym::UNSET,
                 counted: false,
                 replication: false,
-                ended_abnormally: false,
+                port,
+                abnormal: None,
             },
         );
     }
 
     fn count_open(&mut self, s: &Session, at: Option<Timestamp>) {
+        self.record(Change::Connect {
+            time: self.now,
+            pid: s.pid(),
+            names: s.names(),
+            replication: s.replication,
+        });
         if s.replication {
             self.totals.replication_sessions += 1;
             self.totals.replication_active += 1;
@@ -520,14 +637,13 @@ impl Tracker {
     fn end_silently(&mut self, s: Session, cause: EndCause) {
         match s.state {
             State::Received => {
-                let syms = [Sym::UNSET, Sym::UNSET, Sym::UNSET, s.host];
-                if self.matches(syms) {
+                if self.matches(&Names::attempt(Sym::UNSET, Sym::UNSET, s.host, s.port)) {
                     self.totals.abandoned += 1;
                 }
             }
             State::Active if s.counted => {
                 self.count_close(&s);
-                if !s.ended_abnormally {
+                if s.abnormal.is_none() {
                     self.totals.abnormal[cause as usize] += 1;
                 }
             }
@@ -535,38 +651,30 @@ impl Tracker {
         }
     }
 
-    /// Counts a failed attempt. `syms` are database, user, application and
-    /// host; an unknown one is `UNSET` and not counted, except the
-    /// application of an authorized attempt (`app_known`), where unset
-    /// means the client sent none.
+    /// Counts a failed attempt. An unknown name is `UNSET` and not counted
+    /// (the application is known only for an authorized attempt).
+    /// `after_authorization`: the attempt was counted, and shown, as a
+    /// connection first.
     fn count_failure(
         &mut self,
         pid: Option<u32>,
         reason: Reason,
-        syms: [Sym; 4],
-        app_known: bool,
+        names: Names,
         counted: bool,
+        after_authorization: bool,
     ) {
-        self.last_failure = Some(LastFailure {
-            pid,
-            reason,
-            counted,
-        });
+        self.last_failure = Some(LastFailure { pid, reason, counted });
         if !counted {
             return;
         }
         self.totals.matched += 1;
         self.totals.failures[reason as usize] += 1;
-        for (d, sym) in [
-            (DB, syms[0]),
-            (USER, syms[1]),
-            (APP, syms[2]),
-            (HOST, syms[3]),
-        ] {
-            if sym != Sym::UNSET || (d == APP && app_known) {
+        for (d, sym) in names.dims() {
+            if sym != Sym::UNSET || (d == APP && names.app_known) {
                 self.row(d, sym).failures += 1;
             }
         }
+        self.record(Change::Failure { time: self.now, pid, names, reason, after_authorization });
     }
 
     /// `DETAIL:  Role "x" does not exist.` after a password failure.
@@ -578,28 +686,70 @@ impl Tracker {
         {
             self.totals.failures[Reason::Password as usize] -= 1;
             self.totals.failures[Reason::NoSuchRole as usize] += 1;
+            // Amend the failure if the watch stream has not shown it yet.
+            let now = self.now;
+            if let Some(changes) = self.changes.as_mut() {
+                match changes.last_mut() {
+                    Some(Change::Failure { pid: p, reason, .. }) if *p == pid => {
+                        *reason = Reason::NoSuchRole;
+                    }
+                    _ => changes.push(Change::Reclassified {
+                        time: now,
+                        pid,
+                        reason: Reason::NoSuchRole,
+                    }),
+                }
+            }
         }
     }
 
-    fn unknown_disconnection(&mut self, session_ms: u64, user: &[u8], db: &[u8], host: &[u8]) {
+    /// A disconnection pgconn cannot link to a session it saw begin: one
+    /// from before the log, or any disconnection in a log without pids
+    /// (then it also ends one of the sessions counted as open).
+    fn unlinked_disconnection(
+        &mut self,
+        pid: Option<u32>,
+        session_ms: u64,
+        user: &[u8],
+        db: &[u8],
+        host: &[u8],
+    ) {
         let user = self.intern(USER, Some(user));
         let db = self.intern(DB, Some(db));
         let host = self.intern(HOST, Some(host));
-        // The application is not in the disconnection line: a filter on it
-        // cannot match.
-        if !self.filter.apps.is_empty() || !self.matches([db, user, Sym::UNSET, host]) {
+        // The application is not in the disconnection line.
+        let names = Names::attempt(db, user, host, None);
+        if !self.matches(&names) {
             return;
         }
         self.totals.matched += 1;
         self.totals.disconnections += 1;
-        self.totals.unknown_start += 1;
         self.sketch.add(session_ms);
         for (d, sym) in [(DB, db), (USER, user), (HOST, host)] {
             self.row(d, sym).disconnections += 1;
         }
+        if pid.is_some() {
+            self.totals.unknown_start += 1;
+        } else {
+            self.totals.active = self.totals.active.saturating_sub(1);
+            for (d, sym) in [(DB, db), (USER, user)] {
+                let row = self.row(d, sym);
+                row.active = (row.active - 1).max(0);
+            }
+        }
+        self.record(Change::Disconnect { time: self.now, pid, names, session_ms, cause: None });
     }
 
     fn server(&mut self, ev: ServerEvent) {
+        let ended = if ev.ends_sessions() { self.totals.active } else { 0 };
+        // The startup process logs two lines after a crash; show one.
+        let repeat = matches!(
+            self.changes.as_ref().and_then(|c| c.last()),
+            Some(Change::Server { event, .. }) if *event == ev
+        );
+        if !repeat || ended > 0 {
+            self.record(Change::Server { time: self.now, event: ev, ended });
+        }
         if !ev.ends_sessions() {
             return;
         }
@@ -631,18 +781,12 @@ impl Tracker {
                 }
             }
             EventKind::Authenticated { .. } | EventKind::Ready | EventKind::OtherFatal => {}
-            EventKind::Authorized {
-                user,
-                db,
-                app,
-                replication,
-                ..
-            } => {
+            EventKind::Authorized { user, db, app, replication, .. } => {
                 let user = self.intern(USER, Some(user));
                 let db = self.intern(DB, db);
                 let app = self.intern(APP, app);
                 let host = self.intern(HOST, meta.host);
-                if !self.matches([db, user, app, host]) {
+                if !self.matches(&Names { db, user, app, host, app_known: true, port: None }) {
                     return;
                 }
                 self.totals.matched += 1;
@@ -660,7 +804,8 @@ impl Tracker {
                     app,
                     counted: true,
                     replication,
-                    ended_abnormally: false,
+                    port: None,
+                    abnormal: None,
                 };
                 self.count_open(&s, meta.time);
                 if !replication {
@@ -670,64 +815,38 @@ impl Tracker {
                     }
                 }
             }
-            EventKind::Disconnected {
-                session_ms,
-                user,
-                db,
-                host,
-            } => {
-                let user_s = self.intern(USER, Some(user));
-                let db_s = self.intern(DB, Some(db));
-                let host_s = self.intern(HOST, Some(host));
-                if !self.filter.apps.is_empty() || !self.matches([db_s, user_s, Sym::UNSET, host_s])
-                {
-                    return;
-                }
-                self.totals.matched += 1;
-                self.totals.disconnections += 1;
-                self.sketch.add(session_ms);
-                self.totals.active = self.totals.active.saturating_sub(1);
-                for (d, sym) in [(DB, db_s), (USER, user_s)] {
-                    let row = self.row(d, sym);
-                    row.disconnections += 1;
-                    row.active = (row.active - 1).max(0);
-                }
-                self.row(HOST, host_s).disconnections += 1;
+            EventKind::Disconnected { session_ms, user, db, host } => {
+                self.unlinked_disconnection(None, session_ms, user, db, host);
             }
-            EventKind::Failure {
-                reason,
-                user,
-                db,
-                host,
-            } => {
-                let mut syms = [
+            EventKind::Failure { reason, user, db, host } => {
+                let mut names = Names::attempt(
                     self.intern(DB, db.or(meta.db)),
                     self.intern(USER, user.or(meta.user)),
-                    Sym::UNSET,
                     self.intern(HOST, host.or(meta.host)),
-                ];
-                let mut app_known = false;
+                    None,
+                );
+                let mut shown = false;
                 if after_authorization(reason) {
                     // Take back the session it was counted as: the most
                     // recent one with the same user (or database).
                     let pick = self.pidless_recent.iter().rposition(|s| {
                         self.peak.is_unconfirmed(s.id)
-                            && (syms[1] == Sym::UNSET || s.user == syms[1])
-                            && (syms[0] == Sym::UNSET || s.db == syms[0])
+                            && (names.user == Sym::UNSET || s.user == names.user)
+                            && (names.db == Sym::UNSET || s.db == names.db)
                     });
                     if let Some(i) = pick {
                         let s = self.pidless_recent.remove(i);
                         self.peak.cancel(s.id);
                         self.uncount_open(&s);
                         self.totals.matched -= 1;
-                        syms = [s.db, s.user, s.app, s.host];
-                        app_known = true;
+                        names = s.names();
+                        shown = true;
                     }
                 } else if self.filter.is_empty() {
                     self.totals.pidless_early_failures += 1;
                 }
-                let counted = self.matches(syms);
-                self.count_failure(None, reason, syms, app_known, counted);
+                let counted = self.matches(&names);
+                self.count_failure(None, reason, names, counted, shown);
             }
             EventKind::RoleMissing => self.role_missing(None),
             EventKind::Ended { cause } => {
@@ -742,15 +861,10 @@ impl Tracker {
     /// The figures as of now, for the renderers.
     pub(crate) fn snapshot(&self, top: usize, by: &[Dimension]) -> Snapshot {
         let t = &self.totals;
-        let pending = self
-            .sessions
-            .values()
-            .filter(|s| s.state == State::Received)
-            .count() as u64;
+        let pending = self.sessions.values().filter(|s| s.state == State::Received).count() as u64;
         let pidless = t.with_pid == 0 && t.without_pid > 0;
         let abandoned = if pidless {
-            t.pidless_received
-                .saturating_sub(t.pidless_authorized + t.pidless_early_failures)
+            t.pidless_received.saturating_sub(t.pidless_authorized + t.pidless_early_failures)
         } else {
             t.abandoned + pending
         };
@@ -779,10 +893,7 @@ impl Tracker {
             unavailable.push("host (connections and active need %p or %h in log_line_prefix)");
             unavailable.push("application active (disconnection lines do not name it)");
         }
-        let breakdowns = by
-            .iter()
-            .map(|&d| self.breakdown(d, top, pidless))
-            .collect();
+        let breakdowns = by.iter().map(|&d| self.breakdown(d, top, pidless)).collect();
         Snapshot {
             first: self.first,
             last: self.last,
@@ -835,16 +946,10 @@ impl Tracker {
                 folded += 1;
                 continue;
             }
-            out.push(BreakdownRow {
-                name: label(sym),
-                row: r,
-            });
+            out.push(BreakdownRow { name: label(sym), row: r });
         }
         if folded > 0 {
-            out.push(BreakdownRow {
-                name: b"(other)".to_vec(),
-                row: other,
-            });
+            out.push(BreakdownRow { name: b"(other)".to_vec(), row: other });
         }
         let no_active = pidless && (d == Dimension::Application || d == Dimension::Host);
         Breakdown {
@@ -929,10 +1034,7 @@ mod tests {
     }
 
     fn ends(s: &Snapshot, cause: &str) -> u64 {
-        s.abnormal_ends
-            .iter()
-            .find(|(c, _)| *c == cause)
-            .map_or(0, |(_, n)| *n)
+        s.abnormal_ends.iter().find(|(c, _)| *c == cause).map_or(0, |(_, n)| *n)
     }
 
     const OPEN_2: &str = "\
@@ -949,10 +1051,7 @@ mod tests {
         let hosts = &s.breakdowns[3].rows;
         assert_eq!(hosts.len(), 2);
         let apps = &s.breakdowns[2].rows;
-        assert!(
-            apps.iter()
-                .any(|r| r.name == b"(unset)" && r.row.active == 1)
-        );
+        assert!(apps.iter().any(|r| r.name == b"(unset)" && r.row.active == 1));
     }
 
     #[test]
@@ -1003,10 +1102,7 @@ mod tests {
         let s = track(
             "2025-03-01 10:00:00.000 UTC [7] LOG:  disconnection: session time: 27:03:04.005 user=a database=d host=[local]\n",
         );
-        assert_eq!(
-            (s.active, s.connections, s.disconnections, s.unknown_start),
-            (0, 0, 1, 1)
-        );
+        assert_eq!((s.active, s.connections, s.disconnections, s.unknown_start), (0, 0, 1, 1));
         assert_eq!(s.sessions.as_ref().unwrap().max_ms, 97_384_005);
     }
 
@@ -1023,24 +1119,15 @@ mod tests {
         );
         assert_eq!((s.abandoned, s.failures), (1, 2));
         let host = &s.breakdowns[3].rows[0];
-        assert_eq!(
-            (host.name.as_slice(), host.row.failures),
-            (&b"10.0.0.9"[..], 2)
-        );
+        assert_eq!((host.name.as_slice(), host.row.failures), (&b"10.0.0.9"[..], 2));
     }
 
     #[test]
     fn filters_apply_to_sessions() {
-        let f = Filter {
-            users: vec!["b".into()],
-            ..Filter::default()
-        };
+        let f = Filter { users: vec!["b".into()], ..Filter::default() };
         let s = track_with(f, OPEN_2);
         assert_eq!((s.active, s.connections), (1, 1));
-        let f = Filter {
-            hosts: vec!["10.0.0.0/8".parse().unwrap()],
-            ..Filter::default()
-        };
+        let f = Filter { hosts: vec!["10.0.0.0/8".parse().unwrap()], ..Filter::default() };
         let s = track_with(f, OPEN_2);
         assert_eq!((s.active, s.connections), (1, 1));
     }
@@ -1051,12 +1138,7 @@ mod tests {
             "2025-03-01 10:00:00.000 UTC [30] LOG:  replication connection authorized: user=rep application_name=walreceiver\n",
         );
         assert_eq!(
-            (
-                s.connections,
-                s.active,
-                s.replication_sessions,
-                s.replication_active
-            ),
+            (s.connections, s.active, s.replication_sessions, s.replication_active),
             (0, 0, 1, 1)
         );
     }
@@ -1067,10 +1149,7 @@ mod tests {
         let mut t = Tracker::new(Filter::default());
         let n = MAX_SESSIONS as u32 + 10;
         for pid in 0..n {
-            let meta = Meta {
-                pid: Some(pid),
-                ..Meta::default()
-            };
+            let meta = Meta { pid: Some(pid), ..Meta::default() };
             let kind = EventKind::Authorized {
                 user: b"u",
                 db: Some(b"d"),
@@ -1081,13 +1160,10 @@ mod tests {
             t.apply(&Event { meta, kind });
         }
         for pid in n..n + 1000 {
-            let meta = Meta {
-                pid: Some(pid),
-                ..Meta::default()
-            };
+            let meta = Meta { pid: Some(pid), ..Meta::default() };
             t.apply(&Event {
                 meta,
-                kind: EventKind::Received { host: b"10.0.0.1" },
+                kind: EventKind::Received { host: b"10.0.0.1", port: Some(5432) },
             });
         }
         assert!(t.sessions.len() <= MAX_SESSIONS);

@@ -10,11 +10,7 @@ fn path(name: &str) -> String {
 }
 
 fn names(v: &serde_json::Value) -> Vec<String> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["name"].as_str().unwrap().to_string())
-        .collect()
+    v.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap().to_string()).collect()
 }
 
 #[test]
@@ -36,20 +32,13 @@ fn filters_select_sessions() {
     run(&["--host", "::1", &f], None).expect(1);
     let v = summary(&["--user", "alice", &f]);
     assert_eq!(names(&v["by_user"]), vec!["alice"]);
-    assert_eq!(
-        v["failures_by_reason"]["password"], 1,
-        "alice's wrong password"
-    );
+    assert_eq!(v["failures_by_reason"]["password"], 1, "alice's wrong password");
 }
 
 #[test]
 fn filter_matching_nothing_exits_1() {
     let r = run(&["--db", "nope", &path("stderr-default.log")], None).expect(1);
-    assert!(
-        r.stderr.contains("no connection event matched the filters"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("no connection event matched the filters"), "{}", r.stderr);
 }
 
 #[test]
@@ -71,30 +60,16 @@ fn top_folds_the_rest_into_other() {
 
 #[test]
 fn by_chooses_breakdowns() {
-    let r = run(
-        &[
-            "--color",
-            "never",
-            "--by",
-            "user,host",
-            &path("stderr-default.log"),
-        ],
-        None,
-    )
-    .expect(0);
+    let r = run(&["--color", "never", "--by", "user,host", &path("stderr-default.log")], None)
+        .expect(0);
     let out = r.out();
     assert!(out.contains("USER ") && out.contains("HOST "), "{out}");
-    assert!(
-        !out.contains("DATABASE ") && !out.contains("APPLICATION "),
-        "{out}"
-    );
+    assert!(!out.contains("DATABASE ") && !out.contains("APPLICATION "), "{out}");
 }
 
 #[test]
 fn table_shows_the_figures() {
-    let out = run(&["--color", "never", &path("stderr-debian.log")], None)
-        .expect(0)
-        .out();
+    let out = run(&["--color", "never", &path("stderr-debian.log")], None).expect(0).out();
     assert!(out.contains("Active now           2"), "{out}");
     assert!(
         out.contains("Connections         72   disconnections 68, failures 10, abandoned 2"),
@@ -108,19 +83,9 @@ fn table_shows_the_figures() {
 #[test]
 fn color_choices() {
     let f = path("stderr-default.log");
-    assert!(
-        run(&["--color", "always", &f], None)
-            .expect(0)
-            .out()
-            .contains("\x1b[")
-    );
+    assert!(run(&["--color", "always", &f], None).expect(0).out().contains("\x1b["));
     // Not a terminal: auto means no color.
-    assert!(
-        !run(&["--color", "auto", &f], None)
-            .expect(0)
-            .out()
-            .contains('\x1b')
-    );
+    assert!(!run(&["--color", "auto", &f], None).expect(0).out().contains('\x1b'));
     let r = run(&["--color", "purple", &f], None).expect(2);
     assert!(r.stderr.contains("auto, always, never"), "{}", r.stderr);
 }
@@ -147,11 +112,7 @@ fn help_and_version() {
 fn empty_input_exits_1_with_a_hint() {
     let r = run(&[], Some(b"")).expect(1);
     assert!(r.out().is_empty());
-    assert!(
-        r.stderr.contains("no PostgreSQL log lines found"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("no PostgreSQL log lines found"), "{}", r.stderr);
     let r = run(&["--json"], Some(b"")).expect(1);
     assert_eq!(r.json()["connections"], 0);
 }
@@ -169,37 +130,15 @@ fn log_without_connection_lines_names_the_settings() {
 #[test]
 fn wrong_prefix_shows_the_first_unmatched_line() {
     let r = run(&["--prefix", "%t <%p> ", &path("stderr-default.log")], None).expect(1);
-    assert!(
-        r.stderr.contains("did not match --prefix '%t <%p> '"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("LOG:  starting PostgreSQL"),
-        "{}",
-        r.stderr
-    );
-    assert_eq!(
-        r.stderr.matches("did not match").count(),
-        1,
-        "said once: {}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("did not match --prefix '%t <%p> '"), "{}", r.stderr);
+    assert!(r.stderr.contains("LOG:  starting PostgreSQL"), "{}", r.stderr);
+    assert_eq!(r.stderr.matches("did not match").count(), 1, "said once: {}", r.stderr);
 }
 
 #[test]
 fn unreadable_file_is_reported_and_the_rest_read() {
-    let r = run(
-        &["--json", "/nonexistent/pg.log", &path("stderr-default.log")],
-        None,
-    )
-    .expect(2);
-    assert!(
-        r.stderr
-            .contains("pgconn: /nonexistent/pg.log: No such file"),
-        "{}",
-        r.stderr
-    );
+    let r = run(&["--json", "/nonexistent/pg.log", &path("stderr-default.log")], None).expect(2);
+    assert!(r.stderr.contains("pgconn: /nonexistent/pg.log: No such file"), "{}", r.stderr);
     assert_eq!(r.json()["connections"], 72);
     run(&["/nonexistent/pg.log"], None).expect(2);
     // A directory cannot be read either.
@@ -224,16 +163,8 @@ fn several_files_are_read_in_order() {
 fn crlf_and_missing_final_newline_change_nothing() {
     let log = read_fixture("stderr-default.log");
     let base = run(&["--json"], Some(&log)).expect(0).json();
-    let crlf: Vec<u8> = log
-        .iter()
-        .flat_map(|&b| {
-            if b == b'\n' {
-                vec![b'\r', b'\n']
-            } else {
-                vec![b]
-            }
-        })
-        .collect();
+    let crlf: Vec<u8> =
+        log.iter().flat_map(|&b| if b == b'\n' { vec![b'\r', b'\n'] } else { vec![b] }).collect();
     let v = run(&["--json"], Some(&crlf)).expect(0).json();
     assert_eq!(v["connections"], base["connections"]);
     assert_eq!(v["by_application"], base["by_application"]);
@@ -257,16 +188,13 @@ fn garbage_huge_lines_and_nul_bytes_are_survived() {
     data.extend(std::iter::repeat_n(b'x', 50 * 1024 * 1024));
     data.extend_from_slice(b"\n\0\0\0\xff\xfe\n");
     data.extend_from_slice(&log);
-    let v = run(&["--json", "--prefix", "%m [%p] "], Some(&data))
-        .expect(0)
-        .json();
+    let v = run(&["--json", "--prefix", "%m [%p] "], Some(&data)).expect(0).json();
     assert_eq!(v["connections"], base["connections"]);
     assert_eq!(v["active"], base["active"]);
     assert_eq!(v["input"]["long_lines"], 1);
     // Random bytes alone: no panic, nothing found.
-    let noise: Vec<u8> = (0..300_000u32)
-        .map(|i| (i.wrapping_mul(2_246_822_519) >> 11) as u8)
-        .collect();
+    let noise: Vec<u8> =
+        (0..300_000u32).map(|i| (i.wrapping_mul(2_246_822_519) >> 11) as u8).collect();
     run(&[], Some(&noise)).expect(1);
 }
 
@@ -278,20 +206,14 @@ fn names_with_control_characters_are_escaped() {
 ";
     let out = run(&["--color", "never"], Some(bytes)).expect(0);
     let text = out.out();
-    assert!(
-        !out.stdout.contains(&0x1b),
-        "raw ESC reached the output:\n{text}"
-    );
+    assert!(!out.stdout.contains(&0x1b), "raw ESC reached the output:\n{text}");
     assert!(!out.stdout.contains(&b'\r'), "raw CR reached the output");
     assert!(text.contains("\\x1b]0;owned\\x07"), "{text}");
     assert!(text.contains("d\\rb"), "{text}");
     assert!(text.contains("\\x1b[31mred\\x1b[0m \\xff"), "{text}");
     let v = run(&["--json"], Some(bytes)).expect(0).json();
     assert_eq!(v["by_user"][0]["name"], "\x1b]0;owned\x07");
-    assert_eq!(
-        v["by_application"][0]["name"],
-        "\x1b[31mred\x1b[0m \u{fffd}"
-    );
+    assert_eq!(v["by_application"][0]["name"], "\x1b[31mred\x1b[0m \u{fffd}");
     assert_eq!(v["input"]["invalid_utf8_lines"], 1);
 }
 
@@ -316,12 +238,7 @@ fn closed_output_pipe_exits_0_quietly() {
         let _ = std::io::Write::write_all(&mut stdin, &big);
     });
     let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     let status = child.wait().unwrap();
     writer.join().unwrap();
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");

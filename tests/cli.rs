@@ -4,11 +4,14 @@
 //! checks the committed fixtures against the figures their workload
 //! produced; `behaviour` covers options, exit status and bad input;
 //! `live` runs the workload on a fresh server when one is installed;
-//! `docs` keeps the man page and README honest.
+//! `stream` drives pgconn through a pipe that stays open; `docs` keeps
+//! the man page and README honest.
 
 mod util;
 
 mod behaviour;
+mod dashboard;
 mod docs;
 mod figures;
 mod live;
+mod stream;

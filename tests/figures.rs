@@ -8,13 +8,8 @@ use serde_json::Value;
 
 use crate::util::{read_fixture, run, summary};
 
-const NAMES: &[&str] = &[
-    "stderr-default",
-    "stderr-debian",
-    "stderr-keyvalue",
-    "stderr-nopid",
-    "stderr-rds",
-];
+const NAMES: &[&str] =
+    &["stderr-default", "stderr-debian", "stderr-keyvalue", "stderr-nopid", "stderr-rds"];
 
 fn expected(name: &str) -> Value {
     let text = read_fixture(&format!("{name}.expected.json"));
@@ -26,37 +21,22 @@ fn num(v: &Value, path: &str) -> u64 {
     for key in path.split('.') {
         cur = &cur[key];
     }
-    cur.as_u64()
-        .unwrap_or_else(|| panic!("{path} is not a count in {v}"))
+    cur.as_u64().unwrap_or_else(|| panic!("{path} is not a count in {v}"))
 }
 
 /// The rows of a breakdown as name -> row.
 fn rows(summary: &Value, key: &str) -> Option<serde_json::Map<String, Value>> {
     let list = summary[key].as_array()?;
-    Some(
-        list.iter()
-            .map(|r| (r["name"].as_str().unwrap().to_string(), r.clone()))
-            .collect(),
-    )
+    Some(list.iter().map(|r| (r["name"].as_str().unwrap().to_string(), r.clone())).collect())
 }
 
 /// Compares a pgconn summary with a workload's expected figures. `label`
 /// names the case in failure messages.
 pub fn check(label: &str, got: &Value, want: &Value) {
-    for key in [
-        "connections",
-        "disconnections",
-        "active",
-        "failures",
-        "abandoned",
-    ] {
+    for key in ["connections", "disconnections", "active", "failures", "abandoned"] {
         assert_eq!(num(got, key), num(want, key), "{label}: {key}");
     }
-    assert_eq!(
-        num(got, "peak.active"),
-        num(want, "peak.active"),
-        "{label}: peak"
-    );
+    assert_eq!(num(got, "peak.active"), num(want, "peak.active"), "{label}: peak");
     assert_eq!(
         num(got, "session_seconds.count"),
         num(want, "session_seconds.count"),
@@ -67,19 +47,12 @@ pub fn check(label: &str, got: &Value, want: &Value) {
         "{label}: failures by reason"
     );
     // Abnormal ends: the workload's, plus the sessions its restart killed.
-    let mut ends = want["abnormal_ends"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
+    let mut ends = want["abnormal_ends"].as_object().cloned().unwrap_or_default();
     let restart = num(want, "ended_by_restart");
     if restart > 0 {
         ends.insert("server_restart".into(), restart.into());
     }
-    assert_eq!(
-        got["abnormal_ends"],
-        Value::Object(ends),
-        "{label}: abnormal ends"
-    );
+    assert_eq!(got["abnormal_ends"], Value::Object(ends), "{label}: abnormal ends");
     let pid = got["input"]["pid"].as_bool().unwrap();
     for (dim, key) in [
         ("by_user", "user"),
@@ -96,26 +69,17 @@ pub fn check(label: &str, got: &Value, want: &Value) {
             let g = got_rows
                 .get(name)
                 .unwrap_or_else(|| panic!("{label}: no {key} {name:?} in {got_rows:?}"));
-            assert_eq!(
-                g["connections"], w["connections"],
-                "{label}: connections of {key} {name}"
-            );
+            assert_eq!(g["connections"], w["connections"], "{label}: connections of {key} {name}");
             if pid || !matches!(dim, "by_application") {
                 assert_eq!(g["active"], w["active"], "{label}: active of {key} {name}");
             } else {
-                assert!(
-                    g["active"].is_null(),
-                    "{label}: {key} active should be unavailable"
-                );
+                assert!(g["active"].is_null(), "{label}: {key} active should be unavailable");
             }
         }
         // No session shows up under a name the workload never used.
         for (name, g) in &got_rows {
             if num(g, "connections") > 0 {
-                assert!(
-                    want_rows.contains_key(name),
-                    "{label}: unexpected {key} {name}: {g}"
-                );
+                assert!(want_rows.contains_key(name), "{label}: unexpected {key} {name}: {g}");
             }
         }
     }
@@ -141,10 +105,7 @@ fn given_prefix_agrees_with_inferred() {
         assert_eq!(got["input"]["log_line_prefix"], prefix);
         assert_eq!(got["input"]["prefix_inferred"], false);
         let inferred = summary(&[path.to_str().unwrap()]);
-        assert_eq!(
-            inferred["input"]["log_line_prefix"], prefix,
-            "{name}: inferred prefix"
-        );
+        assert_eq!(inferred["input"]["log_line_prefix"], prefix, "{name}: inferred prefix");
     }
 }
 
@@ -156,9 +117,7 @@ fn standard_input_same_as_file() {
     let from_file = summary(&[path.to_str().unwrap()]);
     assert_eq!(from_stdin["connections"], from_file["connections"]);
     assert_eq!(from_stdin["by_user"], from_file["by_user"]);
-    let dash = run(&["--json", "--top", "0", "-"], Some(&data))
-        .expect(0)
-        .json();
+    let dash = run(&["--json", "--top", "0", "-"], Some(&data)).expect(0).json();
     assert_eq!(dash["by_host"], from_file["by_host"]);
 }
 
@@ -169,19 +128,9 @@ fn without_pid_says_what_it_cannot_give() {
     assert!(got["by_host"].is_null());
     assert_eq!(got["input"]["pid"], false);
     let notes = got["unavailable"].as_array().unwrap();
-    assert!(
-        notes
-            .iter()
-            .any(|n| n.as_str().unwrap().starts_with("host")),
-        "{notes:?}"
-    );
-    let table = run(&["--color", "never", path.to_str().unwrap()], None)
-        .expect(0)
-        .out();
-    assert!(
-        table.contains("HOST (not available: no pid in the log)"),
-        "{table}"
-    );
+    assert!(notes.iter().any(|n| n.as_str().unwrap().starts_with("host")), "{notes:?}");
+    let table = run(&["--color", "never", path.to_str().unwrap()], None).expect(0).out();
+    assert!(table.contains("HOST (not available: no pid in the log)"), "{table}");
 }
 
 #[test]
@@ -191,24 +140,14 @@ fn statements_that_look_like_events_do_not_count() {
     // `connection authorized` log line: grep counts them, pgconn must not.
     let log = read_fixture("stderr-default.log");
     let text = String::from_utf8_lossy(&log);
-    let grep_authorized = text
-        .lines()
-        .filter(|l| l.contains("connection authorized: "))
-        .count();
-    let grep_disconnections = text
-        .lines()
-        .filter(|l| l.contains("disconnection: session time: "))
-        .count();
+    let grep_authorized = text.lines().filter(|l| l.contains("connection authorized: ")).count();
+    let grep_disconnections =
+        text.lines().filter(|l| l.contains("disconnection: session time: ")).count();
     let want = expected("stderr-default");
-    let post_auth_failures = [
-        "no_such_database",
-        "not_permitted",
-        "role_limit",
-        "reserved_slots",
-    ]
-    .iter()
-    .map(|r| want["failures_by_reason"][r].as_u64().unwrap_or(0))
-    .sum::<u64>()
+    let post_auth_failures = ["no_such_database", "not_permitted", "role_limit", "reserved_slots"]
+        .iter()
+        .map(|r| want["failures_by_reason"][r].as_u64().unwrap_or(0))
+        .sum::<u64>()
         + 1; // ghost2 over the socket: trust, then `role "ghost2" does not exist`
     assert!(
         grep_authorized as u64 > num(&want, "connections") + post_auth_failures,

@@ -51,9 +51,7 @@ fn workload(dir: &Path, name: &str, prefix: &str) {
     let want: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.expected.json"))).unwrap())
             .unwrap();
-    let got = run(&["--json", "--top", "0", log.to_str().unwrap()], None)
-        .expect(0)
-        .json();
+    let got = run(&["--json", "--top", "0", log.to_str().unwrap()], None).expect(0).json();
     crate::figures::check(&format!("live {name} ({prefix:?})"), &got, &want);
     assert_eq!(got["input"]["log_line_prefix"], prefix, "inferred prefix");
     // Written to the stream itself, past the test harness's capture, so the
@@ -72,10 +70,7 @@ fn workload(dir: &Path, name: &str, prefix: &str) {
 fn live_server_figures_match_the_workload() {
     let required = std::env::var("PGCONN_REQUIRE_LIVE").is_ok_and(|v| v == "1");
     if server_binary().is_none() {
-        assert!(
-            !required,
-            "PGCONN_REQUIRE_LIVE=1 but no PostgreSQL server binary was found"
-        );
+        assert!(!required, "PGCONN_REQUIRE_LIVE=1 but no PostgreSQL server binary was found");
         eprintln!(
             "SKIPPED live test: no PostgreSQL server binary (install postgresql-15 or set PG_BIN)"
         );

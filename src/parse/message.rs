@@ -89,15 +89,10 @@ pub(crate) fn parse(kind: MessageKind, msg: &[u8]) -> Parsed<'_> {
             db: None,
             host: None,
         }),
-        MessageKind::SslLog => Some(EventKind::Failure {
-            reason: Reason::Ssl,
-            user: None,
-            db: None,
-            host: None,
-        }),
-        MessageKind::ClientLostLog => Some(EventKind::Ended {
-            cause: EndCause::ClientLost,
-        }),
+        MessageKind::SslLog => {
+            Some(EventKind::Failure { reason: Reason::Ssl, user: None, db: None, host: None })
+        }
+        MessageKind::ClientLostLog => Some(EventKind::Ended { cause: EndCause::ClientLost }),
         MessageKind::Server(ev) => Some(EventKind::Server(ev)),
         MessageKind::ChildExit => return child_exit(msg),
     };
@@ -109,20 +104,20 @@ pub(crate) fn parse(kind: MessageKind, msg: &[u8]) -> Parsed<'_> {
 
 fn received(msg: &[u8]) -> Option<EventKind<'_>> {
     let rest = msg.strip_prefix(b"connection received: host=")?;
-    let host = match find(rest, b" port=") {
-        Some(i) => &rest[..i],
-        None => rest,
+    let (host, port) = match find(rest, b" port=") {
+        Some(i) => {
+            (&rest[..i], std::str::from_utf8(&rest[i + 6..]).ok().and_then(|p| p.parse().ok()))
+        }
+        None => (rest, None),
     };
-    Some(EventKind::Received { host })
+    Some(EventKind::Received { host, port })
 }
 
 fn authenticated(msg: &[u8]) -> Option<EventKind<'_>> {
     let rest = msg.strip_prefix(b"connection authenticated: ")?;
     let s = find(rest, b"\" method=")? + 9;
     let e = find(&rest[s..], b" ").map_or(rest.len(), |i| s + i);
-    Some(EventKind::Authenticated {
-        method: &rest[s..e],
-    })
+    Some(EventKind::Authenticated { method: &rest[s..e] })
 }
 
 /// Strips a trailing ` KEYWORD (...)` block, returning what is before it
@@ -155,13 +150,7 @@ fn authorized(msg: &[u8], replication: bool) -> Option<EventKind<'_>> {
         None if replication => (before_app, None),
         None => return None,
     };
-    Some(EventKind::Authorized {
-        user,
-        db,
-        app,
-        replication,
-        ssl,
-    })
+    Some(EventKind::Authorized { user, db, app, replication, ssl })
 }
 
 /// `H:MM:SS.mmm`, hours without a day rollover.
@@ -199,21 +188,11 @@ fn disconnection(msg: &[u8]) -> Option<EventKind<'_>> {
         Some(i) => &rest[..i],
         None => rest,
     };
-    Some(EventKind::Disconnected {
-        session_ms,
-        user,
-        db,
-        host,
-    })
+    Some(EventKind::Disconnected { session_ms, user, db, host })
 }
 
 fn failure<'a>(reason: Reason) -> EventKind<'a> {
-    EventKind::Failure {
-        reason,
-        user: None,
-        db: None,
-        host: None,
-    }
+    EventKind::Failure { reason, user: None, db: None, host: None }
 }
 
 fn fatal(msg: &[u8]) -> Parsed<'_> {
@@ -221,20 +200,12 @@ fn fatal(msg: &[u8]) -> Parsed<'_> {
     let ev = if let Some(user) = quoted_to_last(msg, b"password authentication failed for user \"")
         .filter(|_| msg.starts_with(b"password authentication failed"))
     {
-        EventKind::Failure {
-            reason: Reason::Password,
-            user: Some(user),
-            db: None,
-            host: None,
-        }
+        EventKind::Failure { reason: Reason::Password, user: Some(user), db: None, host: None }
     } else if msg.starts_with(b"no pg_hba.conf entry for ")
         || msg.starts_with(b"pg_hba.conf rejects ")
     {
-        let reason = if msg.starts_with(b"no pg_hba") {
-            Reason::NoHbaEntry
-        } else {
-            Reason::HbaReject
-        };
+        let reason =
+            if msg.starts_with(b"no pg_hba") { Reason::NoHbaEntry } else { Reason::HbaReject };
         let host = between(msg, b"host \"", b"\", user \"");
         let user = between(msg, b"\", user \"", b"\"");
         let user = match find(msg, b"\", database \"") {
@@ -245,81 +216,39 @@ fn fatal(msg: &[u8]) -> Parsed<'_> {
             let s = i + 13;
             memchr::memrchr(b'"', &msg[s..]).map(|e| &msg[s..s + e])
         });
-        EventKind::Failure {
-            reason,
-            user,
-            db,
-            host,
-        }
+        EventKind::Failure { reason, user, db, host }
     } else if msg.starts_with(b"authentication failed for user \"") {
         let reason = if msg.ends_with(b": host rejected") {
             Reason::HbaReject
         } else {
             Reason::Authentication
         };
-        EventKind::Failure {
-            reason,
-            user: between(msg, b"user \"", b"\": "),
-            db: None,
-            host: None,
-        }
+        EventKind::Failure { reason, user: between(msg, b"user \"", b"\": "), db: None, host: None }
     } else if msg.starts_with(b"role \"") && msg.ends_with(b"\" does not exist") {
         let user = &msg[6..msg.len() - 16];
-        EventKind::Failure {
-            reason: Reason::NoSuchRole,
-            user: Some(user),
-            db: None,
-            host: None,
-        }
+        EventKind::Failure { reason: Reason::NoSuchRole, user: Some(user), db: None, host: None }
     } else if msg.starts_with(b"role \"") && msg.ends_with(b"\" is not permitted to log in") {
         let user = &msg[6..msg.len() - 28];
-        EventKind::Failure {
-            reason: Reason::NotPermitted,
-            user: Some(user),
-            db: None,
-            host: None,
-        }
+        EventKind::Failure { reason: Reason::NotPermitted, user: Some(user), db: None, host: None }
     } else if msg.starts_with(b"database \"") && msg.ends_with(b"\" does not exist") {
         let db = &msg[10..msg.len() - 16];
-        EventKind::Failure {
-            reason: Reason::NoSuchDatabase,
-            user: None,
-            db: Some(db),
-            host: None,
-        }
+        EventKind::Failure { reason: Reason::NoSuchDatabase, user: None, db: Some(db), host: None }
     } else if msg.starts_with(b"too many connections for role \"") {
         let user = quoted_to_last(msg, b"role \"");
-        EventKind::Failure {
-            reason: Reason::RoleLimit,
-            user,
-            db: None,
-            host: None,
-        }
+        EventKind::Failure { reason: Reason::RoleLimit, user, db: None, host: None }
     } else if msg.starts_with(b"too many connections for database \"") {
         let db = quoted_to_last(msg, b"database \"");
-        EventKind::Failure {
-            reason: Reason::DatabaseLimit,
-            user: None,
-            db,
-            host: None,
-        }
+        EventKind::Failure { reason: Reason::DatabaseLimit, user: None, db, host: None }
     } else if msg.starts_with(b"permission denied for database \"") {
         let db = quoted_to_last(msg, b"database \"");
-        EventKind::Failure {
-            reason: Reason::NotPermitted,
-            user: None,
-            db,
-            host: None,
-        }
+        EventKind::Failure { reason: Reason::NotPermitted, user: None, db, host: None }
     } else if msg.starts_with(b"database \"")
         && msg.ends_with(b"\" is not currently accepting connections")
         || msg.starts_with(b"cannot connect to invalid database \"")
     {
         failure(Reason::Other)
-    } else if let Some(reason) = FATAL_PREFIXES
-        .iter()
-        .find(|(p, _)| msg.starts_with(p.as_bytes()))
-        .map(|(_, r)| *r)
+    } else if let Some(reason) =
+        FATAL_PREFIXES.iter().find(|(p, _)| msg.starts_with(p.as_bytes())).map(|(_, r)| *r)
     {
         match reason {
             Fatal::Failure(r) => failure(r),
@@ -330,12 +259,7 @@ fn fatal(msg: &[u8]) -> Parsed<'_> {
         // Ident, Peer, "trust", GSSAPI, SSPI, PAM, BSD, LDAP, certificate,
         // RADIUS, OAuth bearer.
         let user = quoted_to_last(&msg[i..], b"user \"");
-        EventKind::Failure {
-            reason: Reason::Authentication,
-            user,
-            db: None,
-            host: None,
-        }
+        EventKind::Failure { reason: Reason::Authentication, user, db: None, host: None }
     } else {
         EventKind::OtherFatal
     };
@@ -351,123 +275,36 @@ enum Fatal {
 
 /// FATAL messages recognised by their first words.
 const FATAL_PREFIXES: &[(&str, Fatal)] = &[
-    (
-        "sorry, too many clients already",
-        Fatal::Failure(Reason::TooManyClients),
-    ),
-    (
-        "number of requested standby connections exceeds",
-        Fatal::Failure(Reason::TooManyClients),
-    ),
-    (
-        "remaining connection slots are reserved",
-        Fatal::Failure(Reason::ReservedSlots),
-    ),
-    (
-        "the database system is starting up",
-        Fatal::Failure(Reason::StartingUp),
-    ),
-    (
-        "the database system is shutting down",
-        Fatal::Failure(Reason::ShuttingDown),
-    ),
-    (
-        "the database system is in recovery mode",
-        Fatal::Failure(Reason::Recovery),
-    ),
-    (
-        "the database system is not yet accepting connections",
-        Fatal::Failure(Reason::Recovery),
-    ),
-    (
-        "the database system is not accepting connections",
-        Fatal::Failure(Reason::Recovery),
-    ),
-    (
-        "permission denied to start WAL sender",
-        Fatal::Failure(Reason::NotPermitted),
-    ),
+    ("sorry, too many clients already", Fatal::Failure(Reason::TooManyClients)),
+    ("number of requested standby connections exceeds", Fatal::Failure(Reason::TooManyClients)),
+    ("remaining connection slots are reserved", Fatal::Failure(Reason::ReservedSlots)),
+    ("the database system is starting up", Fatal::Failure(Reason::StartingUp)),
+    ("the database system is shutting down", Fatal::Failure(Reason::ShuttingDown)),
+    ("the database system is in recovery mode", Fatal::Failure(Reason::Recovery)),
+    ("the database system is not yet accepting connections", Fatal::Failure(Reason::Recovery)),
+    ("the database system is not accepting connections", Fatal::Failure(Reason::Recovery)),
+    ("permission denied to start WAL sender", Fatal::Failure(Reason::NotPermitted)),
     ("must be superuser", Fatal::Failure(Reason::NotPermitted)),
-    (
-        "new replication connections are not allowed",
-        Fatal::Failure(Reason::NotPermitted),
-    ),
-    (
-        "no PostgreSQL user name specified",
-        Fatal::Failure(Reason::StartupPacket),
-    ),
-    (
-        "unsupported frontend protocol",
-        Fatal::Failure(Reason::StartupPacket),
-    ),
-    (
-        "invalid startup packet layout",
-        Fatal::Failure(Reason::StartupPacket),
-    ),
-    (
-        "invalid value for parameter",
-        Fatal::Failure(Reason::StartupPacket),
-    ),
-    (
-        "received unencrypted data after",
-        Fatal::Failure(Reason::Ssl),
-    ),
-    (
-        "connection requires a valid client certificate",
-        Fatal::Failure(Reason::Ssl),
-    ),
-    (
-        "client certificates can only be checked",
-        Fatal::Failure(Reason::Ssl),
-    ),
-    (
-        "could not accept SSL connection",
-        Fatal::Failure(Reason::Ssl),
-    ),
-    (
-        "GSSAPI encryption can only be used",
-        Fatal::Failure(Reason::Authentication),
-    ),
-    (
-        "GSSAPI context error",
-        Fatal::Failure(Reason::Authentication),
-    ),
-    (
-        "could not accept GSSAPI security context",
-        Fatal::Failure(Reason::Authentication),
-    ),
-    (
-        "expected password response",
-        Fatal::Failure(Reason::Authentication),
-    ),
-    (
-        "invalid password packet size",
-        Fatal::Failure(Reason::Authentication),
-    ),
-    (
-        "empty password returned by client",
-        Fatal::Failure(Reason::Authentication),
-    ),
-    (
-        "expected SASL response",
-        Fatal::Failure(Reason::Authentication),
-    ),
-    (
-        "expected GSS response",
-        Fatal::Failure(Reason::Authentication),
-    ),
-    (
-        "authentication identifier set more than once",
-        Fatal::Failure(Reason::Authentication),
-    ),
-    (
-        "canceling authentication due to timeout",
-        Fatal::Failure(Reason::AuthTimeout),
-    ),
-    (
-        "terminating connection due to administrator command",
-        Fatal::Ended(EndCause::AdminTerminate),
-    ),
+    ("new replication connections are not allowed", Fatal::Failure(Reason::NotPermitted)),
+    ("no PostgreSQL user name specified", Fatal::Failure(Reason::StartupPacket)),
+    ("unsupported frontend protocol", Fatal::Failure(Reason::StartupPacket)),
+    ("invalid startup packet layout", Fatal::Failure(Reason::StartupPacket)),
+    ("invalid value for parameter", Fatal::Failure(Reason::StartupPacket)),
+    ("received unencrypted data after", Fatal::Failure(Reason::Ssl)),
+    ("connection requires a valid client certificate", Fatal::Failure(Reason::Ssl)),
+    ("client certificates can only be checked", Fatal::Failure(Reason::Ssl)),
+    ("could not accept SSL connection", Fatal::Failure(Reason::Ssl)),
+    ("GSSAPI encryption can only be used", Fatal::Failure(Reason::Authentication)),
+    ("GSSAPI context error", Fatal::Failure(Reason::Authentication)),
+    ("could not accept GSSAPI security context", Fatal::Failure(Reason::Authentication)),
+    ("expected password response", Fatal::Failure(Reason::Authentication)),
+    ("invalid password packet size", Fatal::Failure(Reason::Authentication)),
+    ("empty password returned by client", Fatal::Failure(Reason::Authentication)),
+    ("expected SASL response", Fatal::Failure(Reason::Authentication)),
+    ("expected GSS response", Fatal::Failure(Reason::Authentication)),
+    ("authentication identifier set more than once", Fatal::Failure(Reason::Authentication)),
+    ("canceling authentication due to timeout", Fatal::Failure(Reason::AuthTimeout)),
+    ("terminating connection due to administrator command", Fatal::Ended(EndCause::AdminTerminate)),
     (
         "terminating connection due to idle-in-transaction timeout",
         Fatal::Ended(EndCause::IdleInTransactionTimeout),
@@ -484,18 +321,12 @@ const FATAL_PREFIXES: &[(&str, Fatal)] = &[
         "terminating connection due to conflict with recovery",
         Fatal::Ended(EndCause::RecoveryConflict),
     ),
-    (
-        "connection to client lost",
-        Fatal::Ended(EndCause::ClientLost),
-    ),
+    ("connection to client lost", Fatal::Ended(EndCause::ClientLost)),
     (
         "terminating connection because protocol synchronization",
         Fatal::Ended(EndCause::ProtocolError),
     ),
-    (
-        "invalid frontend message type",
-        Fatal::Ended(EndCause::ProtocolError),
-    ),
+    ("invalid frontend message type", Fatal::Ended(EndCause::ProtocolError)),
     (
         "terminating connection due to unexpected postmaster exit",
         Fatal::Ended(EndCause::PostmasterExit),
@@ -510,10 +341,7 @@ fn child_exit(msg: &[u8]) -> Parsed<'_> {
     let Some(pid) = between(msg, b"(PID ", b")") else {
         return Parsed::Unparsed;
     };
-    let Some(pid) = std::str::from_utf8(pid)
-        .ok()
-        .and_then(|p| p.parse::<u32>().ok())
-    else {
+    let Some(pid) = std::str::from_utf8(pid).ok().and_then(|p| p.parse::<u32>().ok()) else {
         return Parsed::Unparsed;
     };
     Parsed::Event(EventKind::ChildCrashed { pid })
@@ -537,17 +365,12 @@ mod tests {
     #[test]
     fn received_tcp_and_socket() {
         assert_eq!(
-            ev(
-                MessageKind::Received,
-                "connection received: host=10.0.0.5 port=51234"
-            ),
-            EventKind::Received {
-                host: b("10.0.0.5")
-            }
+            ev(MessageKind::Received, "connection received: host=10.0.0.5 port=51234"),
+            EventKind::Received { host: b("10.0.0.5"), port: Some(51234) }
         );
         assert_eq!(
             ev(MessageKind::Received, "connection received: host=[local]"),
-            EventKind::Received { host: b("[local]") }
+            EventKind::Received { host: b("[local]"), port: None }
         );
     }
 
@@ -567,10 +390,8 @@ mod tests {
                 ssl: true
             }
         );
-        let e = ev(
-            MessageKind::Authorized,
-            "connection authorized: user=my user database=sales db",
-        );
+        let e =
+            ev(MessageKind::Authorized, "connection authorized: user=my user database=sales db");
         assert_eq!(
             e,
             EventKind::Authorized {
@@ -585,26 +406,12 @@ mod tests {
             MessageKind::Authorized,
             "connection authorized: user=alice database=prod application_name=psql GSS (authenticated=yes, encrypted=yes, delegated_credentials=no, principal=alice@EXAMPLE.COM)",
         );
-        assert!(matches!(
-            e,
-            EventKind::Authorized {
-                app: Some(b"psql"),
-                ssl: false,
-                ..
-            }
-        ));
+        assert!(matches!(e, EventKind::Authorized { app: Some(b"psql"), ssl: false, .. }));
         let e = ev(
             MessageKind::Authorized,
             "connection authorized: user=a database=b application_name=psql SSL enabled (protocol=TLSv1.2, cipher=X, bits=256, compression=off)",
         );
-        assert!(matches!(
-            e,
-            EventKind::Authorized {
-                app: Some(b"psql"),
-                ssl: true,
-                ..
-            }
-        ));
+        assert!(matches!(e, EventKind::Authorized { app: Some(b"psql"), ssl: true, .. }));
         let e = ev(
             MessageKind::ReplicationAuthorized,
             "replication connection authorized: user=rep application_name=walreceiver",
@@ -651,24 +458,13 @@ mod tests {
         );
         assert!(matches!(
             e,
-            EventKind::Disconnected {
-                session_ms: 97_384_005,
-                host: b"[local]",
-                ..
-            }
+            EventKind::Disconnected { session_ms: 97_384_005, host: b"[local]", .. }
         ));
         let e = ev(
             MessageKind::Disconnection,
             "disconnection: session time: 1234:00:00.000 user=replicator database= host=10.0.0.7 port=40112",
         );
-        assert!(matches!(
-            e,
-            EventKind::Disconnected {
-                session_ms: 4_442_400_000,
-                db: b"",
-                ..
-            }
-        ));
+        assert!(matches!(e, EventKind::Disconnected { session_ms: 4_442_400_000, db: b"", .. }));
         assert_eq!(
             parse(
                 MessageKind::Disconnection,
@@ -684,10 +480,7 @@ mod tests {
             EventKind::Failure { reason, .. } => reason,
             other => panic!("{m}: {other:?}"),
         };
-        assert_eq!(
-            reason("password authentication failed for user \"app\""),
-            Reason::Password
-        );
+        assert_eq!(reason("password authentication failed for user \"app\""), Reason::Password);
         assert_eq!(
             reason(
                 "no pg_hba.conf entry for host \"10.0.0.5\", user \"nohba\", database \"postgres\", no encryption"
@@ -701,14 +494,8 @@ mod tests {
             Reason::HbaReject
         );
         assert_eq!(reason("role \"ghost\" does not exist"), Reason::NoSuchRole);
-        assert_eq!(
-            reason("database \"nosuchdb\" does not exist"),
-            Reason::NoSuchDatabase
-        );
-        assert_eq!(
-            reason("sorry, too many clients already"),
-            Reason::TooManyClients
-        );
+        assert_eq!(reason("database \"nosuchdb\" does not exist"), Reason::NoSuchDatabase);
+        assert_eq!(reason("sorry, too many clients already"), Reason::TooManyClients);
         assert_eq!(
             reason(
                 "remaining connection slots are reserved for roles with the SUPERUSER attribute"
@@ -721,46 +508,25 @@ mod tests {
             ),
             Reason::ReservedSlots
         );
-        assert_eq!(
-            reason("too many connections for role \"limited\""),
-            Reason::RoleLimit
-        );
-        assert_eq!(
-            reason("too many connections for database \"prod\""),
-            Reason::DatabaseLimit
-        );
+        assert_eq!(reason("too many connections for role \"limited\""), Reason::RoleLimit);
+        assert_eq!(reason("too many connections for database \"prod\""), Reason::DatabaseLimit);
         assert_eq!(
             reason("role \"nologin_role\" is not permitted to log in"),
             Reason::NotPermitted
         );
-        assert_eq!(
-            reason("permission denied for database \"prod\""),
-            Reason::NotPermitted
-        );
-        assert_eq!(
-            reason("the database system is starting up"),
-            Reason::StartingUp
-        );
-        assert_eq!(
-            reason("the database system is shutting down"),
-            Reason::ShuttingDown
-        );
+        assert_eq!(reason("permission denied for database \"prod\""), Reason::NotPermitted);
+        assert_eq!(reason("the database system is starting up"), Reason::StartingUp);
+        assert_eq!(reason("the database system is shutting down"), Reason::ShuttingDown);
         assert_eq!(
             reason("the database system is not yet accepting connections"),
             Reason::Recovery
         );
-        assert_eq!(
-            reason("Peer authentication failed for user \"x\""),
-            Reason::Authentication
-        );
+        assert_eq!(reason("Peer authentication failed for user \"x\""), Reason::Authentication);
         assert_eq!(
             reason("authentication failed for user \"x\": host rejected"),
             Reason::HbaReject
         );
-        assert_eq!(
-            reason("canceling authentication due to timeout"),
-            Reason::AuthTimeout
-        );
+        assert_eq!(reason("canceling authentication due to timeout"), Reason::AuthTimeout);
         assert_eq!(
             reason("unsupported frontend protocol 1234.5678: server supports 3.0 to 3.0"),
             Reason::StartupPacket
@@ -782,55 +548,26 @@ mod tests {
                 host: Some(b("10.0.0.5"))
             }
         );
-        let e = ev(
-            MessageKind::Fatal,
-            "password authentication failed for user \"we\"ird\"",
-        );
-        assert!(matches!(
-            e,
-            EventKind::Failure {
-                user: Some(b"we\"ird"),
-                ..
-            }
-        ));
+        let e = ev(MessageKind::Fatal, "password authentication failed for user \"we\"ird\"");
+        assert!(matches!(e, EventKind::Failure { user: Some(b"we\"ird"), .. }));
         let e = ev(
             MessageKind::Fatal,
             "no pg_hba.conf entry for replication connection from host \"10.0.0.7\", user \"replicator\", no encryption",
         );
-        assert!(matches!(
-            e,
-            EventKind::Failure {
-                user: Some(b"replicator"),
-                db: None,
-                ..
-            }
-        ));
+        assert!(matches!(e, EventKind::Failure { user: Some(b"replicator"), db: None, .. }));
     }
 
     #[test]
     fn abnormal_ends_and_others() {
         assert_eq!(
-            ev(
-                MessageKind::Fatal,
-                "terminating connection due to administrator command"
-            ),
-            EventKind::Ended {
-                cause: EndCause::AdminTerminate
-            }
+            ev(MessageKind::Fatal, "terminating connection due to administrator command"),
+            EventKind::Ended { cause: EndCause::AdminTerminate }
         );
         assert_eq!(
-            ev(
-                MessageKind::Fatal,
-                "terminating connection due to idle-session timeout"
-            ),
-            EventKind::Ended {
-                cause: EndCause::IdleSessionTimeout
-            }
+            ev(MessageKind::Fatal, "terminating connection due to idle-session timeout"),
+            EventKind::Ended { cause: EndCause::IdleSessionTimeout }
         );
-        assert_eq!(
-            ev(MessageKind::Fatal, "something new"),
-            EventKind::OtherFatal
-        );
+        assert_eq!(ev(MessageKind::Fatal, "something new"), EventKind::OtherFatal);
         assert_eq!(
             parse(
                 MessageKind::Fatal,

@@ -39,12 +39,7 @@ impl StderrParser {
             Some(p) => PrefixState::Given(p),
             None => PrefixState::Undecided,
         };
-        StderrParser {
-            scanner: Scanner::new(),
-            state,
-            samples: Vec::new(),
-            cache,
-        }
+        StderrParser { scanner: Scanner::new(), state, samples: Vec::new(), cache }
     }
 
     /// The prefix in use, if one is decided.
@@ -86,10 +81,7 @@ impl StderrParser {
         let samples: Vec<&[u8]> = self.samples.iter().map(Vec::as_slice).collect();
         if let Some(p) = prefix::infer(&samples) {
             self.cache = Some(p.create_cache());
-            self.state = PrefixState::Inferred {
-                prefix: p,
-                reinferred: 0,
-            };
+            self.state = PrefixState::Inferred { prefix: p, reinferred: 0 };
         }
     }
 
@@ -112,10 +104,7 @@ impl StderrParser {
         match prefix::infer(&samples) {
             Some(p) if p.is_match(text) => {
                 self.cache = Some(p.create_cache());
-                self.state = PrefixState::Inferred {
-                    prefix: p,
-                    reinferred: tries,
-                };
+                self.state = PrefixState::Inferred { prefix: p, reinferred: tries };
                 true
             }
             _ => false,
@@ -239,10 +228,7 @@ mod tests {
         let (ev, _) = events(Some("%m [%p] "), log);
         assert_eq!(
             ev,
-            vec![format!(
-                "Some(10) {:?}",
-                EventKind::Received { host: b"[local]" }
-            )]
+            vec![format!("Some(10) {:?}", EventKind::Received { host: b"[local]", port: None })]
         );
     }
 
@@ -253,13 +239,7 @@ mod tests {
         assert!(ev.is_empty());
         assert_eq!(stats.unparsed, 1);
         assert_eq!(stats.prefix_mismatch, 1);
-        assert!(
-            stats
-                .first_unparsed
-                .as_deref()
-                .unwrap()
-                .starts_with("garbage")
-        );
+        assert!(stats.first_unparsed.as_deref().unwrap().starts_with("garbage"));
     }
 
     #[test]
@@ -274,16 +254,8 @@ mod tests {
         let mut p = StderrParser::new(None);
         let mut stats = Stats::default();
         let mut n = 0;
-        p.process(
-            &log.as_bytes()[..log.find("\n").unwrap() + 1],
-            &mut stats,
-            |_| n += 1,
-        );
-        p.process(
-            &log.as_bytes()[log.find("\n").unwrap() + 1..],
-            &mut stats,
-            |_| n += 1,
-        );
+        p.process(&log.as_bytes()[..log.find("\n").unwrap() + 1], &mut stats, |_| n += 1);
+        p.process(&log.as_bytes()[log.find("\n").unwrap() + 1..], &mut stats, |_| n += 1);
         assert_eq!(n, 3);
         assert_eq!(stats.unparsed, 0);
         assert_eq!(p.prefix().unwrap().source(), "%m [%p] %q%u@%d ");

@@ -129,12 +129,7 @@ fn secs(ms: u64) -> f64 {
 
 pub(crate) fn write_summary<W: Write>(out: &mut W, r: &Report<'_>) -> io::Result<()> {
     let s = r.snapshot;
-    let by = |name: &str| {
-        s.breakdowns
-            .iter()
-            .find(|b| b.dimension.name() == name)
-            .and_then(rows)
-    };
+    let by = |name: &str| s.breakdowns.iter().find(|b| b.dimension.name() == name).and_then(rows);
     let t = s.sessions.as_ref();
     let summary = Summary {
         kind: "summary",
@@ -147,14 +142,8 @@ pub(crate) fn write_summary<W: Write>(out: &mut W, r: &Report<'_>) -> io::Result
         failures_by_reason: s.failures_by_reason.iter().copied().collect(),
         abandoned: s.abandoned,
         abnormal_ends: s.abnormal_ends.iter().copied().collect(),
-        replication: Replication {
-            sessions: s.replication_sessions,
-            active: s.replication_active,
-        },
-        peak: Peak {
-            active: s.peak,
-            at: s.peak_at.map(|t| t.rfc3339()),
-        },
+        replication: Replication { sessions: s.replication_sessions, active: s.replication_active },
+        peak: Peak { active: s.peak, at: s.peak_at.map(|t| t.rfc3339()) },
         session_seconds: SessionSeconds {
             count: t.map_or(0, |t| t.count),
             mean: t.map(|t| t.mean_ms / 1000.0),

@@ -7,7 +7,9 @@
 //! (serde_json escapes, invalid UTF-8 becomes U+FFFD).
 
 pub(crate) mod json;
+pub(crate) mod live;
 pub(crate) mod table;
+pub(crate) mod watch;
 
 use owo_colors::Style;
 
@@ -35,6 +37,8 @@ pub(crate) struct Palette {
     pub(crate) active: Style,
     pub(crate) failure: Style,
     pub(crate) dim: Style,
+    pub(crate) connect: Style,
+    pub(crate) disconnect: Style,
 }
 
 impl Palette {
@@ -46,6 +50,8 @@ impl Palette {
                 active: Style::new(),
                 failure: Style::new(),
                 dim: Style::new(),
+                connect: Style::new(),
+                disconnect: Style::new(),
             };
         }
         Palette {
@@ -54,6 +60,8 @@ impl Palette {
             active: Style::new().green(),
             failure: Style::new().red(),
             dim: Style::new().dimmed(),
+            connect: Style::new().green().bold(),
+            disconnect: Style::new().yellow(),
         }
     }
 }

@@ -15,6 +15,17 @@ use crate::tracker::Breakdown;
 const NAME_WIDTH: usize = 40;
 
 pub(crate) fn write_summary<W: Write>(out: &mut W, r: &Report<'_>, p: &Palette) -> io::Result<()> {
+    write_summary_in(out, r, p, false)
+}
+
+/// The summary; `compact` puts the failure reasons and the abnormal ends on
+/// one line each (for a small terminal).
+pub(crate) fn write_summary_in<W: Write>(
+    out: &mut W,
+    r: &Report<'_>,
+    p: &Palette,
+    compact: bool,
+) -> io::Result<()> {
     let s = r.snapshot;
     match (s.first, s.last) {
         (Some(first), Some(last)) => writeln!(
@@ -23,21 +34,11 @@ pub(crate) fn write_summary<W: Write>(out: &mut W, r: &Report<'_>, p: &Palette) 
             "pgconn".style(p.title),
             human_ms((last.ms - first.ms).max(0) as u64)
         )?,
-        _ => writeln!(
-            out,
-            "{} (no timestamps in the log lines)",
-            "pgconn".style(p.title)
-        )?,
+        _ => writeln!(out, "{} (no timestamps in the log lines)", "pgconn".style(p.title))?,
     }
     writeln!(out)?;
     let as_of = s.last.map(|t| format!("as of {t}")).unwrap_or_default();
-    writeln!(
-        out,
-        "{:<15}{:>7}   {}",
-        "Active now",
-        s.active.style(p.active),
-        as_of.style(p.dim)
-    )?;
+    writeln!(out, "{:<15}{:>7}   {}", "Active now", s.active.style(p.active), as_of.style(p.dim))?;
     writeln!(
         out,
         "{:<15}{:>7}   disconnections {}, failures {}, abandoned {}",
@@ -70,14 +71,25 @@ pub(crate) fn write_summary<W: Write>(out: &mut W, r: &Report<'_>, p: &Palette) 
             "Replication", s.replication_sessions, s.replication_active
         )?;
     }
-    if !s.failures_by_reason.is_empty() {
+    if compact {
+        let list = |items: &[(&str, u64)]| {
+            items.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
+        };
+        if !s.failures_by_reason.is_empty() {
+            writeln!(out, "{:<15}{:>7}   {}", "Failures", s.failures, list(&s.failures_by_reason))?;
+        }
+        if !s.abnormal_ends.is_empty() {
+            writeln!(out, "{:<15}{:>7}   {}", "Abnormal ends", "", list(&s.abnormal_ends))?;
+        }
+    }
+    if !compact && !s.failures_by_reason.is_empty() {
         writeln!(out)?;
         writeln!(out, "{}", "Failures".style(p.header))?;
         for (reason, n) in &s.failures_by_reason {
             writeln!(out, "  {reason:<28}{:>5}", n.style(p.failure))?;
         }
     }
-    if !s.abnormal_ends.is_empty() {
+    if !compact && !s.abnormal_ends.is_empty() {
         writeln!(out)?;
         writeln!(out, "{}", "Ended abnormally".style(p.header))?;
         for (cause, n) in &s.abnormal_ends {
@@ -101,17 +113,9 @@ fn write_breakdown<W: Write>(out: &mut W, b: &Breakdown, p: &Palette) -> io::Res
             "(not available: no pid in the log)".style(p.dim)
         );
     }
-    let names: Vec<String> = b
-        .rows
-        .iter()
-        .map(|r| truncate(&escape(&r.name), NAME_WIDTH))
-        .collect();
-    let width = names
-        .iter()
-        .map(|n| n.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(title.len());
+    let names: Vec<String> =
+        b.rows.iter().map(|r| truncate(&escape(&r.name), NAME_WIDTH)).collect();
+    let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0).max(title.len());
     let pad = |s: &str| format!("{s}{}", " ".repeat(width - s.chars().count()));
     writeln!(
         out,
@@ -122,11 +126,7 @@ fn write_breakdown<W: Write>(out: &mut W, b: &Breakdown, p: &Palette) -> io::Res
         "FAILURES".style(p.header)
     )?;
     for (row, name) in b.rows.iter().zip(&names) {
-        let active = if b.no_active {
-            "-".to_string()
-        } else {
-            row.row.active.to_string()
-        };
+        let active = if b.no_active { "-".to_string() } else { row.row.active.to_string() };
         writeln!(
             out,
             "{}  {:>7}  {:>11}  {:>8}",
@@ -137,11 +137,7 @@ fn write_breakdown<W: Write>(out: &mut W, b: &Breakdown, p: &Palette) -> io::Res
         )?;
     }
     if b.overflowed {
-        writeln!(
-            out,
-            "{}",
-            "  (too many distinct names: the rest are in (other))".style(p.dim)
-        )?;
+        writeln!(out, "{}", "  (too many distinct names: the rest are in (other))".style(p.dim))?;
     }
     Ok(())
 }
@@ -150,15 +146,8 @@ fn write_notes<W: Write>(out: &mut W, r: &Report<'_>, p: &Palette) -> io::Result
     let s = r.snapshot;
     let mut notes: Vec<String> = Vec::new();
     if let Some(prefix) = r.prefix {
-        let how = if r.prefix_inferred {
-            "inferred"
-        } else {
-            "given"
-        };
-        notes.push(format!(
-            "log_line_prefix '{}' ({how})",
-            escape(prefix.as_bytes())
-        ));
+        let how = if r.prefix_inferred { "inferred" } else { "given" };
+        notes.push(format!("log_line_prefix '{}' ({how})", escape(prefix.as_bytes())));
     }
     for u in &s.unavailable {
         notes.push(format!("not available: {u}"));
@@ -181,10 +170,7 @@ fn write_notes<W: Write>(out: &mut W, r: &Report<'_>, p: &Palette) -> io::Result
     }
     let st = r.stats;
     if st.unparsed > 0 {
-        notes.push(format!(
-            "{} connection line(s) could not be used",
-            st.unparsed
-        ));
+        notes.push(format!("{} connection line(s) could not be used", st.unparsed));
     }
     if st.invalid_utf8 > 0 || st.nul_lines > 0 {
         notes.push(format!(
@@ -193,10 +179,7 @@ fn write_notes<W: Write>(out: &mut W, r: &Report<'_>, p: &Palette) -> io::Result
         ));
     }
     if r.long_lines > 0 {
-        notes.push(format!(
-            "{} line(s) longer than 1 MiB were cut",
-            r.long_lines
-        ));
+        notes.push(format!("{} line(s) longer than 1 MiB were cut", r.long_lines));
     }
     if !notes.is_empty() {
         writeln!(out)?;

@@ -6,9 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
 }
 
 pub fn read_fixture(name: &str) -> Vec<u8> {
@@ -56,14 +54,8 @@ impl Run {
     pub fn json(&self) -> serde_json::Value {
         let text = self.out();
         let mut lines = text.lines();
-        let first = lines
-            .next()
-            .unwrap_or_else(|| panic!("{}: no output", self.desc));
-        assert!(
-            lines.next().is_none(),
-            "{}: more than one JSON line:\n{text}",
-            self.desc
-        );
+        let first = lines.next().unwrap_or_else(|| panic!("{}: no output", self.desc));
+        assert!(lines.next().is_none(), "{}: more than one JSON line:\n{text}", self.desc);
         serde_json::from_str(first)
             .unwrap_or_else(|e| panic!("{}: invalid JSON ({e}): {first}", self.desc))
     }
@@ -73,11 +65,7 @@ impl Run {
 pub fn run_with(mut cmd: Command, args: &[&str], stdin: Option<&[u8]>) -> Run {
     cmd.args(args);
     let desc = format!("pgconn {}", args.join(" "));
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn pgconn");
     let writer = stdin.map(|data| {
@@ -94,12 +82,7 @@ pub fn run_with(mut cmd: Command, args: &[&str], stdin: Option<&[u8]>) -> Run {
     }
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!stderr.contains("panicked"), "{desc} panicked:\n{stderr}");
-    Run {
-        desc,
-        code: out.status.code().unwrap_or(-1),
-        stdout: out.stdout,
-        stderr,
-    }
+    Run { desc, code: out.status.code().unwrap_or(-1), stdout: out.stdout, stderr }
 }
 
 pub fn run(args: &[&str], stdin: Option<&[u8]>) -> Run {

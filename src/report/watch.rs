@@ -1,0 +1,254 @@
+//! `--watch`: one line per event, as it is read.
+//!
+//! ```text
+//! 2025-03-01 10:00:00 UTC [+] alice@prod  app=psql  host=10.0.0.5:51234  pid=4242
+//! 2025-03-01 10:00:05 UTC [-] alice@prod  app=psql  host=10.0.0.5:51234  pid=4242  after 5.0s
+//! 2025-03-01 10:00:06 UTC [!] password  user=ghost  host=10.0.0.6  pid=4301
+//! 2025-03-01 10:00:09 UTC [*] server crash_restart: 3 sessions ended
+//! ```
+//!
+//! A connect that turns out to be a failed attempt (authorized, then
+//! refused) is followed by its `[!]` line, marked as taking the `[+]` back;
+//! the JSON event says `"after_authorization":true`. So the stream's counts
+//! agree with the summary: connections = `[+]` lines minus those.
+//!
+//! # JSON (`--watch --json`)
+//!
+//! One object per event: `{"type":"connect"|"disconnect"|"failure"|"server",
+//! "time":…,"pid":…,"user":…,"database":…,"application":…,"host":…,
+//! "port":…,"session_seconds":…,"reason":…,"message":…}` plus
+//! `"replication"` (connect), `"cause"` (disconnect: how it ended
+//! abnormally, or null), `"after_authorization"` and `"amends"` (failure:
+//! true when it corrects the reason of the failure just before), and
+//! `"event"`, `"sessions_ended"` (server). Unknown values are null.
+
+use std::io::{self, Write};
+
+use owo_colors::OwoColorize;
+use serde::Serialize;
+
+use crate::args::Dimension;
+use crate::intern::Sym;
+use crate::report::{Palette, escape};
+use crate::time::{Timestamp, human_ms};
+use crate::tracker::{Change, Names, Tracker};
+
+fn when(t: Option<Timestamp>) -> String {
+    t.map_or_else(|| "-".to_string(), |t| t.to_string())
+}
+
+/// A name for the table: escaped, `?` when the log does not tell.
+fn shown(tracker: &Tracker, d: Dimension, sym: Sym, known: bool) -> String {
+    match (known, sym) {
+        (false, _) => "?".to_string(),
+        (true, Sym::UNSET) => "(unset)".to_string(),
+        (true, s) => escape(tracker.name(d, s)),
+    }
+}
+
+fn who(t: &Tracker, n: &Names) -> String {
+    format!(
+        "{}@{}",
+        shown(t, Dimension::User, n.user, n.user != Sym::UNSET),
+        shown(t, Dimension::Database, n.db, n.db != Sym::UNSET)
+    )
+}
+
+fn host(t: &Tracker, n: &Names) -> String {
+    let h = shown(t, Dimension::Host, n.host, n.host != Sym::UNSET);
+    match n.port {
+        Some(p) => format!("{h}:{p}"),
+        None => h,
+    }
+}
+
+fn pid(p: Option<u32>) -> String {
+    p.map_or_else(String::new, |p| format!("  pid={p}"))
+}
+
+/// Writes one change as a line of text.
+pub(crate) fn write_text<W: Write>(
+    out: &mut W,
+    change: &Change,
+    t: &Tracker,
+    p: &Palette,
+) -> io::Result<()> {
+    match *change {
+        Change::Connect { time, pid: id, names, replication } => writeln!(
+            out,
+            "{} {} {}  app={}  host={}{}{}",
+            when(time),
+            "[+]".style(p.connect),
+            who(t, &names),
+            shown(t, Dimension::Application, names.app, names.app_known),
+            host(t, &names),
+            pid(id),
+            if replication { "  (replication)" } else { "" }
+        ),
+        Change::Disconnect { time, pid: id, names, session_ms, cause } => writeln!(
+            out,
+            "{} {} {}  app={}  host={}{}  after {}{}",
+            when(time),
+            "[-]".style(p.disconnect),
+            who(t, &names),
+            shown(t, Dimension::Application, names.app, names.app_known),
+            host(t, &names),
+            pid(id),
+            human_ms(session_ms),
+            cause.map_or_else(String::new, |c| format!(" ({})", c.as_str()))
+        ),
+        Change::Failure { time, pid: id, names, reason, after_authorization } => writeln!(
+            out,
+            "{} {} {}  {}  host={}{}{}",
+            when(time),
+            "[!]".style(p.failure),
+            reason.as_str().style(p.failure),
+            who(t, &names),
+            host(t, &names),
+            pid(id),
+            if after_authorization { "  (refused after authorization: not a session)" } else { "" }
+        ),
+        Change::Reclassified { time, pid: id, reason } => writeln!(
+            out,
+            "{} {} {}{}  (the failure above, on a closer look)",
+            when(time),
+            "[!]".style(p.failure),
+            reason.as_str().style(p.failure),
+            pid(id)
+        ),
+        Change::Server { time, event, ended } => {
+            let ended = if ended > 0 { format!(": {ended} sessions ended") } else { String::new() };
+            writeln!(
+                out,
+                "{} {} server {}{ended}",
+                when(time),
+                "[*]".style(p.title),
+                event.as_str()
+            )
+        }
+        Change::Crash { time, pid: id, ended } => writeln!(
+            out,
+            "{} {} backend crashed{}{}",
+            when(time),
+            "[*]".style(p.title),
+            pid(Some(id)),
+            if ended { " (a session ended)" } else { "" }
+        ),
+    }
+}
+
+#[derive(Serialize, Default)]
+struct EventJson {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    time: Option<String>,
+    pid: Option<u32>,
+    user: Option<String>,
+    database: Option<String>,
+    application: Option<String>,
+    host: Option<String>,
+    port: Option<u16>,
+    session_seconds: Option<f64>,
+    reason: Option<&'static str>,
+    message: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replication: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cause: Option<Option<&'static str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    after_authorization: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amends: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sessions_ended: Option<u64>,
+}
+
+fn name(t: &Tracker, d: Dimension, sym: Sym) -> Option<String> {
+    (sym != Sym::UNSET).then(|| String::from_utf8_lossy(t.name(d, sym)).into_owned())
+}
+
+fn with_names(t: &Tracker, mut e: EventJson, n: &Names) -> EventJson {
+    e.user = name(t, Dimension::User, n.user);
+    e.database = name(t, Dimension::Database, n.db);
+    e.application = if n.app_known {
+        Some(name(t, Dimension::Application, n.app).unwrap_or_else(|| "(unset)".into()))
+    } else {
+        None
+    };
+    e.host = name(t, Dimension::Host, n.host);
+    e.port = n.port;
+    e
+}
+
+/// Writes one change as an NDJSON event.
+pub(crate) fn write_json<W: Write>(out: &mut W, change: &Change, t: &Tracker) -> io::Result<()> {
+    let rfc = |time: Option<Timestamp>| time.map(|t| t.rfc3339());
+    let e = match *change {
+        Change::Connect { time, pid, names, replication } => with_names(
+            t,
+            EventJson {
+                kind: "connect",
+                time: rfc(time),
+                pid,
+                replication: Some(replication),
+                ..EventJson::default()
+            },
+            &names,
+        ),
+        Change::Disconnect { time, pid, names, session_ms, cause } => with_names(
+            t,
+            EventJson {
+                kind: "disconnect",
+                time: rfc(time),
+                pid,
+                session_seconds: Some(session_ms as f64 / 1000.0),
+                cause: Some(cause.map(|c| c.as_str())),
+                ..EventJson::default()
+            },
+            &names,
+        ),
+        Change::Failure { time, pid, names, reason, after_authorization } => with_names(
+            t,
+            EventJson {
+                kind: "failure",
+                time: rfc(time),
+                pid,
+                reason: Some(reason.as_str()),
+                after_authorization: Some(after_authorization),
+                amends: Some(false),
+                ..EventJson::default()
+            },
+            &names,
+        ),
+        Change::Reclassified { time, pid, reason } => EventJson {
+            kind: "failure",
+            time: rfc(time),
+            pid,
+            reason: Some(reason.as_str()),
+            after_authorization: Some(false),
+            amends: Some(true),
+            ..EventJson::default()
+        },
+        Change::Server { time, event, ended } => EventJson {
+            kind: "server",
+            time: rfc(time),
+            event: Some(event.as_str()),
+            message: Some(event.message()),
+            sessions_ended: Some(ended),
+            ..EventJson::default()
+        },
+        Change::Crash { time, pid, ended } => EventJson {
+            kind: "server",
+            time: rfc(time),
+            pid: Some(pid),
+            event: Some("backend_crash"),
+            message: Some("a backend was killed or crashed"),
+            sessions_ended: Some(u64::from(ended)),
+            ..EventJson::default()
+        },
+    };
+    serde_json::to_writer(&mut *out, &e).map_err(io::Error::from)?;
+    out.write_all(b"\n")
+}

@@ -1,0 +1,155 @@
+//! The live dashboard in a real terminal: tmux runs pgconn on a FIFO, the
+//! test writes log lines into it and reads the screen with capture-pane.
+//!
+//! Runs when tmux is installed; skipped with a visible message otherwise,
+//! unless PGCONN_REQUIRE_TMUX=1 (set by .ci/run).
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::util::read_fixture;
+
+struct Tmux {
+    socket: String,
+    dir: PathBuf,
+}
+
+impl Tmux {
+    fn cmd(&self, args: &[&str]) -> String {
+        let out =
+            Command::new("tmux").arg("-L").arg(&self.socket).args(args).output().expect("run tmux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The visible screen.
+    fn screen(&self) -> String {
+        self.cmd(&["capture-pane", "-t", "t", "-p"])
+    }
+
+    /// The screen and its scrollback.
+    fn history(&self) -> String {
+        self.cmd(&["capture-pane", "-t", "t", "-p", "-S", "-"])
+    }
+
+    fn wait_for(&self, secs: u64, f: impl Fn(&str) -> bool) -> String {
+        let end = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let s = self.screen();
+            if f(&s) {
+                return s;
+            }
+            assert!(Instant::now() < end, "the screen never matched:\n{s}");
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn tmux_available() -> bool {
+    let found = Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success());
+    if !found {
+        let required = std::env::var("PGCONN_REQUIRE_TMUX").is_ok_and(|v| v == "1");
+        assert!(!required, "PGCONN_REQUIRE_TMUX=1 but tmux is not installed");
+        let _ = writeln!(std::io::stderr(), "SKIPPED dashboard test: tmux is not installed");
+    }
+    found
+}
+
+/// Starts pgconn in a `width` x `height` terminal, reading a FIFO.
+fn start(name: &str, width: u32, height: u32, args: &str) -> (Tmux, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("pgconn-tmux-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("log");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let tmux = Tmux { socket: format!("pgconn-test-{name}-{}", std::process::id()), dir };
+    let exe = env!("CARGO_BIN_EXE_pgconn");
+    let shell = format!("{exe} {args} {}; echo EXIT=$?; sleep 60", fifo.display());
+    let (w, h) = (width.to_string(), height.to_string());
+    tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        &w,
+        "-y",
+        &h,
+        "-e",
+        "TERM=xterm-256color",
+        &shell,
+    ]);
+    (tmux, fifo)
+}
+
+fn open_writer(fifo: &Path) -> std::fs::File {
+    OpenOptions::new().write(true).open(fifo).expect("open the FIFO")
+}
+
+fn active(screen: &str) -> u64 {
+    let line = screen.lines().find(|l| l.starts_with("Active now")).expect("an Active now line");
+    line.split_whitespace().nth(2).unwrap().parse().unwrap()
+}
+
+#[test]
+fn dashboard_redraws_in_place_and_leaves_the_final_summary() {
+    if !tmux_available() {
+        return;
+    }
+    let (tmux, fifo) = start("redraw", 100, 40, "--top 3");
+    let mut log = open_writer(&fifo);
+    let data = read_fixture("stderr-default.log");
+    let cut = data.len() / 3;
+    let cut = cut + data[cut..].iter().position(|&c| c == b'\n').unwrap() + 1;
+    log.write_all(&data[..cut]).unwrap();
+    let first = tmux.wait_for(5, |s| s.starts_with("live: newest log line"));
+    assert!(first.contains("Ctrl-C to stop"), "{first}");
+    let before = active(&first);
+    // A new session, and the same frame shows one more active.
+    log.write_all(
+        b"2030-01-01 00:00:00.000 UTC [99999] LOG:  connection authorized: user=zed database=zdb\n",
+    )
+    .unwrap();
+    let second = tmux.wait_for(5, |s| s.contains("as of 2030-01-01 00:00:00 UTC"));
+    assert_eq!(active(&second), before + 1, "{second}");
+    assert!(second.starts_with("live: newest log line 2030-01-01 00:00:00 UTC"), "{second}");
+    // Redrawn in place: one status line in the whole scrollback.
+    assert_eq!(tmux.history().matches("live: newest log line").count(), 1, "{}", tmux.history());
+    // End of input: the final summary replaces the frame.
+    drop(log);
+    let last = tmux.wait_for(5, |s| s.contains("EXIT=0"));
+    let history = tmux.history();
+    assert!(!history.contains("live: newest log line"), "{history}");
+    assert_eq!(history.matches("Connections ").count(), 1, "{history}");
+    assert!(last.contains("log_line_prefix '%m [%p] ' (inferred)"), "{last}");
+}
+
+#[test]
+fn dashboard_fits_a_small_terminal_and_ctrl_c_keeps_the_summary() {
+    if !tmux_available() {
+        return;
+    }
+    let (tmux, fifo) = start("small", 60, 20, "");
+    let mut log = open_writer(&fifo);
+    log.write_all(&read_fixture("stderr-keyvalue.log")).unwrap();
+    let screen = tmux.wait_for(5, |s| s.starts_with("live: "));
+    let lines: Vec<&str> = screen.lines().collect();
+    assert!(lines.len() <= 20, "{screen}");
+    assert!(lines.iter().all(|l| l.chars().count() <= 60), "{screen}");
+    // Fewer rows per breakdown: the rest is summed as (other).
+    assert!(screen.contains("(other)"), "{screen}");
+    tmux.cmd(&["send-keys", "-t", "t", "C-c"]);
+    let last = tmux.wait_for(5, |s| s.contains("EXIT=0"));
+    assert!(!tmux.history().contains("live: "), "{last}");
+    assert!(tmux.history().contains("Connections         72"), "{}", tmux.history());
+    drop(log);
+}

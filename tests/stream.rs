@@ -1,0 +1,294 @@
+//! Live use on a pipe: events come out while the input is still open,
+//! `--every` reports, and signals.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::util::{command, fixture, read_fixture, run};
+
+/// pgconn on a pipe whose writing end the test holds.
+struct Live {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    stderr: Receiver<String>,
+}
+
+impl Live {
+    fn start(args: &[&str]) -> Live {
+        let mut child = command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn pgconn");
+        let stdin = child.stdin.take();
+        let (tx, lines) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let (etx, stderr) = mpsc::channel();
+        let mut err = child.stderr.take().unwrap();
+        thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 || etx.send(String::from_utf8_lossy(&buf[..n]).into_owned()).is_err() {
+                    return;
+                }
+            }
+        });
+        Live { child, stdin, lines, stderr }
+    }
+
+    fn write(&mut self, data: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("input still open");
+        stdin.write_all(data).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// The next output line, within `secs` seconds.
+    fn line(&self, secs: u64) -> String {
+        self.lines
+            .recv_timeout(Duration::from_secs(secs))
+            .unwrap_or_else(|_| panic!("no output line within {secs}s"))
+    }
+
+    /// Output lines until one satisfies `f`, within `secs` seconds.
+    fn until(&self, secs: u64, f: impl Fn(&str) -> bool) -> Vec<String> {
+        let end = Instant::now() + Duration::from_secs(secs);
+        let mut seen = Vec::new();
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    let done = f(&l);
+                    seen.push(l);
+                    if done {
+                        return seen;
+                    }
+                }
+                Err(_) => panic!("nothing matched within {secs}s; saw {seen:?}"),
+            }
+        }
+    }
+
+    /// Standard error so far, waiting up to `secs` for `want` in it.
+    fn stderr_until(&self, secs: u64, want: &str) -> String {
+        let end = Instant::now() + Duration::from_secs(secs);
+        let mut text = String::new();
+        while !text.contains(want) {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(s) => text.push_str(&s),
+                Err(_) => panic!("no {want:?} on stderr within {secs}s; saw {text:?}"),
+            }
+        }
+        text
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill").args([sig, &self.child.id().to_string()]).status().unwrap();
+        assert!(ok.success(), "kill {sig}");
+    }
+
+    fn close_input(&mut self) {
+        self.stdin.take();
+    }
+
+    fn wait(mut self) -> (i32, Vec<String>) {
+        self.close_input();
+        let status = self.child.wait().unwrap();
+        let rest: Vec<String> = self.lines.iter().collect();
+        (status.code().unwrap_or(-1), rest)
+    }
+}
+
+fn lines_of(name: &str) -> Vec<Vec<u8>> {
+    read_fixture(name).split_inclusive(|&c| c == b'\n').map(<[u8]>::to_vec).collect()
+}
+
+#[test]
+fn watch_events_come_out_while_the_input_is_open() {
+    let mut live = Live::start(&["--watch", "--json"]);
+    let lines = lines_of("stderr-default.log");
+    // Write up to the first session's authorization, then wait.
+    let first = lines
+        .iter()
+        .position(|l| String::from_utf8_lossy(l).contains("connection authorized"))
+        .unwrap();
+    for l in &lines[..=first] {
+        live.write(l);
+    }
+    let seen = live.until(5, |l| l.contains("\"type\":\"connect\""));
+    let connect: Value = serde_json::from_str(seen.last().unwrap()).unwrap();
+    assert_eq!(connect["user"], "postgres");
+    assert_eq!(connect["host"], "[local]");
+    // One more line, one more event, input still open.
+    let next = lines[first + 1..]
+        .iter()
+        .position(|l| String::from_utf8_lossy(l).contains("disconnection:"))
+        .unwrap();
+    for l in &lines[first + 1..=first + 1 + next] {
+        live.write(l);
+    }
+    let seen = live.until(5, |l| l.contains("\"type\":\"disconnect\""));
+    let disconnect: Value = serde_json::from_str(seen.last().unwrap()).unwrap();
+    assert_eq!(disconnect["pid"], connect["pid"]);
+    assert!(disconnect["session_seconds"].as_f64().unwrap() > 0.0);
+    let (code, _) = live.wait();
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn watch_stream_agrees_with_the_summary() {
+    for name in ["stderr-default.log", "stderr-nopid.log", "stderr-keyvalue.log"] {
+        let path = fixture(name);
+        let r = run(&["--watch", "--json", path.to_str().unwrap()], None).expect(0);
+        let events: Vec<Value> =
+            r.out().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let count = |f: &dyn Fn(&Value) -> bool| events.iter().filter(|e| f(e)).count() as u64;
+        let connects = count(&|e| e["type"] == "connect");
+        let taken_back = count(&|e| e["type"] == "failure" && e["after_authorization"] == true);
+        let failures = count(&|e| e["type"] == "failure" && e["amends"] == false);
+        let disconnects = count(&|e| e["type"] == "disconnect");
+        let summary = crate::util::summary(&[path.to_str().unwrap()]);
+        assert_eq!(connects - taken_back, summary["connections"].as_u64().unwrap(), "{name}");
+        assert_eq!(failures, summary["failures"].as_u64().unwrap(), "{name}");
+        assert_eq!(disconnects, summary["disconnections"].as_u64().unwrap(), "{name}");
+        // The password failure whose DETAIL says the role is missing is
+        // shown with its final reason.
+        assert_eq!(
+            count(&|e| e["type"] == "failure" && e["reason"] == "no_such_role"),
+            summary["failures_by_reason"]["no_such_role"].as_u64().unwrap(),
+            "{name}"
+        );
+        assert!(r.stderr.contains("72 connections"), "{}", r.stderr);
+    }
+}
+
+#[test]
+fn watch_text_lines_and_filters() {
+    let path = fixture("stderr-default.log");
+    let r = run(&["--watch", "--color", "never", "--user", "carol", path.to_str().unwrap()], None)
+        .expect(0);
+    let out = r.out();
+    let lines: Vec<&str> = out.lines().filter(|l| !l.contains("[*]")).collect();
+    assert!(lines.iter().all(|l| l.contains("carol@")), "{out}");
+    assert_eq!(lines.iter().filter(|l| l.contains(" [+] ")).count(), 3, "{out}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(" [!] role_limit") && l.contains("refused after authorization")),
+        "{out}"
+    );
+    assert!(lines.iter().any(|l| l.contains(" [-] carol@appdb") && l.contains("after ")), "{out}");
+    let colored =
+        run(&["--watch", "--color", "always", path.to_str().unwrap()], None).expect(0).out();
+    assert!(
+        colored.contains("\x1b[1;32m[+]\x1b[0m") || colored.contains("\x1b[32;1m[+]"),
+        "green [+]"
+    );
+}
+
+#[test]
+fn every_reports_while_reading_then_at_the_end() {
+    let mut live = Live::start(&["--every", "200ms", "--json"]);
+    let lines = lines_of("stderr-default.log");
+    for l in &lines[..40] {
+        live.write(l);
+    }
+    let first: Value =
+        serde_json::from_str(&live.until(5, |l| l.contains("\"connections\":"))[0]).unwrap();
+    let second: Value = serde_json::from_str(&live.line(5)).unwrap();
+    assert_eq!(first["type"], "summary");
+    assert_eq!(second["connections"], first["connections"]);
+    for l in &lines[40..] {
+        live.write(l);
+    }
+    let (code, rest) = live.wait();
+    assert_eq!(code, 0);
+    let last: Value = serde_json::from_str(rest.last().unwrap()).unwrap();
+    assert_eq!(last["connections"], 72);
+}
+
+#[test]
+fn sigint_prints_the_final_summary() {
+    let mut live = Live::start(&["--json"]);
+    for l in lines_of("stderr-default.log") {
+        live.write(&l);
+    }
+    thread::sleep(Duration::from_millis(300));
+    live.signal("-INT");
+    let last: Value = serde_json::from_str(&live.line(5)).unwrap();
+    assert_eq!(last["connections"], 72);
+    let status = live.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "SIGINT ends pgconn normally");
+}
+
+#[test]
+fn sigterm_prints_the_final_summary() {
+    let mut live = Live::start(&["--color", "never"]);
+    for l in lines_of("stderr-debian.log") {
+        live.write(&l);
+    }
+    thread::sleep(Duration::from_millis(300));
+    live.signal("-TERM");
+    let out = live.until(5, |l| l.starts_with("Connections"));
+    assert!(out.last().unwrap().contains("72"), "{out:?}");
+    assert_eq!(live.child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn sigusr1_reports_to_stderr_and_sighup_resets() {
+    let mut live = Live::start(&["--json"]);
+    for l in lines_of("stderr-default.log") {
+        live.write(&l);
+    }
+    thread::sleep(Duration::from_millis(300));
+    live.signal("-USR1");
+    let err = live.stderr_until(5, "\n");
+    let snapshot: Value = serde_json::from_str(err.lines().next().unwrap()).unwrap();
+    assert_eq!(snapshot["connections"], 72);
+    live.signal("-HUP");
+    live.stderr_until(5, "statistics reset");
+    live.write(
+        b"2030-01-01 00:00:00.000 UTC [99999] LOG:  connection authorized: user=zed database=zdb\n",
+    );
+    thread::sleep(Duration::from_millis(300));
+    let (code, rest) = live.wait();
+    assert_eq!(code, 0);
+    let last: Value = serde_json::from_str(rest.last().unwrap()).unwrap();
+    assert_eq!(last["connections"], 1, "only what came after the reset");
+    assert_eq!(last["by_user"][0]["name"], "zed");
+}
+
+#[test]
+fn idle_input_uses_no_cpu() {
+    let mut live = Live::start(&["--watch"]);
+    live.write(b"2030-01-01 00:00:00.000 UTC [1] LOG:  connection authorized: user=a database=b\n");
+    live.line(5);
+    let ticks = |pid: u32| -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+    };
+    let before = ticks(live.child.id());
+    thread::sleep(Duration::from_secs(1));
+    let used = ticks(live.child.id()) - before;
+    // Clock ticks are 10 ms: a busy loop would use ~100.
+    assert!(used <= 2, "{used} ticks of CPU in a second of idle input");
+    let (code, _) = live.wait();
+    assert_eq!(code, 0);
+}
