@@ -214,6 +214,8 @@ struct Live {
     frame: Vec<u8>,
     /// (when, bytes, events) at the last tick, for the input rate.
     last: (Instant, u64, u64),
+    /// Reports written off a terminal.
+    reports: u64,
 }
 
 impl Live {
@@ -228,6 +230,7 @@ impl Live {
             screen: Screen::default(),
             frame: Vec::new(),
             last: (now, 0, 0),
+            reports: 0,
         }
     }
 
@@ -244,6 +247,11 @@ impl Live {
             self.next = Some(now + every);
         }
         if !self.dashboard {
+            // Successive tables are told apart by a blank line.
+            if !config.json && self.reports > 0 {
+                writeln!(out)?;
+            }
+            self.reports += 1;
             p.write_report(config, out, palette)?;
             return out.flush();
         }
