@@ -30,8 +30,8 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use crate::config::{Config, Input};
 use crate::error::{Error, Result};
 use crate::input::{self, LineBuffer};
+use crate::parse::LogParser;
 use crate::parse::Stats;
-use crate::parse::stderr::StderrParser;
 use crate::report::live::{self, Screen};
 use crate::report::{self, Palette, Report};
 use crate::tracker::{Change, Snapshot, Tracker};
@@ -69,7 +69,7 @@ pub(crate) struct ReadCounts {
 
 /// The parsing side of a run: parser and tracker.
 pub(crate) struct Pipeline {
-    parser: StderrParser,
+    parser: LogParser,
     stats: Stats,
     tracker: Tracker,
     counts: Arc<ReadCounts>,
@@ -82,7 +82,7 @@ impl Pipeline {
             tracker.record_changes();
         }
         Pipeline {
-            parser: StderrParser::new(config.prefix.clone()),
+            parser: LogParser::new(config.prefix.clone(), config.format),
             stats: Stats::default(),
             tracker,
             counts: Arc::default(),
@@ -105,12 +105,20 @@ impl Pipeline {
         self.stats = Stats::default();
     }
 
+    /// The current input ended.
+    fn end_input(&mut self) {
+        let tracker = &mut self.tracker;
+        self.parser.end_input(&mut self.stats, |ev| tracker.apply(ev));
+    }
+
     /// Reads one input to its end on this thread (for tests).
     #[cfg(test)]
     pub(crate) fn feed<R: io::Read + ?Sized>(&mut self, rdr: &mut R) -> io::Result<()> {
-        self.parser.next_input();
         let mut buf = LineBuffer::new();
-        input::read_lines(rdr, &mut buf, |lines, _| self.process(lines))
+        self.parser.begin_input();
+        input::read_lines(rdr, &mut buf, |lines, _| self.process(lines))?;
+        self.end_input();
+        Ok(())
     }
 
     pub(crate) fn snapshot(&self, config: &Config) -> Snapshot {
@@ -126,8 +134,9 @@ impl Pipeline {
             long_lines: self.counts.long_lines.load(Ordering::Relaxed),
             prefix: prefix.map(|p| p.source()),
             prefix_inferred: self.parser.inferred(),
-            pid_in_prefix: prefix.is_none_or(|p| p.has_pid()),
-            time_in_prefix: prefix.is_none_or(|p| p.has_time()),
+            pid_in_prefix: self.parser.has_pid(),
+            time_in_prefix: self.parser.has_time(),
+            formats: self.parser.formats(),
         }
     }
 
@@ -171,10 +180,11 @@ fn read_inputs(
             let _ = tx.send(Msg::Lines(v));
         };
         let result = match &input {
-            Input::Stdin => input::read_lines(&mut io::stdin().lock(), &mut buf, &mut send),
-            Input::File(path) => {
-                File::open(path).and_then(|mut f| input::read_lines(&mut f, &mut buf, &mut send))
-            }
+            Input::Stdin => input::decompressed(io::stdin().lock())
+                .and_then(|mut r| input::read_lines(&mut r, &mut buf, &mut send)),
+            Input::File(path) => File::open(path)
+                .and_then(input::decompressed)
+                .and_then(|mut r| input::read_lines(&mut r, &mut buf, &mut send)),
         };
         base = counts.bytes.load(Ordering::Relaxed);
         buf.bytes_read = 0;
@@ -383,12 +393,21 @@ pub(crate) fn run(config: &Config) -> Result<Outcome> {
                     unflushed = true;
                 }
             }
-            Msg::NextInput => pipeline.parser.next_input(),
+            Msg::NextInput => {
+                pipeline.end_input();
+                pipeline.parser.begin_input();
+            }
             Msg::Failed(e) => {
                 let _ = writeln!(io::stderr(), "pgconn: {e}");
                 read_failed = true;
             }
-            Msg::Done => break,
+            Msg::Done => {
+                pipeline.end_input();
+                if config.watch {
+                    write_changes(&mut out, &mut pipeline, &mut changes, config, &palette)?;
+                }
+                break;
+            }
             Msg::Signal(SIGUSR1) => {
                 let mut err = io::stderr().lock();
                 let _ = pipeline.write_report(config, &mut err, &Palette::new(false));

@@ -33,7 +33,7 @@ pub(crate) const FLAGS: &[Flag] = &[
         long: "format",
         short: None,
         value: Some("FORMAT"),
-        doc: "input format: auto or stderr (default: auto)",
+        doc: "auto, stderr, csvlog, jsonlog or syslog (auto)",
     },
     Flag { long: "json", short: Some('j'), value: None, doc: "JSON output (NDJSON)" },
     Flag {
@@ -154,6 +154,9 @@ pub(crate) enum FormatChoice {
     #[default]
     Auto,
     Stderr,
+    Csvlog,
+    Jsonlog,
+    Syslog,
 }
 
 impl FromStr for FormatChoice {
@@ -162,10 +165,10 @@ impl FromStr for FormatChoice {
         match s {
             "auto" => Ok(FormatChoice::Auto),
             "stderr" => Ok(FormatChoice::Stderr),
-            "csvlog" | "jsonlog" | "syslog" => {
-                Err(format!("the {s} format is not supported yet; only stderr is"))
-            }
-            _ => Err(format!("'{s}' is not one of auto, stderr")),
+            "csvlog" | "csv" => Ok(FormatChoice::Csvlog),
+            "jsonlog" | "json" => Ok(FormatChoice::Jsonlog),
+            "syslog" => Ok(FormatChoice::Syslog),
+            _ => Err(format!("'{s}' is not one of auto, stderr, csvlog, jsonlog, syslog")),
         }
     }
 }
@@ -375,7 +378,8 @@ mod tests {
         assert_eq!(run(&["--color", "never"]).color, ColorChoice::Never);
         assert!(err(&["--color", "sometimes"]).contains("auto, always, never"));
         assert_eq!(run(&["--format", "stderr"]).format, FormatChoice::Stderr);
-        assert!(err(&["--format", "csvlog"]).contains("not supported yet"));
+        assert_eq!(run(&["--format", "jsonlog"]).format, FormatChoice::Jsonlog);
+        assert!(err(&["--format", "xml"]).contains("csvlog, jsonlog, syslog"));
     }
 
     #[test]

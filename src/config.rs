@@ -7,9 +7,10 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use crate::args::{Args, ColorChoice, Dimension};
+use crate::args::{Args, ColorChoice, Dimension, FormatChoice};
 use crate::error::Result;
 use crate::filter::Filter;
+use crate::parse::Format;
 use crate::prefix::Prefix;
 
 /// One input, in command-line order.
@@ -31,6 +32,8 @@ impl Input {
 pub(crate) struct Config {
     pub(crate) inputs: Vec<Input>,
     pub(crate) prefix: Option<Prefix>,
+    /// `--format`; None detects each input's format.
+    pub(crate) format: Option<Format>,
     pub(crate) json: bool,
     /// `--watch`: an event stream instead of a summary.
     pub(crate) watch: bool,
@@ -74,9 +77,17 @@ impl Config {
             (true, None) => Some(std::time::Duration::from_secs(1)),
             (_, every) => every,
         };
+        let format = match args.format {
+            FormatChoice::Auto => None,
+            FormatChoice::Stderr => Some(Format::Stderr),
+            FormatChoice::Csvlog => Some(Format::Csv),
+            FormatChoice::Jsonlog => Some(Format::Json),
+            FormatChoice::Syslog => Some(Format::Syslog),
+        };
         Ok(Config {
             inputs,
             prefix,
+            format,
             json: args.json,
             watch: args.watch,
             dashboard,

@@ -41,10 +41,16 @@ pub(crate) enum EventKind<'a> {
         db: Option<&'a [u8]>,
         app: Option<&'a [u8]>,
         replication: bool,
-        ssl: bool,
+        security: Security<'a>,
     },
-    /// `connection ready: setup total=...` (18, with setup_durations).
-    Ready,
+    /// `connection ready: setup total=T ms, fork=F ms, authentication=A ms`
+    /// (18, with log_connections including setup_durations), in
+    /// microseconds.
+    Ready {
+        total_us: u64,
+        fork_us: u64,
+        auth_us: u64,
+    },
     /// `disconnection: session time: H:MM:SS.mmm user=U database=D host=H [port=P]`
     Disconnected {
         session_ms: u64,
@@ -77,6 +83,16 @@ pub(crate) enum EventKind<'a> {
         pid: u32,
     },
     Server(ServerEvent),
+}
+
+/// Encryption of a session, from the end of its `connection authorized`
+/// line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Security<'a> {
+    /// `SSL enabled (protocol=P, ...)`: the protocol (empty if not shown).
+    pub(crate) tls: Option<&'a [u8]>,
+    /// `GSS (authenticated=.., encrypted=E, ...)`: whether encrypted.
+    pub(crate) gss_encrypted: Option<bool>,
 }
 
 /// Why a connection attempt failed (CLI.md section 3).

@@ -9,7 +9,9 @@
 //! handed out as a line, the rest is skipped and counted, so memory stays
 //! bounded and no line is scanned twice.
 
-use std::io::{self, Read};
+use std::io::{self, BufRead, BufReader, Read};
+
+use flate2::read::MultiGzDecoder;
 use std::ops::Range;
 
 /// Size of one read.
@@ -135,6 +137,36 @@ impl LineBuffer {
             None => Ok(Chunk::Pending),
         }
     }
+}
+
+/// `rdr`, decompressed if it starts with gzip's magic bytes (a `.gz` file,
+/// or a compressed standard input); zstd and xz are recognised and refused.
+pub(crate) fn decompressed<'a, R: Read + 'a>(rdr: R) -> io::Result<Box<dyn Read + 'a>> {
+    let mut br = BufReader::with_capacity(64 * 1024, rdr);
+    let head = loop {
+        match br.fill_buf() {
+            Ok(h) => break h,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    if head.starts_with(&[0x1f, 0x8b]) {
+        return Ok(Box::new(MultiGzDecoder::new(br)));
+    }
+    let refuse = |what: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{what}-compressed input: decompress it first (e.g. {what} -dc FILE | pgconn)"),
+        )
+    };
+    if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        return Err(refuse("zstd"));
+    }
+    if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        return Err(refuse("xz"));
+    }
+    // Reads of a full LineBuffer bypass the BufReader once it is drained.
+    Ok(Box::new(br))
 }
 
 /// Reads `rdr` to its end through `buf`, handing each run of complete

@@ -80,6 +80,69 @@ const MARKERS: &[(&str, MessageKind, Anchor)] = &[
     ("walsender (PID ", MessageKind::ChildExit, Anchor::Message),
 ];
 
+/// Finds lines of structured logs (csvlog, jsonlog) that may hold a
+/// connection message: the message markers, and `extra` for what marks a
+/// FATAL in that format. Which message it is, if any, is decided on the
+/// parsed record by `Classifier`.
+pub(crate) struct Candidates {
+    ac: AhoCorasick,
+}
+
+impl Candidates {
+    pub(crate) fn new(extra: &[&str]) -> Candidates {
+        let patterns = MARKERS
+            .iter()
+            .filter(|m| m.2 == Anchor::Message)
+            .map(|m| m.0)
+            .chain(extra.iter().copied());
+        let ac = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(patterns)
+            .expect("the marker set is a small fixed list of literals");
+        Candidates { ac }
+    }
+
+    /// The position of the next candidate in `buf[at..]`.
+    pub(crate) fn next(&self, buf: &[u8], at: usize) -> Option<usize> {
+        self.ac.find(Input::new(buf).range(at..)).map(|m| m.start())
+    }
+}
+
+/// Says which connection message a record's message text is, from its
+/// start, as in stderr lines (`LOG` + message marker, or any `FATAL`).
+pub(crate) struct Classifier {
+    ac: AhoCorasick,
+}
+
+impl Classifier {
+    pub(crate) fn new() -> Classifier {
+        let ac = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostFirst)
+            .start_kind(aho_corasick::StartKind::Anchored)
+            .build(MARKERS.iter().filter(|m| m.2 == Anchor::Message).map(|m| m.0))
+            .expect("the marker set is a small fixed list of literals");
+        Classifier { ac }
+    }
+
+    pub(crate) fn classify(&self, severity: &[u8], message: &[u8]) -> Option<MessageKind> {
+        match severity {
+            b"FATAL" => Some(MessageKind::Fatal),
+            b"LOG" => {
+                let m = self.ac.find(Input::new(message).anchored(aho_corasick::Anchored::Yes))?;
+                let kinds = MARKERS.iter().filter(|m| m.2 == Anchor::Message);
+                kinds.map(|m| m.1).nth(m.pattern().as_usize())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// True for the severity words of English logs (stderr and csvlog
+/// translate them with lc_messages).
+pub(crate) fn is_english_severity(word: &[u8]) -> bool {
+    MAIN_SEVERITIES.contains(&word) || SUB_SEVERITIES.contains(&word)
+}
+
 /// Severity words that start a log entry's first line. Lines whose severity
 /// is DETAIL, HINT, STATEMENT and so on belong to an entry above them.
 const MAIN_SEVERITIES: &[&[u8]] = &[
@@ -168,6 +231,24 @@ mod tests {
         let h = s.next(buf, h.end).unwrap();
         assert_eq!(h.kind, MessageKind::Fatal);
         assert!(s.next(buf, h.end).is_none());
+    }
+
+    #[test]
+    fn classifies_record_messages() {
+        let c = Classifier::new();
+        assert_eq!(
+            c.classify(b"LOG", b"connection received: host=[local]"),
+            Some(MessageKind::Received)
+        );
+        assert_eq!(
+            c.classify(b"LOG", b"replication connection authorized: user=r"),
+            Some(MessageKind::ReplicationAuthorized)
+        );
+        assert_eq!(c.classify(b"LOG", b"statement: select 'connection received: '"), None);
+        assert_eq!(c.classify(b"FATAL", b"anything"), Some(MessageKind::Fatal));
+        assert_eq!(c.classify(b"ERROR", b"connection received: host=x"), None);
+        let cands = Candidates::new(&[",FATAL,"]);
+        assert_eq!(cands.next(b"a,b,0,FATAL,28P01", 0), Some(5));
     }
 
     #[test]

@@ -149,6 +149,12 @@ impl Timestamp {
             Some(b'+' | b'-' | b'Z') => rest,
             Some(_) => return None,
         };
+        // A zone is one short word: `UTC`, `CEST`, `+03`, `-04:30`.
+        if zone.len() > 8
+            || !zone.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b':'))
+        {
+            return None;
+        }
         let offset_min = if zone.is_empty() {
             None
         } else {

@@ -27,7 +27,7 @@
 use std::collections::HashMap;
 
 use crate::args::Dimension;
-use crate::event::{EndCause, Event, EventKind, Reason, ServerEvent};
+use crate::event::{EndCause, Event, EventKind, Reason, Security, ServerEvent};
 use crate::filter::{Filter, Subject};
 use crate::intern::{Interner, Sym};
 use crate::peak::Peak;
@@ -60,6 +60,11 @@ struct Session {
     port: Option<u16>,
     /// How it ended abnormally, once counted (a disconnection line follows).
     abnormal: Option<EndCause>,
+    /// Authentication method (`connection authenticated`, 14+), TLS
+    /// protocol, GSS encryption: `UNSET` / None when not logged.
+    method: Sym,
+    tls: Sym,
+    gss_encrypted: Option<bool>,
 }
 
 impl Session {
@@ -187,6 +192,7 @@ pub(crate) struct Tracker {
     pidless_recent: Vec<Session>,
     next_id: u64,
     pub(crate) totals: Totals,
+    pub(crate) access: Access,
     /// The time of the event being applied.
     now: Option<Timestamp>,
     changes: Option<Vec<Change>>,
@@ -203,6 +209,8 @@ pub(crate) struct Totals {
     pub(crate) abnormal: [u64; EndCause::ALL.len()],
     pub(crate) replication_sessions: u64,
     pub(crate) replication_active: u64,
+    pub(crate) replication_physical: u64,
+    pub(crate) replication_logical: u64,
     /// Connection-related events seen, matching the filters or not.
     pub(crate) events: u64,
     /// Events that passed the filters.
@@ -220,6 +228,83 @@ pub(crate) struct Totals {
     /// Sessions not tracked because the session table was full.
     pub(crate) untracked: u64,
     pub(crate) server_events: u64,
+}
+
+/// How sessions connected: encryption and authentication (counted once per
+/// session, client or replication, that passes the filters).
+pub(crate) struct Access {
+    /// TLS protocols and authentication methods, as logged.
+    pub(crate) protocols: Interner,
+    pub(crate) methods: Interner,
+    pub(crate) tls: u64,
+    pub(crate) by_protocol: Vec<u64>,
+    pub(crate) gss: u64,
+    pub(crate) gss_encrypted: u64,
+    pub(crate) by_method: Vec<u64>,
+    /// Password methods over TCP without TLS or GSS encryption.
+    pub(crate) password_without_tls: u64,
+    /// PostgreSQL 18 setup durations (`connection ready`), microseconds.
+    pub(crate) setup_total: Sketch,
+    pub(crate) setup_fork: Sketch,
+    pub(crate) setup_auth: Sketch,
+}
+
+impl Access {
+    fn new() -> Access {
+        Access {
+            protocols: Interner::new(64),
+            methods: Interner::new(64),
+            tls: 0,
+            by_protocol: Vec::new(),
+            gss: 0,
+            gss_encrypted: 0,
+            by_method: Vec::new(),
+            password_without_tls: 0,
+            setup_total: Sketch::new(),
+            setup_fork: Sketch::new(),
+            setup_auth: Sketch::new(),
+        }
+    }
+
+    fn protocol(&mut self, security: &Security<'_>) -> Sym {
+        match security.tls {
+            None => Sym::UNSET,
+            Some(b"") => self.protocols.intern(b"(unknown)"),
+            Some(p) => self.protocols.intern(p),
+        }
+    }
+
+    fn count(list: &mut Vec<u64>, sym: Sym, delta: i64) {
+        let i = sym.0 as usize;
+        if list.len() <= i {
+            list.resize(i + 1, 0);
+        }
+        list[i] = list[i].saturating_add_signed(delta);
+    }
+
+    /// Counts (`delta` 1) or takes back (-1) a session.
+    fn add(&mut self, s: &Session, local: bool, delta: i64) {
+        let step = |n: &mut u64| *n = n.saturating_add_signed(delta);
+        if s.tls != Sym::UNSET {
+            step(&mut self.tls);
+            Access::count(&mut self.by_protocol, s.tls, delta);
+        }
+        if let Some(encrypted) = s.gss_encrypted {
+            step(&mut self.gss);
+            if encrypted {
+                step(&mut self.gss_encrypted);
+            }
+        }
+        if s.method != Sym::UNSET {
+            Access::count(&mut self.by_method, s.method, delta);
+            let password =
+                matches!(self.methods.name(s.method), b"password" | b"md5" | b"scram-sha-256");
+            let encrypted = s.tls != Sym::UNSET || s.gss_encrypted == Some(true);
+            if password && !local && !encrypted {
+                step(&mut self.password_without_tls);
+            }
+        }
+    }
 }
 
 /// Failures that come after `connection authorized` when read from their
@@ -268,6 +353,7 @@ impl Tracker {
             pidless_recent: Vec::new(),
             next_id: PSEUDO_IDS,
             totals: Totals::default(),
+            access: Access::new(),
             now: None,
             changes: None,
         }
@@ -395,8 +481,24 @@ impl Tracker {
                 let host = self.intern(HOST, Some(host));
                 self.open(pid, meta.time, host, port);
             }
-            EventKind::Authenticated { .. } | EventKind::Ready => {}
-            EventKind::Authorized { user, db, app, replication, .. } => {
+            EventKind::Authenticated { method } => {
+                let method = self.access.methods.intern(method);
+                if let Some(s) = self.sessions.get_mut(&pid)
+                    && s.state == State::Received
+                {
+                    s.method = method;
+                }
+            }
+            EventKind::Ready { total_us, fork_us, auth_us } => {
+                let counted = match self.sessions.get(&pid) {
+                    Some(s) => s.state == State::Active && s.counted,
+                    None => self.filter.is_empty(),
+                };
+                if counted {
+                    self.setup(total_us, fork_us, auth_us);
+                }
+            }
+            EventKind::Authorized { user, db, app, replication, security } => {
                 let existing = self.sessions.get(&pid).copied();
                 let (host, port) = match existing {
                     Some(s) if s.state == State::Received => (s.host, s.port),
@@ -409,7 +511,9 @@ impl Tracker {
                     self.end_silently(s, EndCause::PidReused);
                 }
                 let user = self.intern(USER, Some(user));
-                let db = self.intern(DB, db);
+                // A walsender's line has no database; a logical one's
+                // prefix or record field has it.
+                let db = self.intern(DB, if replication { db.or(meta.db) } else { db });
                 let app = self.intern(APP, app);
                 let names = Names { db, user, app, host, app_known: true, port };
                 let counted = self.matches(&names);
@@ -430,6 +534,9 @@ impl Tracker {
                     replication,
                     port,
                     abnormal: None,
+                    method: existing.map_or(Sym::UNSET, |s| s.method),
+                    tls: self.access.protocol(&security),
+                    gss_encrypted: security.gss_encrypted,
                 };
                 if !self.sessions.contains_key(&pid) && self.sessions.len() >= MAX_SESSIONS {
                     self.totals.untracked += 1;
@@ -450,6 +557,21 @@ impl Tracker {
             }
             EventKind::Disconnected { session_ms, user, db, host } => {
                 match self.sessions.remove(&pid) {
+                    Some(s) if s.state == State::Active && s.replication => {
+                        if s.counted {
+                            self.totals.matched += 1;
+                            self.count_close(&s);
+                            // Its kind shows now if it did not at the start:
+                            // a physical walsender's database is empty.
+                            if s.db == Sym::UNSET {
+                                if db.is_empty() {
+                                    self.totals.replication_physical += 1;
+                                } else {
+                                    self.totals.replication_logical += 1;
+                                }
+                            }
+                        }
+                    }
                     Some(s) if s.state == State::Active => {
                         if s.counted {
                             self.totals.matched += 1;
@@ -537,6 +659,13 @@ impl Tracker {
         }
     }
 
+    /// A `connection ready` line's durations.
+    fn setup(&mut self, total_us: u64, fork_us: u64, auth_us: u64) {
+        self.access.setup_total.add(total_us);
+        self.access.setup_fork.add(fork_us);
+        self.access.setup_auth.add(auth_us);
+    }
+
     /// A new attempt (`connection received`).
     fn open(&mut self, pid: u32, since: Option<Timestamp>, host: Sym, port: Option<u16>) {
         if self.sessions.len() >= MAX_SESSIONS {
@@ -579,6 +708,9 @@ impl Tracker {
                 replication: false,
                 port,
                 abnormal: None,
+                method: Sym::UNSET,
+                tls: Sym::UNSET,
+                gss_encrypted: None,
             },
         );
     }
@@ -590,9 +722,16 @@ impl Tracker {
             names: s.names(),
             replication: s.replication,
         });
+        let local = self.name_of(HOST, s.host) == Some(b"[local]");
+        self.access.add(s, local, 1);
         if s.replication {
             self.totals.replication_sessions += 1;
             self.totals.replication_active += 1;
+            // A logical walsender has a database (in %d or the record's
+            // field); a physical one shows only at its disconnection.
+            if s.db != Sym::UNSET {
+                self.totals.replication_logical += 1;
+            }
             return;
         }
         self.totals.connections += 1;
@@ -607,9 +746,14 @@ impl Tracker {
 
     /// Takes back `count_open` for an attempt that failed after all.
     fn uncount_open(&mut self, s: &Session) {
+        let local = self.name_of(HOST, s.host) == Some(b"[local]");
+        self.access.add(s, local, -1);
         if s.replication {
             self.totals.replication_sessions -= 1;
             self.totals.replication_active -= 1;
+            if s.db != Sym::UNSET {
+                self.totals.replication_logical -= 1;
+            }
             return;
         }
         self.totals.connections -= 1;
@@ -780,10 +924,15 @@ impl Tracker {
                     self.totals.pidless_received += 1;
                 }
             }
-            EventKind::Authenticated { .. } | EventKind::Ready | EventKind::OtherFatal => {}
-            EventKind::Authorized { user, db, app, replication, .. } => {
+            EventKind::Authenticated { .. } | EventKind::OtherFatal => {}
+            EventKind::Ready { total_us, fork_us, auth_us } => {
+                if self.filter.is_empty() {
+                    self.setup(total_us, fork_us, auth_us);
+                }
+            }
+            EventKind::Authorized { user, db, app, replication, security } => {
                 let user = self.intern(USER, Some(user));
-                let db = self.intern(DB, db);
+                let db = self.intern(DB, if replication { db.or(meta.db) } else { db });
                 let app = self.intern(APP, app);
                 let host = self.intern(HOST, meta.host);
                 if !self.matches(&Names { db, user, app, host, app_known: true, port: None }) {
@@ -806,6 +955,9 @@ impl Tracker {
                     replication,
                     port: None,
                     abnormal: None,
+                    method: Sym::UNSET,
+                    tls: self.access.protocol(&security),
+                    gss_encrypted: security.gss_encrypted,
                 };
                 self.count_open(&s, meta.time);
                 if !replication {
@@ -905,6 +1057,9 @@ impl Tracker {
             abandoned,
             abnormal_ends,
             replication_sessions: t.replication_sessions,
+            replication_physical: t.replication_physical,
+            replication_logical: t.replication_logical,
+            access: self.access_summary(),
             replication_active: t.replication_active,
             peak,
             peak_at,
@@ -913,6 +1068,40 @@ impl Tracker {
             unavailable,
             unknown_start: t.unknown_start,
             untracked: t.untracked,
+        }
+    }
+
+    fn access_summary(&self) -> AccessSummary {
+        let a = &self.access;
+        let named = |names: &Interner, counts: &[u64]| -> Vec<(String, u64)> {
+            let mut v: Vec<(String, u64)> = counts
+                .iter()
+                .enumerate()
+                .filter(|&(_, &n)| n > 0)
+                .map(|(i, &n)| (String::from_utf8_lossy(names.name(Sym(i as u32))).into_owned(), n))
+                .collect();
+            v.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+            v
+        };
+        let times = |k: &Sketch| Durations {
+            p50: k.percentile(50.0).unwrap_or(0),
+            p95: k.percentile(95.0).unwrap_or(0),
+            p99: k.percentile(99.0).unwrap_or(0),
+            max: k.max,
+        };
+        AccessSummary {
+            tls: a.tls,
+            tls_by_protocol: named(&a.protocols, &a.by_protocol),
+            gss: a.gss,
+            gss_encrypted: a.gss_encrypted,
+            auth_methods: named(&a.methods, &a.by_method),
+            password_without_tls: a.password_without_tls,
+            setup: (a.setup_total.count > 0).then(|| Setup {
+                count: a.setup_total.count,
+                total: times(&a.setup_total),
+                fork: times(&a.setup_fork),
+                authentication: times(&a.setup_auth),
+            }),
         }
     }
 
@@ -990,6 +1179,36 @@ pub(crate) struct Breakdown {
     pub(crate) unavailable: bool,
 }
 
+/// Percentiles of a duration, in microseconds.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Durations {
+    pub(crate) p50: u64,
+    pub(crate) p95: u64,
+    pub(crate) p99: u64,
+    pub(crate) max: u64,
+}
+
+/// PostgreSQL 18 connection setup durations.
+#[derive(Clone, Debug)]
+pub(crate) struct Setup {
+    pub(crate) count: u64,
+    pub(crate) total: Durations,
+    pub(crate) fork: Durations,
+    pub(crate) authentication: Durations,
+}
+
+/// How sessions connected.
+#[derive(Clone, Debug)]
+pub(crate) struct AccessSummary {
+    pub(crate) tls: u64,
+    pub(crate) tls_by_protocol: Vec<(String, u64)>,
+    pub(crate) gss: u64,
+    pub(crate) gss_encrypted: u64,
+    pub(crate) auth_methods: Vec<(String, u64)>,
+    pub(crate) password_without_tls: u64,
+    pub(crate) setup: Option<Setup>,
+}
+
 /// Everything a report shows, computed once.
 #[derive(Clone, Debug)]
 pub(crate) struct Snapshot {
@@ -1004,6 +1223,9 @@ pub(crate) struct Snapshot {
     pub(crate) abnormal_ends: Vec<(&'static str, u64)>,
     pub(crate) replication_sessions: u64,
     pub(crate) replication_active: u64,
+    pub(crate) replication_physical: u64,
+    pub(crate) replication_logical: u64,
+    pub(crate) access: AccessSummary,
     pub(crate) peak: u64,
     pub(crate) peak_at: Option<Timestamp>,
     pub(crate) sessions: Option<SessionTimes>,
@@ -1155,7 +1377,7 @@ mod tests {
                 db: Some(b"d"),
                 app: None,
                 replication: false,
-                ssl: false,
+                security: Security::default(),
             };
             t.apply(&Event { meta, kind });
         }

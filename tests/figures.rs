@@ -53,6 +53,28 @@ pub fn check(label: &str, got: &Value, want: &Value) {
         ends.insert("server_restart".into(), restart.into());
     }
     assert_eq!(got["abnormal_ends"], Value::Object(ends), "{label}: abnormal ends");
+    // How sessions connected (extended workloads).
+    if let Some(r) = want.get("replication") {
+        for key in ["sessions", "physical", "logical"] {
+            if let Some(n) = r.get(key) {
+                assert_eq!(&got["replication"][key], n, "{label}: replication {key}");
+            }
+        }
+    }
+    if let Some(t) = want.get("tls") {
+        assert_eq!(got["tls"]["sessions"], t["sessions"], "{label}: TLS sessions");
+        if let Some(p) = t.get("by_protocol") {
+            assert_eq!(&got["tls"]["by_protocol"], p, "{label}: TLS protocols");
+        }
+    }
+    for key in ["auth_methods", "password_without_tls"] {
+        if let Some(w) = want.get(key) {
+            assert_eq!(&got[key], w, "{label}: {key}");
+        }
+    }
+    if let Some(s) = want.get("setup_ms") {
+        assert_eq!(got["setup_ms"]["count"], s["count"], "{label}: setup_ms count");
+    }
     let pid = got["input"]["pid"].as_bool().unwrap();
     for (dim, key) in [
         ("by_user", "user"),

@@ -10,7 +10,7 @@
 
 use memchr::memmem;
 
-use crate::event::{EndCause, EventKind, Reason, ServerEvent};
+use crate::event::{EndCause, EventKind, Reason, Security, ServerEvent};
 
 /// What a message means for connection tracking.
 #[derive(Debug, PartialEq)]
@@ -73,7 +73,7 @@ pub(crate) fn parse(kind: MessageKind, msg: &[u8]) -> Parsed<'_> {
         MessageKind::Authenticated => authenticated(msg),
         MessageKind::Authorized => authorized(msg, false),
         MessageKind::ReplicationAuthorized => authorized(msg, true),
-        MessageKind::Ready => Some(EventKind::Ready),
+        MessageKind::Ready => ready(msg),
         MessageKind::Disconnection => disconnection(msg),
         MessageKind::Fatal => return fatal(msg),
         MessageKind::RoleDetail => {
@@ -121,14 +121,14 @@ fn authenticated(msg: &[u8]) -> Option<EventKind<'_>> {
 }
 
 /// Strips a trailing ` KEYWORD (...)` block, returning what is before it
-/// and whether it was there.
-fn strip_block<'a>(text: &'a [u8], keyword: &[u8]) -> (&'a [u8], bool) {
+/// and what is inside the parentheses.
+fn strip_block<'a>(text: &'a [u8], keyword: &[u8]) -> (&'a [u8], Option<&'a [u8]>) {
     if text.ends_with(b")")
         && let Some(i) = memmem::rfind(text, keyword)
     {
-        return (&text[..i], true);
+        return (&text[..i], Some(&text[i + keyword.len()..text.len() - 1]));
     }
-    (text, false)
+    (text, None)
 }
 
 fn authorized(msg: &[u8], replication: bool) -> Option<EventKind<'_>> {
@@ -139,8 +139,15 @@ fn authorized(msg: &[u8], replication: bool) -> Option<EventKind<'_>> {
     };
     let rest = msg.strip_prefix(head)?;
     // From the end: GSS (...), then SSL enabled (...).
-    let (rest, _gss) = strip_block(rest, b" GSS (");
+    let (rest, gss) = strip_block(rest, b" GSS (");
     let (rest, ssl) = strip_block(rest, b" SSL enabled (");
+    let security = Security {
+        tls: ssl.map(|s| match find(s, b"protocol=") {
+            Some(i) => s[i + 9..].split(|&c| c == b',').next().unwrap_or_default(),
+            None => &s[..0],
+        }),
+        gss_encrypted: gss.map(|g| find(g, b"encrypted=yes").is_some()),
+    };
     let (before_app, app) = match find(rest, b" application_name=") {
         Some(i) => (&rest[..i], Some(&rest[i + 18..])),
         None => (rest, None),
@@ -150,7 +157,20 @@ fn authorized(msg: &[u8], replication: bool) -> Option<EventKind<'_>> {
         None if replication => (before_app, None),
         None => return None,
     };
-    Some(EventKind::Authorized { user, db, app, replication, ssl })
+    Some(EventKind::Authorized { user, db, app, replication, security })
+}
+
+/// `connection ready: setup total=7.197 ms, fork=1.103 ms, authentication=0.332 ms`
+fn ready(msg: &[u8]) -> Option<EventKind<'_>> {
+    let rest = msg.strip_prefix(b"connection ready: setup ")?;
+    let mut us = [0u64; 3];
+    for (slot, key) in us.iter_mut().zip([&b"total="[..], b"fork=", b"authentication="]) {
+        let s = find(rest, key)? + key.len();
+        let e = find(&rest[s..], b" ms")? + s;
+        let ms: f64 = std::str::from_utf8(&rest[s..e]).ok()?.parse().ok()?;
+        *slot = (ms * 1000.0).round().max(0.0) as u64;
+    }
+    Some(EventKind::Ready { total_us: us[0], fork_us: us[1], auth_us: us[2] })
 }
 
 /// `H:MM:SS.mmm`, hours without a day rollover.
@@ -387,7 +407,7 @@ mod tests {
                 db: Some(b("appdb")),
                 app: Some(b("my app")),
                 replication: false,
-                ssl: true
+                security: Security { tls: Some(b("TLSv1.3")), gss_encrypted: None },
             }
         );
         let e =
@@ -399,19 +419,25 @@ mod tests {
                 db: Some(b("sales db")),
                 app: None,
                 replication: false,
-                ssl: false
+                security: Security::default(),
             }
         );
         let e = ev(
             MessageKind::Authorized,
             "connection authorized: user=alice database=prod application_name=psql GSS (authenticated=yes, encrypted=yes, delegated_credentials=no, principal=alice@EXAMPLE.COM)",
         );
-        assert!(matches!(e, EventKind::Authorized { app: Some(b"psql"), ssl: false, .. }));
+        let gss = Security { tls: None, gss_encrypted: Some(true) };
+        assert!(
+            matches!(e, EventKind::Authorized { app: Some(b"psql"), security, .. } if security == gss)
+        );
         let e = ev(
             MessageKind::Authorized,
             "connection authorized: user=a database=b application_name=psql SSL enabled (protocol=TLSv1.2, cipher=X, bits=256, compression=off)",
         );
-        assert!(matches!(e, EventKind::Authorized { app: Some(b"psql"), ssl: true, .. }));
+        let tls = Security { tls: Some(b"TLSv1.2"), gss_encrypted: None };
+        assert!(
+            matches!(e, EventKind::Authorized { app: Some(b"psql"), security, .. } if security == tls)
+        );
         let e = ev(
             MessageKind::ReplicationAuthorized,
             "replication connection authorized: user=rep application_name=walreceiver",
@@ -434,6 +460,31 @@ mod tests {
         assert_eq!(
             parse(MessageKind::Authorized, b"connection authorized: user=a"),
             Parsed::Unparsed
+        );
+    }
+
+    #[test]
+    fn ready_and_authenticated() {
+        assert_eq!(
+            ev(
+                MessageKind::Ready,
+                "connection ready: setup total=7.197 ms, fork=1.103 ms, authentication=0.332 ms"
+            ),
+            EventKind::Ready { total_us: 7197, fork_us: 1103, auth_us: 332 }
+        );
+        assert_eq!(
+            ev(
+                MessageKind::Authenticated,
+                "connection authenticated: identity=\"app\" method=scram-sha-256 (/etc/postgresql/16/main/pg_hba.conf:98)"
+            ),
+            EventKind::Authenticated { method: b("scram-sha-256") }
+        );
+        assert_eq!(
+            ev(
+                MessageKind::Authenticated,
+                "connection authenticated: user=\"postgres\" method=trust (/etc/postgresql/17/main/pg_hba.conf:90)"
+            ),
+            EventKind::Authenticated { method: b("trust") }
         );
     }
 

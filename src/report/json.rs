@@ -9,7 +9,14 @@
 //!  "active":N,"connections":N,"disconnections":N,"failures":N,
 //!  "failures_by_reason":{"password":N,...},"abandoned":N,
 //!  "abnormal_ends":{"admin_terminate":N,"server_restart":N,...},
-//!  "replication":{"sessions":N,"active":N},
+//!  "replication":{"sessions":N,"active":N,"physical":N,"logical":N},
+//!  "tls":{"sessions":N,"share":F|null,"by_protocol":{"TLSv1.3":N,...}},
+//!  "gss":{"sessions":N,"encrypted":N},
+//!  "auth_methods":{"scram-sha-256":N,"trust":N,...},
+//!  "password_without_tls":N,
+//!  "setup_ms":{"count":N,"p50":MS,"p95":MS,"p99":MS,"max":MS,
+//!              "fork":{"p50":..,"p95":..,"p99":..,"max":..},
+//!              "authentication":{...}},
 //!  "peak":{"active":N,"at":RFC3339|null},
 //!  "session_seconds":{"count":N,"mean":S|null,"p50":S|null,"p95":S|null,
 //!                     "p99":S|null,"max":S|null},
@@ -19,7 +26,8 @@
 //!  "unparsed":N,
 //!  "input":{"bytes":N,"candidate_lines":N,"invalid_utf8_lines":N,
 //!           "nul_lines":N,"long_lines":N,"log_line_prefix":S|null,
-//!           "prefix_inferred":B,"pid":B},
+//!           "prefix_inferred":B,"pid":B,"formats":["stderr",...],
+//!           "skipped_lines":N},
 //!  "unavailable":[S,...]}
 //! ```
 //!
@@ -35,7 +43,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::report::Report;
-use crate::tracker::Breakdown;
+use crate::tracker::{Breakdown, Durations};
 
 #[derive(Serialize)]
 struct Summary<'a> {
@@ -51,6 +59,11 @@ struct Summary<'a> {
     abandoned: u64,
     abnormal_ends: BTreeMap<&'static str, u64>,
     replication: Replication,
+    tls: Tls,
+    gss: Gss,
+    auth_methods: BTreeMap<String, u64>,
+    password_without_tls: u64,
+    setup_ms: SetupMs,
     peak: Peak,
     session_seconds: SessionSeconds,
     by_database: Option<Vec<Row>>,
@@ -66,6 +79,49 @@ struct Summary<'a> {
 struct Replication {
     sessions: u64,
     active: u64,
+    physical: u64,
+    logical: u64,
+}
+
+#[derive(Serialize)]
+struct Tls {
+    sessions: u64,
+    /// Of all sessions, client and replication.
+    share: Option<f64>,
+    by_protocol: BTreeMap<String, u64>,
+}
+
+#[derive(Serialize)]
+struct Gss {
+    sessions: u64,
+    encrypted: u64,
+}
+
+#[derive(Serialize)]
+struct Percentiles {
+    p50: Option<f64>,
+    p95: Option<f64>,
+    p99: Option<f64>,
+    max: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct SetupMs {
+    count: u64,
+    #[serde(flatten)]
+    total: Percentiles,
+    fork: Percentiles,
+    authentication: Percentiles,
+}
+
+fn percentiles(d: Option<&Durations>) -> Percentiles {
+    let ms = |us: u64| us as f64 / 1000.0;
+    Percentiles {
+        p50: d.map(|d| ms(d.p50)),
+        p95: d.map(|d| ms(d.p95)),
+        p99: d.map(|d| ms(d.p99)),
+        max: d.map(|d| ms(d.max)),
+    }
 }
 
 #[derive(Serialize)]
@@ -103,6 +159,8 @@ struct InputInfo<'a> {
     log_line_prefix: Option<&'a str>,
     prefix_inferred: bool,
     pid: bool,
+    formats: Vec<&'static str>,
+    skipped_lines: u64,
 }
 
 fn rows(b: &Breakdown) -> Option<Vec<Row>> {
@@ -142,7 +200,32 @@ pub(crate) fn write_summary<W: Write>(out: &mut W, r: &Report<'_>) -> io::Result
         failures_by_reason: s.failures_by_reason.iter().copied().collect(),
         abandoned: s.abandoned,
         abnormal_ends: s.abnormal_ends.iter().copied().collect(),
-        replication: Replication { sessions: s.replication_sessions, active: s.replication_active },
+        replication: Replication {
+            sessions: s.replication_sessions,
+            active: s.replication_active,
+            physical: s.replication_physical,
+            logical: s.replication_logical,
+        },
+        tls: Tls {
+            sessions: s.access.tls,
+            share: {
+                let all = s.connections + s.replication_sessions;
+                (all > 0).then(|| s.access.tls as f64 / all as f64)
+            },
+            by_protocol: s.access.tls_by_protocol.iter().cloned().collect(),
+        },
+        gss: Gss { sessions: s.access.gss, encrypted: s.access.gss_encrypted },
+        auth_methods: s.access.auth_methods.iter().cloned().collect(),
+        password_without_tls: s.access.password_without_tls,
+        setup_ms: {
+            let setup = s.access.setup.as_ref();
+            SetupMs {
+                count: setup.map_or(0, |x| x.count),
+                total: percentiles(setup.map(|x| &x.total)),
+                fork: percentiles(setup.map(|x| &x.fork)),
+                authentication: percentiles(setup.map(|x| &x.authentication)),
+            }
+        },
         peak: Peak { active: s.peak, at: s.peak_at.map(|t| t.rfc3339()) },
         session_seconds: SessionSeconds {
             count: t.map_or(0, |t| t.count),
@@ -166,6 +249,8 @@ pub(crate) fn write_summary<W: Write>(out: &mut W, r: &Report<'_>) -> io::Result
             log_line_prefix: r.prefix,
             prefix_inferred: r.prefix_inferred,
             pid: r.pid_in_prefix,
+            formats: r.formats.iter().map(|f| f.as_str()).collect(),
+            skipped_lines: r.stats.skipped_lines,
         },
         unavailable: &s.unavailable,
     };

@@ -27,6 +27,8 @@ pub(crate) struct Report<'a> {
     pub(crate) prefix_inferred: bool,
     pub(crate) pid_in_prefix: bool,
     pub(crate) time_in_prefix: bool,
+    /// The formats of the inputs read.
+    pub(crate) formats: &'a [crate::parse::Format],
 }
 
 /// Colors, decided once. With color off every style is plain and writes

@@ -10,7 +10,7 @@ use owo_colors::OwoColorize;
 
 use crate::report::{Palette, Report, escape, truncate};
 use crate::time::human_ms;
-use crate::tracker::Breakdown;
+use crate::tracker::{Breakdown, Snapshot};
 
 const NAME_WIDTH: usize = 40;
 
@@ -67,8 +67,12 @@ pub(crate) fn write_summary_in<W: Write>(
     if s.replication_sessions > 0 {
         writeln!(
             out,
-            "{:<15}{:>7}   sessions ({} active; not in the counts above)",
-            "Replication", s.replication_sessions, s.replication_active
+            "{:<15}{:>7}   sessions ({} active, {} physical, {} logical; not in the counts above)",
+            "Replication",
+            s.replication_sessions,
+            s.replication_active,
+            s.replication_physical,
+            s.replication_logical
         )?;
     }
     if compact {
@@ -82,6 +86,7 @@ pub(crate) fn write_summary_in<W: Write>(
             writeln!(out, "{:<15}{:>7}   {}", "Abnormal ends", "", list(&s.abnormal_ends))?;
         }
     }
+    write_access(out, s, p)?;
     if !compact && !s.failures_by_reason.is_empty() {
         writeln!(out)?;
         writeln!(out, "{}", "Failures".style(p.header))?;
@@ -101,6 +106,59 @@ pub(crate) fn write_summary_in<W: Write>(
         write_breakdown(out, b, p)?;
     }
     write_notes(out, r, p)
+}
+
+/// Microseconds, for setup times: `7.2ms`.
+fn ms(us: u64) -> String {
+    if us < 10_000 { format!("{:.1}ms", us as f64 / 1000.0) } else { human_ms(us / 1000) }
+}
+
+/// Encryption, authentication methods and PostgreSQL 18 setup times.
+fn write_access<W: Write>(out: &mut W, s: &Snapshot, p: &Palette) -> io::Result<()> {
+    let a = &s.access;
+    let sessions = s.connections + s.replication_sessions;
+    let list = |items: &[(String, u64)]| {
+        items
+            .iter()
+            .map(|(k, n)| format!("{} {n}", escape(k.as_bytes())))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if a.tls > 0 || a.gss > 0 {
+        let share = (a.tls * 100).checked_div(sessions).unwrap_or(0);
+        let mut text = format!("TLS {} of {sessions} sessions ({share}%)", a.tls);
+        if !a.tls_by_protocol.is_empty() {
+            text.push_str(&format!(": {}", list(&a.tls_by_protocol)));
+        }
+        if a.gss > 0 {
+            text.push_str(&format!("; GSS {} ({} encrypted)", a.gss, a.gss_encrypted));
+        }
+        writeln!(out, "{:<22}   {text}", "Encryption")?;
+    }
+    if !a.auth_methods.is_empty() {
+        let mut text = list(&a.auth_methods);
+        if a.password_without_tls > 0 {
+            let warn = format!("; {} password logins over TCP without TLS", a.password_without_tls);
+            text.push_str(&warn.style(p.failure).to_string());
+        }
+        writeln!(out, "{:<22}   {text}", "Authentication")?;
+    }
+    if let Some(setup) = &a.setup {
+        let t = &setup.total;
+        writeln!(
+            out,
+            "{:<22}   p50 {}, p95 {}, p99 {}, max {}; fork p50 {}, authentication p50 {} ({} sessions)",
+            "Connection setup",
+            ms(t.p50),
+            ms(t.p95),
+            ms(t.p99),
+            ms(t.max),
+            ms(setup.fork.p50),
+            ms(setup.authentication.p50),
+            setup.count
+        )?;
+    }
+    Ok(())
 }
 
 fn write_breakdown<W: Write>(out: &mut W, b: &Breakdown, p: &Palette) -> io::Result<()> {
@@ -145,9 +203,15 @@ fn write_breakdown<W: Write>(out: &mut W, b: &Breakdown, p: &Palette) -> io::Res
 fn write_notes<W: Write>(out: &mut W, r: &Report<'_>, p: &Palette) -> io::Result<()> {
     let s = r.snapshot;
     let mut notes: Vec<String> = Vec::new();
-    if let Some(prefix) = r.prefix {
-        let how = if r.prefix_inferred { "inferred" } else { "given" };
-        notes.push(format!("log_line_prefix '{}' ({how})", escape(prefix.as_bytes())));
+    let formats: Vec<&str> = r.formats.iter().map(|f| f.as_str()).collect();
+    match (r.prefix, formats.as_slice()) {
+        (Some(prefix), _) => {
+            let how = if r.prefix_inferred { "inferred" } else { "given" };
+            let f = formats.join(", ");
+            notes.push(format!("{f}; log_line_prefix '{}' ({how})", escape(prefix.as_bytes())));
+        }
+        (None, []) => {}
+        (None, f) => notes.push(f.join(", ")),
     }
     for u in &s.unavailable {
         notes.push(format!("not available: {u}"));
@@ -176,6 +240,12 @@ fn write_notes<W: Write>(out: &mut W, r: &Report<'_>, p: &Palette) -> io::Result
         notes.push(format!(
             "{} line(s) with invalid UTF-8, {} with NUL bytes (names shown escaped)",
             st.invalid_utf8, st.nul_lines
+        ));
+    }
+    if st.skipped_lines > 0 {
+        notes.push(format!(
+            "{} csvlog line(s) skipped after an unterminated quote",
+            st.skipped_lines
         ));
     }
     if r.long_lines > 0 {

@@ -1,0 +1,309 @@
+//! csvlog: one record per log entry, 23 columns in PostgreSQL 12, 24 in 13,
+//! 26 in 14 to 18. Quoted fields may hold commas, doubled quotes and
+//! newlines, so a record can span several physical lines.
+//!
+//! Record bounds come from quote parity: a newline outside quotes ends a
+//! record. Only records that hold a marker are parsed (with csv-core, which
+//! unescapes without allocating); the message is then classified from its
+//! own field, so text inside a quoted statement that reads like a
+//! connection message never counts. Fields are taken from the record (pid,
+//! user, database, remote host, time) rather than re-read from the message
+//! where the record has them.
+//!
+//! An unterminated quote must not swallow the rest of the input: a record
+//! that grows past `MAX_RECORD`, or is still open at the end of the input,
+//! is cut at the next line that starts like a record, and the lines before
+//! it are counted as skipped.
+
+use csv_core::{ReadRecordResult, Reader};
+
+use crate::event::{Event, EventKind, Meta, Reason};
+use crate::parse::Stats;
+use crate::parse::message::{self, Parsed};
+use crate::scan::{Candidates, Classifier, is_english_severity};
+use crate::time::Timestamp;
+
+/// A record longer than this is taken to be an unterminated quote.
+const MAX_RECORD: usize = 1024 * 1024;
+
+pub(crate) struct CsvParser {
+    candidates: Candidates,
+    classifier: Classifier,
+    reader: Reader,
+    /// A record that continues past the last chunk.
+    carry: Vec<u8>,
+    /// Quote parity at the end of `carry`.
+    in_quote: bool,
+    fields: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl CsvParser {
+    pub(crate) fn new() -> CsvParser {
+        CsvParser {
+            candidates: Candidates::new(&[",FATAL,"]),
+            classifier: Classifier::new(),
+            reader: Reader::new(),
+            carry: Vec::new(),
+            in_quote: false,
+            fields: Vec::new(),
+            ends: vec![0; 64],
+        }
+    }
+
+    /// Parses the complete lines in `chunk`.
+    pub(crate) fn process<F>(&mut self, chunk: &[u8], stats: &mut Stats, emit: &mut F)
+    where
+        F: FnMut(&Event<'_>),
+    {
+        let mut pos = 0;
+        if !self.carry.is_empty() {
+            // Finish the record carried over from the last chunk.
+            match record_end(chunk, 0, &mut self.in_quote) {
+                Some(end) => {
+                    let mut record = std::mem::take(&mut self.carry);
+                    record.extend_from_slice(&chunk[..end]);
+                    self.record(&record, stats, emit);
+                    record.clear();
+                    self.carry = record;
+                    pos = end;
+                }
+                None => {
+                    self.carry.extend_from_slice(chunk);
+                    if self.carry.len() > MAX_RECORD {
+                        self.resync(stats, emit);
+                    }
+                    return;
+                }
+            }
+        }
+        let mut next_hit = self.candidates.next(chunk, pos);
+        let mut start = pos;
+        let mut quoted = false;
+        for i in memchr::memchr2_iter(b'"', b'\n', &chunk[pos..]) {
+            let i = pos + i;
+            if chunk[i] == b'"' {
+                quoted = !quoted;
+                continue;
+            }
+            if quoted {
+                continue;
+            }
+            if let Some(h) = next_hit
+                && h <= i
+            {
+                self.record(&chunk[start..=i], stats, emit);
+                next_hit = self.candidates.next(chunk, i + 1);
+            }
+            start = i + 1;
+        }
+        if start < chunk.len() {
+            self.carry.extend_from_slice(&chunk[start..]);
+            self.in_quote = quoted;
+            if self.carry.len() > MAX_RECORD {
+                self.resync(stats, emit);
+            }
+        }
+    }
+
+    /// The input ended: a record still open is either the last line
+    /// without a newline, or an unterminated quote to resynchronise after.
+    pub(crate) fn end_input<F>(&mut self, stats: &mut Stats, emit: &mut F)
+    where
+        F: FnMut(&Event<'_>),
+    {
+        if self.carry.is_empty() {
+            return;
+        }
+        if self.in_quote {
+            self.resync(stats, emit);
+            self.end_input(stats, emit);
+        } else {
+            let record = std::mem::take(&mut self.carry);
+            if self.candidates.next(&record, 0).is_some() {
+                self.record(&record, stats, emit);
+            }
+        }
+        self.in_quote = false;
+    }
+
+    /// Drops the open record up to the next line that starts like a record,
+    /// counting the lines dropped, and reads on from there.
+    fn resync<F>(&mut self, stats: &mut Stats, emit: &mut F)
+    where
+        F: FnMut(&Event<'_>),
+    {
+        let carry = std::mem::take(&mut self.carry);
+        self.in_quote = false;
+        let restart = memchr::memchr_iter(b'\n', &carry)
+            .map(|i| i + 1)
+            .find(|&i| looks_like_record_start(&carry[i..]));
+        let cut = restart.unwrap_or(carry.len());
+        let skipped = memchr::memchr_iter(b'\n', &carry[..cut]).count().max(1);
+        stats.skipped(skipped as u64, &carry[..cut]);
+        if cut < carry.len() {
+            self.process(&carry[cut..], stats, emit);
+        }
+    }
+
+    /// Parses one complete record that holds a marker.
+    fn record<F>(&mut self, record: &[u8], stats: &mut Stats, emit: &mut F)
+    where
+        F: FnMut(&Event<'_>),
+    {
+        self.reader.reset();
+        if self.fields.len() < record.len() {
+            self.fields.resize(record.len(), 0);
+        }
+        // A record needs a line end to be complete for csv-core.
+        let (res, _, _, n) = self.reader.read_record(record, &mut self.fields, &mut self.ends);
+        let complete = match res {
+            ReadRecordResult::Record => true,
+            ReadRecordResult::InputEmpty => {
+                let (res, _, _, _) =
+                    self.reader.read_record(b"", &mut self.fields[..], &mut self.ends[n..]);
+                matches!(res, ReadRecordResult::Record)
+            }
+            _ => false,
+        };
+        // Field counts of PostgreSQL 12 (23), 13 (24), 14 to 18 (26).
+        if !complete || !matches!(n, 23 | 24 | 26) {
+            stats.unmatched(record, false);
+            return;
+        }
+        let fields = &self.fields;
+        let ends = &self.ends;
+        let field = |i: usize| -> &[u8] { &fields[if i == 0 { 0 } else { ends[i - 1] }..ends[i]] };
+        let severity = field(11);
+        if !is_english_severity(severity) {
+            stats.foreign_severity += 1;
+            return;
+        }
+        let Some(kind) = self.classifier.classify(severity, field(13)) else { return };
+        stats.candidates += 1;
+        let non_empty = |v: &'_ [u8]| -> bool { !v.is_empty() };
+        let meta = Meta {
+            time: Timestamp::parse(field(0)),
+            pid: std::str::from_utf8(field(3)).ok().and_then(|p| p.parse().ok()),
+            user: Some(field(1)).filter(|v| non_empty(v)),
+            db: Some(field(2)).filter(|v| non_empty(v)),
+            host: Some(remote_host(field(4))).filter(|v| non_empty(v)),
+        };
+        match message::parse(kind, field(13)) {
+            Parsed::Event(mut kind) => {
+                refine_with_detail(&mut kind, field(14));
+                emit(&Event { meta, kind });
+            }
+            Parsed::Ignore => {}
+            Parsed::Unparsed => stats.unmatched(record, false),
+        }
+    }
+}
+
+/// csvlog puts the DETAIL in the same record: a password failure whose
+/// detail says the role does not exist is a missing role.
+pub(crate) fn refine_with_detail(kind: &mut EventKind<'_>, detail: &[u8]) {
+    if let EventKind::Failure { reason, .. } = kind
+        && *reason == Reason::Password
+        && detail.starts_with(b"Role \"")
+        && memchr::memmem::find(detail, b"\" does not exist.").is_some()
+    {
+        *reason = Reason::NoSuchRole;
+    }
+}
+
+/// `"host:port"` or `"[local]"`: the host.
+fn remote_host(from: &[u8]) -> &[u8] {
+    match memchr::memrchr(b':', from) {
+        Some(i) if from[i + 1..].iter().all(u8::is_ascii_digit) && i + 1 < from.len() => &from[..i],
+        _ => from,
+    }
+}
+
+/// The end (after the newline) of the record that `buf[from..]` continues,
+/// given the quote parity so far; None if it does not end in `buf`.
+fn record_end(buf: &[u8], from: usize, quoted: &mut bool) -> Option<usize> {
+    for i in memchr::memchr2_iter(b'"', b'\n', &buf[from..]) {
+        let i = from + i;
+        if buf[i] == b'"' {
+            *quoted = !*quoted;
+        } else if !*quoted {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+/// A csvlog record starts with its timestamp and a comma.
+pub(crate) fn looks_like_record_start(line: &[u8]) -> bool {
+    let end = line.iter().position(|&c| c == b',').unwrap_or(0);
+    end >= 19 && Timestamp::parse(&line[..end]).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(chunks: &[&[u8]]) -> (Vec<String>, Stats) {
+        let mut p = CsvParser::new();
+        let mut stats = Stats::default();
+        let mut out = Vec::new();
+        let mut emit = |e: &Event<'_>| {
+            out.push(format!(
+                "{:?} {:?} {:?}",
+                e.meta.pid,
+                e.meta.host.map(|h| String::from_utf8_lossy(h).into_owned()),
+                e.kind
+            ))
+        };
+        for c in chunks {
+            p.process(c, &mut stats, &mut emit);
+        }
+        p.end_input(&mut stats, &mut emit);
+        (out, stats)
+    }
+
+    const RECEIVED: &[u8] = b"2025-03-01 10:00:01.586 UTC,,,18327,\"10.0.0.5:52020\",6b096b03.4797,1,\"\",2025-03-01 10:00:01 UTC,,0,LOG,00000,\"connection received: host=10.0.0.5 port=52020\",,,,,,,,,\"\",\"not initialized\",,0\n";
+    const FAILED: &[u8] = b"2025-03-01 10:00:01.244 UTC,\"ghost\",\"postgres\",18320,\"10.0.0.5:52008\",6b096b03.4790,2,\"authentication\",2025-03-01 10:00:01 UTC,0/9,0,FATAL,28P01,\"password authentication failed for user \"\"ghost\"\"\",\"Role \"\"ghost\"\" does not exist.\nConnection matched file \"\"/etc/pg_hba.conf\"\" line 3: \"\"host all all 10.0.0.0/8 scram-sha-256\"\"\",,,,,,,,\"\",\"client backend\",,0\n";
+
+    #[test]
+    fn records_with_fields_and_detail() {
+        let (ev, stats) = run(&[RECEIVED, FAILED]);
+        assert_eq!(ev.len(), 2, "{ev:?} {stats:?}");
+        assert!(ev[0].starts_with("Some(18327) Some(\"10.0.0.5\") Received"), "{}", ev[0]);
+        assert!(ev[1].contains("NoSuchRole"), "{}", ev[1]);
+        assert!(ev[1].contains("user: Some([103, 104, 111, 115, 116])"), "{}", ev[1]);
+    }
+
+    #[test]
+    fn a_record_split_across_chunks() {
+        let cut = FAILED.iter().position(|&c| c == b'\n').unwrap() + 1;
+        let (ev, _) = run(&[RECEIVED, &FAILED[..cut], &FAILED[cut..]]);
+        assert_eq!(ev.len(), 2);
+    }
+
+    #[test]
+    fn statement_lines_are_not_records() {
+        let fake = b"2025-03-01 10:00:02.000 UTC,\"postgres\",\"postgres\",100,\"[local]\",1.64,3,\"idle\",2025-03-01 10:00:00 UTC,3/2,0,LOG,00000,\"statement: select 1;\n2025-03-01 10:00:01.586 UTC,,,18327,\"\"10.0.0.5:52020\"\",6b096b03.4797,1,\"\"\"\",2025-03-01 10:00:01 UTC,,0,LOG,00000,\"\"connection received: host=10.0.0.5 port=52020\"\"\",,,,,,,,,\"psql\",\"client backend\",,0\n";
+        let (ev, stats) = run(&[fake]);
+        assert!(ev.is_empty(), "{ev:?}");
+        assert_eq!(stats.unparsed, 0);
+    }
+
+    #[test]
+    fn unterminated_quote_resynchronises() {
+        let mut broken = b"2025-03-01 10:00:00.000 UTC,\"a\",\"b\",1,\"[local]\",x,1,\"\",2025-03-01 10:00:00 UTC,,0,LOG,00000,\"statement: select '\n".to_vec();
+        broken.extend_from_slice(RECEIVED);
+        broken.extend_from_slice(RECEIVED);
+        let (ev, stats) = run(&[&broken]);
+        assert_eq!(ev.len(), 2, "{ev:?}");
+        assert_eq!(stats.skipped_lines, 1);
+    }
+
+    #[test]
+    fn hosts() {
+        assert_eq!(remote_host(b"10.0.0.5:52020"), b"10.0.0.5");
+        assert_eq!(remote_host(b"[local]"), b"[local]");
+        assert_eq!(remote_host(b"::1:5432"), b"::1");
+    }
+}

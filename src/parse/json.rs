@@ -1,0 +1,157 @@
+//! jsonlog (PostgreSQL 15+): one object per line. Keys are left out when
+//! their value is empty (no `user`, `dbname`, `application_name` or
+//! `remote_port` on some records); a message holds its newlines escaped,
+//! so a line is always one record.
+//!
+//! Only lines that hold a marker are parsed, with serde_json; the message
+//! is then classified from its own field, so a statement or detail that
+//! reads like a connection message never counts. `error_severity` is not
+//! translated in jsonlog.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+
+use crate::event::{Event, Meta};
+use crate::parse::Stats;
+use crate::parse::csv::refine_with_detail;
+use crate::parse::message::{self, Parsed};
+use crate::scan::{Candidates, Classifier};
+use crate::time::Timestamp;
+
+#[derive(Deserialize)]
+struct Record<'a> {
+    #[serde(borrow)]
+    timestamp: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    user: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    dbname: Option<Cow<'a, str>>,
+    pid: Option<u32>,
+    #[serde(borrow)]
+    remote_host: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    error_severity: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    message: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    detail: Option<Cow<'a, str>>,
+}
+
+pub(crate) struct JsonParser {
+    candidates: Candidates,
+    classifier: Classifier,
+}
+
+impl JsonParser {
+    pub(crate) fn new() -> JsonParser {
+        JsonParser {
+            candidates: Candidates::new(&["\"error_severity\":\"FATAL\""]),
+            classifier: Classifier::new(),
+        }
+    }
+
+    pub(crate) fn process<F>(&mut self, chunk: &[u8], stats: &mut Stats, emit: &mut F)
+    where
+        F: FnMut(&Event<'_>),
+    {
+        let mut at = 0;
+        while let Some(hit) = self.candidates.next(chunk, at) {
+            let ls = memchr::memrchr(b'\n', &chunk[..hit]).map_or(0, |i| i + 1);
+            let le = memchr::memchr(b'\n', &chunk[hit..]).map_or(chunk.len(), |i| hit + i);
+            at = (le + 1).min(chunk.len()).max(hit + 1);
+            let mut line = &chunk[ls..le];
+            if line.last() == Some(&b'\r') {
+                line = &line[..line.len() - 1];
+            }
+            match serde_json::from_slice::<Record<'_>>(line) {
+                Ok(r) => self.record(&r, line, stats, emit),
+                Err(e) if e.is_data() || e.is_syntax() => {
+                    // Names are the client's bytes: invalid UTF-8 is
+                    // replaced, as in every output.
+                    let text = String::from_utf8_lossy(line);
+                    match serde_json::from_str::<Record<'_>>(&text) {
+                        Ok(r) if matches!(text, Cow::Owned(_)) => {
+                            stats.invalid_utf8 += 1;
+                            self.record(&r, line, stats, emit);
+                        }
+                        _ => stats.unmatched(line, false),
+                    }
+                }
+                Err(_) => stats.unmatched(line, false),
+            }
+        }
+    }
+
+    fn record<F>(&self, r: &Record<'_>, line: &[u8], stats: &mut Stats, emit: &mut F)
+    where
+        F: FnMut(&Event<'_>),
+    {
+        fn bytes<'r>(v: &'r Option<Cow<'_, str>>) -> Option<&'r [u8]> {
+            v.as_deref().map(str::as_bytes).filter(|b| !b.is_empty())
+        }
+        let (Some(severity), Some(message)) = (bytes(&r.error_severity), bytes(&r.message)) else {
+            stats.unmatched(line, false);
+            return;
+        };
+        let Some(kind) = self.classifier.classify(severity, message) else { return };
+        stats.candidates += 1;
+        let meta = Meta {
+            time: r.timestamp.as_deref().and_then(|t| Timestamp::parse(t.as_bytes())),
+            pid: r.pid,
+            user: bytes(&r.user),
+            db: bytes(&r.dbname),
+            host: bytes(&r.remote_host),
+        };
+        match message::parse(kind, message) {
+            Parsed::Event(mut kind) => {
+                refine_with_detail(&mut kind, bytes(&r.detail).unwrap_or_default());
+                emit(&Event { meta, kind });
+            }
+            Parsed::Ignore => {}
+            Parsed::Unparsed => stats.unmatched(line, false),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(log: &[u8]) -> (Vec<String>, Stats) {
+        let mut p = JsonParser::new();
+        let mut stats = Stats::default();
+        let mut out = Vec::new();
+        p.process(log, &mut stats, &mut |e: &Event<'_>| {
+            out.push(format!("{:?} {:?}", e.meta.pid, e.kind))
+        });
+        (out, stats)
+    }
+
+    #[test]
+    fn records_with_omitted_keys() {
+        let log = br#"{"timestamp":"2025-03-01 10:00:00.092 UTC","pid":19700,"remote_host":"[local]","session_id":"6b096a2b.4cf4","line_num":1,"ps":"","session_start":"2025-03-01 10:00:00 UTC","txid":0,"error_severity":"LOG","message":"connection received: host=[local]","backend_type":"not initialized","query_id":0}
+{"timestamp":"2025-03-01 10:00:01.244 UTC","user":"app","dbname":"postgres","pid":18320,"remote_host":"10.0.0.5","remote_port":52008,"error_severity":"FATAL","state_code":"28P01","message":"password authentication failed for user \"app\"","detail":"Role \"app\" does not exist.\nConnection matched file \"/etc/pg_hba.conf\" line 3: \"host all all 10.0.0.0/8 scram-sha-256\"","backend_type":"client backend","query_id":0}
+"#;
+        let (ev, stats) = run(log);
+        assert_eq!(ev.len(), 2, "{stats:?}");
+        assert!(ev[0].starts_with("Some(19700) Received"));
+        assert!(ev[1].contains("NoSuchRole"), "{}", ev[1]);
+    }
+
+    #[test]
+    fn escaped_log_text_in_a_statement_is_not_an_event() {
+        let log = br#"{"timestamp":"2025-03-01 10:00:00.092 UTC","pid":5,"error_severity":"LOG","message":"statement: select 1;\n2025-03-01 10:00:00.092 UTC [6] LOG:  connection authorized: user=x database=y","backend_type":"client backend"}
+"#;
+        let (ev, stats) = run(log);
+        assert!(ev.is_empty());
+        assert_eq!(stats.unparsed, 0);
+    }
+
+    #[test]
+    fn truncated_line_is_counted() {
+        let (ev, stats) = run(br#"{"timestamp":"2025-03-01 10:00:00.092 UTC","pid":5,"error_severity":"LOG","message":"connection received: host=[lo"#);
+        assert!(ev.is_empty());
+        assert_eq!(stats.unparsed, 1);
+    }
+}
