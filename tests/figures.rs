@@ -185,3 +185,63 @@ fn statements_that_look_like_events_do_not_count() {
     assert_eq!(num(&got, "disconnections"), num(&want, "disconnections"));
     assert_eq!(num(&got, "unparsed"), 0);
 }
+
+/// Every log of every major and format the generator wrote: `vNN/NAME.log`
+/// (stderr), `.csv` (csvlog), `.json` (jsonlog), `.log.gz`, `syslog/`,
+/// each against its `NAME.expected.json`.
+#[test]
+fn every_version_and_format_gives_the_workload_figures() {
+    let root = crate::util::fixture("");
+    let mut cases = Vec::new();
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir() && !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let mut files: Vec<_> =
+            std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok().map(|e| e.path())).collect();
+        files.sort();
+        for expected in files.iter().filter(|p| p.to_string_lossy().ends_with(".expected.json")) {
+            let stem = expected.to_string_lossy().trim_end_matches(".expected.json").to_string();
+            let want: Value = serde_json::from_slice(&std::fs::read(expected).unwrap()).unwrap();
+            for ext in [".log", ".csv", ".json", ".log.gz"] {
+                let log = format!("{stem}{ext}");
+                if !std::path::Path::new(&log).exists() {
+                    continue;
+                }
+                let got = summary(&[&log]);
+                let label = log.trim_start_matches(root.to_str().unwrap()).to_string();
+                check(&label, &got, &want);
+                let format = match ext {
+                    ".csv" => "csvlog",
+                    ".json" => "jsonlog",
+                    _ if label.starts_with("syslog") => "syslog",
+                    _ => "stderr",
+                };
+                assert_eq!(got["input"]["formats"][0], format, "{label}: detected format");
+                assert_eq!(got["unparsed"], 0, "{label}: unparsed lines");
+                cases.push(label);
+            }
+        }
+    }
+    // The fixture set: every major from 13 to 18 in stderr (default and a
+    // custom prefix) and csvlog, jsonlog from 15, one syslog, one gzip.
+    for major in 13..=18 {
+        for file in ["extended.log", "extended.csv", "custom.log"] {
+            assert!(
+                cases.contains(&format!("v{major}/{file}")),
+                "no fixture v{major}/{file}: {cases:?}"
+            );
+        }
+        if major >= 15 {
+            assert!(
+                cases.contains(&format!("v{major}/extended.json")),
+                "no v{major}/extended.json"
+            );
+        }
+    }
+    assert!(cases.iter().any(|c| c.starts_with("syslog/")), "no syslog fixture: {cases:?}");
+    assert!(cases.iter().any(|c| c.ends_with(".log.gz")), "no gzip fixture: {cases:?}");
+}

@@ -36,7 +36,13 @@ pub(crate) struct CsvParser {
     in_quote: bool,
     fields: Vec<u8>,
     ends: Vec<usize>,
+    /// Records of this input whose severity word was checked (the first
+    /// `SAMPLE` tell whether the log is translated).
+    sampled: usize,
 }
+
+/// How many records of each input have their severity checked.
+const SAMPLE: usize = 50;
 
 impl CsvParser {
     pub(crate) fn new() -> CsvParser {
@@ -48,6 +54,7 @@ impl CsvParser {
             in_quote: false,
             fields: Vec::new(),
             ends: vec![0; 64],
+            sampled: 0,
         }
     }
 
@@ -94,6 +101,8 @@ impl CsvParser {
             {
                 self.record(&chunk[start..=i], stats, emit);
                 next_hit = self.candidates.next(chunk, i + 1);
+            } else if self.sampled < SAMPLE {
+                self.sample(&chunk[start..=i], stats);
             }
             start = i + 1;
         }
@@ -112,6 +121,7 @@ impl CsvParser {
     where
         F: FnMut(&Event<'_>),
     {
+        self.sampled = 0;
         if self.carry.is_empty() {
             return;
         }
@@ -146,28 +156,45 @@ impl CsvParser {
         }
     }
 
+    /// Splits a record into fields; false if it is not a csvlog record.
+    fn split(&mut self, record: &[u8]) -> Option<usize> {
+        // csv-core ends a record at its line end; the last line of an input
+        // may have none.
+        let owned;
+        let record = if record.ends_with(b"\n") {
+            record
+        } else {
+            owned = [record, b"\n"].concat();
+            &owned
+        };
+        self.reader.reset();
+        if self.fields.len() < record.len() {
+            self.fields.resize(record.len(), 0);
+        }
+        let (res, _, _, n) = self.reader.read_record(record, &mut self.fields, &mut self.ends);
+        // Field counts of PostgreSQL 12 (23), 13 (24), 14 to 18 (26).
+        (res == ReadRecordResult::Record && matches!(n, 23 | 24 | 26)).then_some(n)
+    }
+
+    fn field(&self, i: usize) -> &[u8] {
+        &self.fields[if i == 0 { 0 } else { self.ends[i - 1] }..self.ends[i]]
+    }
+
+    /// Checks the severity word of a record without a marker: a
+    /// translated log has no English ones.
+    fn sample(&mut self, record: &[u8], stats: &mut Stats) {
+        self.sampled += 1;
+        if self.split(record).is_some() && !is_english_severity(self.field(11)) {
+            stats.foreign_severity += 1;
+        }
+    }
+
     /// Parses one complete record that holds a marker.
     fn record<F>(&mut self, record: &[u8], stats: &mut Stats, emit: &mut F)
     where
         F: FnMut(&Event<'_>),
     {
-        self.reader.reset();
-        if self.fields.len() < record.len() {
-            self.fields.resize(record.len(), 0);
-        }
-        // A record needs a line end to be complete for csv-core.
-        let (res, _, _, n) = self.reader.read_record(record, &mut self.fields, &mut self.ends);
-        let complete = match res {
-            ReadRecordResult::Record => true,
-            ReadRecordResult::InputEmpty => {
-                let (res, _, _, _) =
-                    self.reader.read_record(b"", &mut self.fields[..], &mut self.ends[n..]);
-                matches!(res, ReadRecordResult::Record)
-            }
-            _ => false,
-        };
-        // Field counts of PostgreSQL 12 (23), 13 (24), 14 to 18 (26).
-        if !complete || !matches!(n, 23 | 24 | 26) {
+        if self.split(record).is_none() {
             stats.unmatched(record, false);
             return;
         }

@@ -66,7 +66,7 @@ impl StderrParser {
 
     /// Collects sample prefixes from the log lines of `chunk` and infers
     /// the prefix from them.
-    fn sample(&mut self, chunk: &[u8]) {
+    fn sample(&mut self, chunk: &[u8], stats: &mut Stats) {
         for line in chunk.split(|&c| c == b'\n') {
             if self.samples.len() >= MAX_SAMPLES {
                 break;
@@ -74,8 +74,10 @@ impl StderrParser {
             if line.first() == Some(&b'\t') {
                 continue;
             }
-            if let Some(sev) = self.scanner.severity(line) {
-                self.samples.push(line[..sev.start].to_vec());
+            match self.scanner.severity(line) {
+                Some(sev) => self.samples.push(line[..sev.start].to_vec()),
+                None if foreign_severity(line) => stats.foreign_severity += 1,
+                None => {}
             }
         }
         let samples: Vec<&[u8]> = self.samples.iter().map(Vec::as_slice).collect();
@@ -125,7 +127,7 @@ impl StderrParser {
         F: FnMut(&Event<'_>),
     {
         if matches!(self.state, PrefixState::Undecided) {
-            self.sample(chunk);
+            self.sample(chunk, stats);
         }
         let mut at = 0;
         while let Some(hit) = self.scanner.next(chunk, at) {
@@ -192,6 +194,17 @@ impl StderrParser {
     }
 }
 
+/// A line whose severity word is not English: `FEHLER:  `, `ERREUR:  `,
+/// `ОШИБКА:  ` (lc_messages translates it in stderr and csvlog logs).
+fn foreign_severity(line: &[u8]) -> bool {
+    let Some(colon) = memchr::memmem::find(line, b":  ") else { return false };
+    let text = String::from_utf8_lossy(&line[..colon]);
+    let word = text.rsplit([' ', ']', ':']).next().unwrap_or("");
+    word.chars().count() >= 3
+        && word.chars().all(|c| c.is_uppercase() || c.is_ascii_digit())
+        && !crate::scan::is_english_severity(word.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,6 +232,18 @@ mod tests {
         assert_eq!(ev.len(), 1, "{ev:?}");
         assert!(ev[0].starts_with("Some(10) Disconnected"));
         assert_eq!(stats.unparsed, 0);
+    }
+
+    #[test]
+    fn translated_severities_are_noticed() {
+        let mut p = StderrParser::new(None);
+        let mut stats = Stats::default();
+        let log = "2025-03-01 10:00:00.100 CET [10] LOG:  Verbindung empfangen: Host=[local]\n\
+                   2025-03-01 10:00:00.100 CET [10] FEHLER:  Relation »x« existiert nicht\n\
+                   2025-03-01 10:00:00.100 CET [11] ОШИБКА:  отношение не существует\n";
+        p.process(log.as_bytes(), &mut stats, |_| panic!("no events"));
+        assert_eq!(stats.foreign_severity, 2);
+        assert_eq!(stats.candidates, 0);
     }
 
     #[test]

@@ -128,16 +128,26 @@ pub(crate) fn nothing_found_hint(r: &Report<'_>, events: u64, filter: &Filter) -
             escape(r.stats.first_unparsed.as_deref().unwrap_or("").as_bytes()),
         );
     }
-    if r.prefix.is_none() {
+    if r.stats.foreign_severity > 0 && r.stats.candidates == 0 {
+        return format!(
+            "no connection events found, and {} line(s) have severity words that are not \
+             English: the log looks translated (lc_messages). pgconn reads PostgreSQL's \
+             English messages: set lc_messages = 'C' on the server (ALTER SYSTEM SET \
+             lc_messages = 'C'; SELECT pg_reload_conf();)",
+            r.stats.foreign_severity
+        );
+    }
+    if r.prefix.is_none() && r.formats.is_empty() {
         return format!(
             "no PostgreSQL log lines found in {} bytes of input (expected stderr-format \
              lines such as '2025-03-01 10:00:00.123 UTC [4242] LOG:  ...')",
             r.bytes
         );
     }
-    "no connection events found; the server must log them:\n  \
+    "no connection events found; the server must log them, in English:\n  \
      ALTER SYSTEM SET log_connections = on;\n  \
      ALTER SYSTEM SET log_disconnections = on;\n  \
+     ALTER SYSTEM SET lc_messages = 'C';   -- if it is another language\n  \
      SELECT pg_reload_conf();"
         .to_string()
 }
