@@ -117,7 +117,11 @@ pub(crate) fn write_text<W: Write>(
             pid(id)
         ),
         Change::Server { time, event, ended } => {
-            let ended = if ended > 0 { format!(": {ended} sessions ended") } else { String::new() };
+            let ended = match ended {
+                0 => String::new(),
+                1 => ": 1 session ended".to_string(),
+                n => format!(": {n} sessions ended"),
+            };
             writeln!(
                 out,
                 "{} {} server {}{ended}",
