@@ -460,6 +460,14 @@ fn finish<W: Write>(
     out.flush()?;
 
     let mut err = io::stderr().lock();
+    if let Some((forced, found)) = stats.forced_mismatch {
+        let _ = writeln!(
+            err,
+            "pgconn: warning: --format {} read an input that looks like {}",
+            forced.as_str(),
+            found.as_str()
+        );
+    }
     if stats.unparsed > 0 && found {
         let _ = writeln!(
             err,

@@ -843,6 +843,17 @@ mod tests {
     }
 
     #[test]
+    fn infers_azure_session_id_prefix() {
+        let p = inferred(&[
+            "2025-03-01 10:00:00 UTC-6b096a2b.4cf4-",
+            "2025-03-01 10:00:01 UTC-6b096a2c.1f-",
+        ]);
+        assert_eq!(p, "%t-%c-");
+        let f = fields(&p, "2025-03-01 10:00:00 UTC-6b096a2b.4cf4-").unwrap();
+        assert_eq!(f.0, Some(0x4cf4), "the session id gives the pid");
+    }
+
+    #[test]
     fn infers_a_bare_application_name() {
         let p = inferred(&[
             "2025-03-01 10:00:00.000 UTC [1]  ",

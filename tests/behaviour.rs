@@ -271,3 +271,52 @@ fn failed_attempts_after_authorization_are_not_sessions() {
     assert_eq!(hosts[0]["name"], "10.0.0.5");
     assert_eq!(hosts[0]["failures"], 2);
 }
+
+#[test]
+fn files_of_different_formats_in_one_run() {
+    let csv = path("v15/extended.csv");
+    let json = path("v15/extended.json");
+    let stderr = path("v15/custom.log");
+    let one = summary(&[&csv]);
+    let v = summary(&[&csv, &json, &stderr]);
+    assert_eq!(v["input"]["formats"], serde_json::json!(["csvlog", "jsonlog", "stderr"]));
+    // Three copies of one workload: each server start ends the open sessions
+    // of the one before.
+    assert_eq!(v["connections"].as_u64(), one["connections"].as_u64().map(|n| n * 3));
+    assert_eq!(v["failures"].as_u64(), one["failures"].as_u64().map(|n| n * 3));
+    assert_eq!(v["active"], one["active"]);
+    assert_eq!(v["unparsed"], 0);
+}
+
+#[test]
+fn gzip_on_standard_input_and_as_a_file() {
+    let plain = summary(&[&path("v16/extended.log")]);
+    let gz = read_fixture("v16/extended.log.gz");
+    let v = run(&["--json", "--top", "0"], Some(&gz)).expect(0).json();
+    assert_eq!(v["connections"], plain["connections"]);
+    assert_eq!(v["by_user"], plain["by_user"]);
+    let v = summary(&[&path("v16/extended.log.gz")]);
+    assert_eq!(v["by_host"], plain["by_host"]);
+    let r = run(&[], Some(b"\x28\xb5\x2f\xfd\x00\x00")).expect(2);
+    assert!(r.stderr.contains("zstd-compressed input"), "{}", r.stderr);
+}
+
+#[test]
+fn a_format_change_inside_one_input_is_reported() {
+    // A csvlog stream with stderr lines appended: those lines are not
+    // csvlog records, and pgconn says so instead of misreading them.
+    let mut data = read_fixture("v15/extended.csv");
+    data.extend_from_slice(&read_fixture("v15/extended.log"));
+    let r = run(&["--json"], Some(&data)).expect(0);
+    let v = r.json();
+    assert_eq!(v["input"]["formats"], serde_json::json!(["csvlog"]));
+    assert!(v["unparsed"].as_u64().unwrap() > 0, "{v}");
+    assert!(r.stderr.contains("could not be used"), "{}", r.stderr);
+    // Forcing the wrong format is the user's call, but pgconn says so.
+    let forced = run(&["--json", "--format", "stderr", &path("v15/extended.csv")], None);
+    assert!(
+        forced.stderr.contains("warning: --format stderr read an input that looks like csvlog"),
+        "{}",
+        forced.stderr
+    );
+}

@@ -79,6 +79,8 @@ pub(crate) struct Stats {
     pub(crate) foreign_severity: u64,
     /// Lines of a syslog input without a syslog header.
     pub(crate) not_syslog: u64,
+    /// `--format` said one thing, the input's first lines another.
+    pub(crate) forced_mismatch: Option<(Format, Format)>,
 }
 
 impl Stats {
@@ -136,7 +138,13 @@ impl LogParser {
         F: FnMut(&Event<'_>),
     {
         if self.format.is_none() {
-            self.format = self.forced.or_else(|| detect(chunk, &self.scanner));
+            let detected = detect(chunk, &self.scanner);
+            if let (Some(forced), Some(found)) = (self.forced, detected)
+                && forced != found
+            {
+                stats.forced_mismatch.get_or_insert((forced, found));
+            }
+            self.format = self.forced.or(detected);
             if let Some(f) = self.format
                 && !self.seen.contains(&f)
             {
