@@ -478,8 +478,7 @@ fn finish<W: Write>(
         );
     }
     if !found {
-        let hint =
-            report::nothing_found_hint(&report, pipeline.tracker.totals.events, &config.filter);
+        let hint = report::nothing_found_hint(&report, &pipeline.tracker.totals, &config.filter);
         let _ = writeln!(err, "pgconn: {hint}");
     }
     Ok(if read_failed {

@@ -228,6 +228,9 @@ pub(crate) struct Totals {
     /// Sessions not tracked because the session table was full.
     pub(crate) untracked: u64,
     pub(crate) server_events: u64,
+    /// FATALs pgconn does not know from processes it did not see connect
+    /// (many of them, and nothing else, hint at a translated log).
+    pub(crate) unknown_fatal: u64,
 }
 
 /// How sessions connected: encryption and authentication (counted once per
@@ -651,8 +654,9 @@ impl Tracker {
                     self.count_failure(Some(pid), Reason::Other, names, counted, false);
                 }
             }
+            None if cause == EndCause::Other => self.totals.unknown_fatal += 1,
             None => {
-                if cause != EndCause::Other && self.filter.is_empty() {
+                if self.filter.is_empty() {
                     self.totals.abnormal[cause as usize] += 1;
                 }
             }
@@ -924,7 +928,8 @@ impl Tracker {
                     self.totals.pidless_received += 1;
                 }
             }
-            EventKind::Authenticated { .. } | EventKind::OtherFatal => {}
+            EventKind::Authenticated { .. } => {}
+            EventKind::OtherFatal => self.totals.unknown_fatal += 1,
             EventKind::Ready { total_us, fork_us, auth_us } => {
                 if self.filter.is_empty() {
                     self.setup(total_us, fork_us, auth_us);

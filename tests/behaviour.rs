@@ -320,3 +320,17 @@ fn a_format_change_inside_one_input_is_reported() {
         forced.stderr
     );
 }
+
+#[test]
+fn a_translated_log_is_called_so() {
+    // fixtures/translated: a real PostgreSQL 15 with lc_messages = de_DE.
+    for file in ["translated/de.log", "translated/de.csv", "translated/de.json"] {
+        let r = run(&[&path(file)], None).expect(1);
+        assert!(
+            r.stderr.contains("the log looks translated (lc_messages)"),
+            "{file}: {}",
+            r.stderr
+        );
+        assert!(r.stderr.contains("lc_messages = 'C'"), "{file}: {}", r.stderr);
+    }
+}

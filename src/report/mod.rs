@@ -15,7 +15,7 @@ use owo_colors::Style;
 
 use crate::filter::Filter;
 use crate::parse::Stats;
-use crate::tracker::Snapshot;
+use crate::tracker::{Snapshot, Totals};
 
 /// Everything a summary shows.
 pub(crate) struct Report<'a> {
@@ -111,10 +111,14 @@ pub(crate) fn truncate(s: &str, width: usize) -> String {
 }
 
 /// What to tell the user when nothing was found (exit status 1).
-pub(crate) fn nothing_found_hint(r: &Report<'_>, events: u64, filter: &Filter) -> String {
+pub(crate) fn nothing_found_hint(r: &Report<'_>, totals: &Totals, filter: &Filter) -> String {
+    let events = totals.events - totals.unknown_fatal;
     if events > 0 && !filter.is_empty() {
         return format!("no connection event matched the filters ({events} events in the input)");
     }
+    // No English message pgconn knows, but FATALs it does not: the
+    // messages are in another language (lc_messages).
+    let unknown_only = totals.unknown_fatal > 0 && events == 0 && totals.server_events == 0;
     if r.stats.prefix_mismatch > 0 {
         let prefix = match (r.prefix, r.prefix_inferred) {
             (Some(p), true) => format!("the inferred log_line_prefix '{p}'"),
@@ -128,13 +132,16 @@ pub(crate) fn nothing_found_hint(r: &Report<'_>, events: u64, filter: &Filter) -
             escape(r.stats.first_unparsed.as_deref().unwrap_or("").as_bytes()),
         );
     }
-    if r.stats.foreign_severity > 0 && r.stats.candidates == 0 {
+    if r.stats.foreign_severity > 0 || unknown_only {
+        let why = if r.stats.foreign_severity > 0 {
+            format!("{} line(s) have severity words that are not English", r.stats.foreign_severity)
+        } else {
+            format!("{} FATAL message(s) are none pgconn knows", totals.unknown_fatal)
+        };
         return format!(
-            "no connection events found, and {} line(s) have severity words that are not \
-             English: the log looks translated (lc_messages). pgconn reads PostgreSQL's \
-             English messages: set lc_messages = 'C' on the server (ALTER SYSTEM SET \
-             lc_messages = 'C'; SELECT pg_reload_conf();)",
-            r.stats.foreign_severity
+            "no connection events found, and {why}: the log looks translated \
+             (lc_messages). pgconn reads PostgreSQL's English messages: set lc_messages = 'C' \
+             on the server (ALTER SYSTEM SET lc_messages = 'C'; SELECT pg_reload_conf();)"
         );
     }
     if r.prefix.is_none() && r.formats.is_empty() {
