@@ -27,13 +27,15 @@ use std::time::{Duration, Instant};
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 
-use crate::config::{Config, Input};
+use crate::args::TimeArg;
+use crate::config::{Config, Input, Mode};
 use crate::error::{Error, Result};
 use crate::input::{self, LineBuffer};
 use crate::parse::LogParser;
 use crate::parse::Stats;
 use crate::report::live::{self, Screen};
 use crate::report::{self, Palette, Report};
+use crate::time::Timestamp;
 use crate::tracker::{Change, Snapshot, Tracker};
 
 /// How a run ended, for the exit status.
@@ -67,18 +69,110 @@ pub(crate) struct ReadCounts {
     long_lines: AtomicU64,
 }
 
+/// `--since` and `--until`, resolved: events outside are left out, as if
+/// the log held only the lines inside.
+#[derive(Default)]
+pub(crate) struct Window {
+    /// Bounds as instants (ms since the epoch)...
+    since: Option<i64>,
+    until: Option<i64>,
+    /// ...or as the log's local time, compared with each line's own.
+    local: bool,
+    /// Events left out for having no time.
+    pub(crate) untimed: u64,
+}
+
+impl Window {
+    fn is_empty(&self) -> bool {
+        self.since.is_none() && self.until.is_none()
+    }
+
+    fn admits(&mut self, t: Option<Timestamp>) -> bool {
+        if self.is_empty() {
+            return true;
+        }
+        let Some(t) = t else {
+            self.untimed += 1;
+            return false;
+        };
+        let at = if self.local { t.ms + t.offset_ms() } else { t.ms };
+        self.since.is_none_or(|s| at >= s) && self.until.is_none_or(|u| at < u)
+    }
+}
+
+/// Resolves `--since`/`--until`. A duration counts back from the newest
+/// timestamp of the FILE inputs, found by reading them once first; on
+/// standard input it cannot be known in advance.
+fn window(config: &Config) -> Result<Window> {
+    let mut w = Window::default();
+    let (since, until) = (config.since, config.until);
+    if since.is_none() && until.is_none() {
+        return Ok(w);
+    }
+    let relative = [since, until].iter().any(|b| matches!(b, Some(TimeArg::Before(_))));
+    let civil = [since, until].iter().any(|b| matches!(b, Some(TimeArg::Civil(_))));
+    if relative && civil {
+        return Err(Error::usage(
+            "--since and --until: use two dates or two durations, not one of each",
+        ));
+    }
+    if civil {
+        w.local = true;
+        w.since = since.map(|b| if let TimeArg::Civil(ms) = b { ms } else { unreachable!() });
+        w.until = until.map(|b| if let TimeArg::Civil(ms) = b { ms } else { unreachable!() });
+        return Ok(w);
+    }
+    if config.inputs.contains(&Input::Stdin) {
+        return Err(Error::usage(
+            "--since/--until with a duration count back from the log's newest line, which \
+             standard input cannot tell in advance: give FILE arguments, or a date",
+        ));
+    }
+    let mut newest: Option<i64> = None;
+    let mut parser = LogParser::new(config.prefix.clone(), config.format);
+    let mut stats = Stats::default();
+    let mut buf = LineBuffer::new();
+    for input in &config.inputs {
+        let Input::File(path) = input else { continue };
+        parser.begin_input();
+        let mut note = |ev: &crate::event::Event<'_>| {
+            if let Some(t) = ev.meta.time {
+                newest = Some(newest.map_or(t.ms, |n| n.max(t.ms)));
+            }
+        };
+        let read = File::open(path).and_then(input::decompressed).and_then(|mut r| {
+            input::read_lines(&mut r, &mut buf, |lines, _| {
+                parser.process(lines, &mut stats, &mut note)
+            })
+        });
+        read.map_err(|e| Error::io(input.name(), e))?;
+        parser.end_input(&mut stats, &mut note);
+    }
+    let newest = newest.unwrap_or(0);
+    let back = |b: Option<TimeArg>| match b {
+        Some(TimeArg::Before(d)) => Some(newest - d.as_millis() as i64),
+        _ => None,
+    };
+    // "--until 1h": everything but the last hour.
+    w.since = back(since);
+    w.until = back(until);
+    Ok(w)
+}
+
 /// The parsing side of a run: parser and tracker.
 pub(crate) struct Pipeline {
     parser: LogParser,
     stats: Stats,
     tracker: Tracker,
     counts: Arc<ReadCounts>,
+    window: Window,
 }
 
 impl Pipeline {
     pub(crate) fn new(config: &Config) -> Pipeline {
-        let mut tracker = Tracker::new(config.filter.clone());
-        if config.watch {
+        let mut tracker = Tracker::new(config.filter.clone(), config.bucket);
+        tracker.set_brute_force(config.brute_force.0, config.brute_force.1);
+        if config.mode == Mode::Watch {
             tracker.record_changes();
         }
         Pipeline {
@@ -86,19 +180,25 @@ impl Pipeline {
             stats: Stats::default(),
             tracker,
             counts: Arc::default(),
+            window: Window::default(),
         }
     }
 
     /// Parses and tracks a run of complete lines.
     fn process(&mut self, lines: &[u8]) {
-        let tracker = &mut self.tracker;
-        self.parser.process(lines, &mut self.stats, |ev| tracker.apply(ev));
+        let (tracker, window) = (&mut self.tracker, &mut self.window);
+        self.parser.process(lines, &mut self.stats, |ev| {
+            if window.admits(ev.meta.time) {
+                tracker.apply(ev);
+            }
+        });
     }
 
     /// Forgets every statistic (SIGHUP); the inferred prefix stays.
     fn reset(&mut self, config: &Config) {
-        let record = config.watch;
-        self.tracker = Tracker::new(config.filter.clone());
+        let record = config.mode == Mode::Watch;
+        self.tracker = Tracker::new(config.filter.clone(), config.bucket);
+        self.tracker.set_brute_force(config.brute_force.0, config.brute_force.1);
         if record {
             self.tracker.record_changes();
         }
@@ -107,8 +207,12 @@ impl Pipeline {
 
     /// The current input ended.
     fn end_input(&mut self) {
-        let tracker = &mut self.tracker;
-        self.parser.end_input(&mut self.stats, |ev| tracker.apply(ev));
+        let (tracker, window) = (&mut self.tracker, &mut self.window);
+        self.parser.end_input(&mut self.stats, |ev| {
+            if window.admits(ev.meta.time) {
+                tracker.apply(ev);
+            }
+        });
     }
 
     /// Reads one input to its end on this thread (for tests).
@@ -125,7 +229,7 @@ impl Pipeline {
         self.tracker.snapshot(config.top, &config.by)
     }
 
-    pub(crate) fn report<'a>(&'a self, snapshot: &'a Snapshot) -> Report<'a> {
+    pub(crate) fn report<'a>(&'a self, snapshot: &'a Snapshot, config: &Config) -> Report<'a> {
         let prefix = self.parser.prefix();
         Report {
             snapshot,
@@ -137,6 +241,10 @@ impl Pipeline {
             pid_in_prefix: self.parser.has_pid(),
             time_in_prefix: self.parser.has_time(),
             formats: self.parser.formats(),
+            untimed: self.window.untimed,
+            brute_force: &snapshot.brute_force,
+            brute_rule: self.tracker.brute_rule(),
+            wide: config.wide,
         }
     }
 
@@ -147,12 +255,48 @@ impl Pipeline {
         out: &mut W,
         palette: &Palette,
     ) -> io::Result<()> {
-        let snapshot = self.snapshot(config);
-        let report = self.report(&snapshot);
-        if config.json {
-            report::json::write_summary(out, &report)
-        } else {
-            report::table::write_summary(out, &report, palette)
+        let t = &self.tracker;
+        match (config.mode, config.json) {
+            (Mode::History, true) => report::history::write_json(out, &t.timeline()),
+            (Mode::History, false) => {
+                let snapshot = self.snapshot(config);
+                report::history::write_table(out, &t.timeline(), &snapshot.leaks, palette)
+            }
+            (Mode::Sessions, true) => report::sessions::write_json(out, &t.open_sessions()),
+            (Mode::Sessions, false) => {
+                let snapshot = self.snapshot(config);
+                report::sessions::write_table(
+                    out,
+                    &t.open_sessions(),
+                    t.last,
+                    snapshot.active_lower_bound,
+                    palette,
+                )
+            }
+            (Mode::Failures, json) => {
+                let snapshot = self.tracker.snapshot(0, &config.by);
+                let (reasons, hosts) = (t.failure_details(), t.brute_force());
+                let view = report::failures::FailureView {
+                    reasons: &reasons,
+                    brute_force: &hosts,
+                    rule: t.brute_rule(),
+                    breakdowns: &snapshot.breakdowns,
+                };
+                if json {
+                    report::failures::write_json(out, &view)
+                } else {
+                    report::failures::write_table(out, &view, palette)
+                }
+            }
+            (Mode::Summary | Mode::Watch, json) => {
+                let snapshot = self.snapshot(config);
+                let report = self.report(&snapshot, config);
+                if json {
+                    report::json::write_summary(out, &report)
+                } else {
+                    report::table::write_summary(out, &report, palette)
+                }
+            }
         }
     }
 }
@@ -284,11 +428,24 @@ impl Live {
         // frame fits the terminal.
         let most = if config.top == 0 { height } else { config.top.min(height) };
         let mut text = String::new();
+        if config.mode != Mode::Summary {
+            let mut buf = Vec::new();
+            p.write_report(config, &mut buf, palette)?;
+            text = String::from_utf8_lossy(&buf).into_owned();
+        }
         'fit: for compact in [false, true] {
+            if config.mode != Mode::Summary {
+                break;
+            }
             for top in (1..=most).rev() {
                 let snapshot = p.tracker.snapshot(top, &config.by);
                 let mut buf = Vec::new();
-                report::table::write_summary_in(&mut buf, &p.report(&snapshot), palette, compact)?;
+                report::table::write_summary_in(
+                    &mut buf,
+                    &p.report(&snapshot, config),
+                    palette,
+                    compact,
+                )?;
                 text = String::from_utf8_lossy(&buf).into_owned();
                 if text.lines().count() < height - 1 {
                     break 'fit;
@@ -345,6 +502,7 @@ fn write_changes<W: Write>(
 
 pub(crate) fn run(config: &Config) -> Result<Outcome> {
     let mut pipeline = Pipeline::new(config);
+    pipeline.window = window(config)?;
     let (tx, rx) = mpsc::sync_channel::<Msg>(4);
     let (pool_tx, pool_rx) = mpsc::channel::<Vec<u8>>();
     forward_signals(tx.clone())?;
@@ -388,7 +546,7 @@ pub(crate) fn run(config: &Config) -> Result<Outcome> {
             Msg::Lines(v) => {
                 pipeline.process(&v);
                 let _ = pool_tx.send(v);
-                if config.watch {
+                if config.mode == Mode::Watch {
                     write_changes(&mut out, &mut pipeline, &mut changes, config, &palette)?;
                     unflushed = true;
                 }
@@ -403,7 +561,7 @@ pub(crate) fn run(config: &Config) -> Result<Outcome> {
             }
             Msg::Done => {
                 pipeline.end_input();
-                if config.watch {
+                if config.mode == Mode::Watch {
                     write_changes(&mut out, &mut pipeline, &mut changes, config, &palette)?;
                 }
                 break;
@@ -434,10 +592,10 @@ fn finish<W: Write>(
     read_failed: bool,
 ) -> Result<Outcome> {
     let snapshot = pipeline.snapshot(config);
-    let report = pipeline.report(&snapshot);
+    let report = pipeline.report(&snapshot, config);
     let found = pipeline.tracker.totals.matched > 0;
     let stats = &pipeline.stats;
-    if config.watch {
+    if config.mode == Mode::Watch {
         // The stream is the output; the totals go to stderr.
         let s = &snapshot;
         let _ = writeln!(
@@ -449,11 +607,11 @@ fn finish<W: Write>(
             s.active
         );
     } else if config.json {
-        report::json::write_summary(out, &report)?;
+        pipeline.write_report(config, out, palette)?;
     } else {
         let mut text = Vec::new();
         if found {
-            report::table::write_summary(&mut text, &report, palette)?;
+            pipeline.write_report(config, &mut text, palette)?;
         }
         live.finish(out, &text)?;
     }
@@ -530,7 +688,7 @@ mod tests {
         }
         let snapshot = p.snapshot(&config);
         let mut out = Vec::new();
-        crate::report::json::write_summary(&mut out, &p.report(&snapshot)).unwrap();
+        crate::report::json::write_summary(&mut out, &p.report(&snapshot, &config)).unwrap();
         String::from_utf8(out).unwrap()
     }
 

@@ -43,6 +43,48 @@ pub(crate) const FLAGS: &[Flag] = &[
         doc: "one line per connect, disconnect, failure, as read",
     },
     Flag {
+        long: "history",
+        short: None,
+        value: None,
+        doc: "a timeline in buckets of log time, with leak hints",
+    },
+    Flag {
+        long: "bucket",
+        short: None,
+        value: Some("DURATION"),
+        doc: "history bucket width: 1m, 15m, 1h, 1d ... (15m)",
+    },
+    Flag {
+        long: "sessions",
+        short: None,
+        value: None,
+        doc: "the sessions open as of the newest line",
+    },
+    Flag {
+        long: "failures",
+        short: None,
+        value: None,
+        doc: "failed attempts: reasons, samples, password guessing",
+    },
+    Flag {
+        long: "brute-force",
+        short: None,
+        value: Some("N/WINDOW"),
+        doc: "flag hosts with N failures in WINDOW (10/1m)",
+    },
+    Flag {
+        long: "since",
+        short: None,
+        value: Some("TIME"),
+        doc: "from log time YYYY-MM-DD[ HH:MM[:SS]], or 2h ago",
+    },
+    Flag {
+        long: "until",
+        short: None,
+        value: Some("TIME"),
+        doc: "before log time TIME (same forms)",
+    },
+    Flag {
         long: "every",
         short: None,
         value: Some("DURATION"),
@@ -221,6 +263,13 @@ pub(crate) struct Args {
     pub(crate) format: FormatChoice,
     pub(crate) json: bool,
     pub(crate) watch: bool,
+    pub(crate) history: bool,
+    pub(crate) sessions: bool,
+    pub(crate) failures: bool,
+    pub(crate) bucket: Option<std::time::Duration>,
+    pub(crate) brute_force: Option<(u64, std::time::Duration)>,
+    pub(crate) since: Option<TimeArg>,
+    pub(crate) until: Option<TimeArg>,
     pub(crate) every: Option<std::time::Duration>,
     pub(crate) dbs: Vec<String>,
     pub(crate) users: Vec<String>,
@@ -268,6 +317,26 @@ where
             Long("format") => out.format = parse_value(&mut parser, "format")?,
             Short('j') | Long("json") => out.json = true,
             Short('w') | Long("watch") => out.watch = true,
+            Long("history") => out.history = true,
+            Long("sessions") => out.sessions = true,
+            Long("failures") => out.failures = true,
+            Long("bucket") => {
+                let text = parse_string(&mut parser, "bucket")?;
+                let d = crate::time::parse_duration(&text)
+                    .map_err(|e| Error::usage(format!("--bucket: {e}")))?;
+                if d.as_millis() < 1000 {
+                    return Err(Error::usage("--bucket: at least 1s"));
+                }
+                out.bucket = Some(d);
+            }
+            Long("brute-force") => {
+                let text = parse_string(&mut parser, "brute-force")?;
+                out.brute_force = Some(
+                    parse_rate(&text).map_err(|e| Error::usage(format!("--brute-force: {e}")))?,
+                );
+            }
+            Long("since") => out.since = Some(parse_value(&mut parser, "since")?),
+            Long("until") => out.until = Some(parse_value(&mut parser, "until")?),
             Long("every") => {
                 let text = parse_string(&mut parser, "every")?;
                 let every = crate::time::parse_duration(&text)
@@ -299,10 +368,55 @@ where
             _ => return Err(arg.unexpected().into()),
         }
     }
-    if out.watch && out.every.is_some() {
-        return Err(Error::usage("--every goes with the summary, not with --watch"));
+    let modes = [
+        ("--watch", out.watch),
+        ("--history", out.history),
+        ("--sessions", out.sessions),
+        ("--failures", out.failures),
+    ];
+    let chosen: Vec<&str> = modes.iter().filter(|m| m.1).map(|m| m.0).collect();
+    if chosen.len() > 1 {
+        return Err(Error::usage(format!(
+            "{} are different modes: choose one",
+            chosen.join(" and ")
+        )));
+    }
+    if out.every.is_some() && (out.watch || out.sessions || out.failures) {
+        return Err(Error::usage("--every goes with the summary or --history"));
     }
     Ok(Parsed::Run(Box::new(out)))
+}
+
+/// `N/WINDOW`: a count within a duration (`10/1m`).
+fn parse_rate(s: &str) -> std::result::Result<(u64, std::time::Duration), String> {
+    let (n, w) = s.split_once('/').ok_or_else(|| format!("'{s}' is not N/WINDOW, e.g. 10/1m"))?;
+    let n: u64 = n
+        .parse()
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("'{n}' is not a positive count"))?;
+    Ok((n, crate::time::parse_duration(w)?))
+}
+
+/// `--since`/`--until`: a date and time of the log's clock, or a duration
+/// before the newest timestamp.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TimeArg {
+    /// Milliseconds since the epoch of the log's local time.
+    Civil(i64),
+    Before(std::time::Duration),
+}
+
+impl FromStr for TimeArg {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        if let Ok(d) = crate::time::parse_duration(s) {
+            return Ok(TimeArg::Before(d));
+        }
+        crate::time::parse_civil(s).map(TimeArg::Civil).ok_or_else(|| {
+            format!("'{s}' is not YYYY-MM-DD[ HH:MM[:SS]] or a duration such as 30m")
+        })
+    }
 }
 
 /// A non-negative count, with a message that names the problem.
@@ -383,12 +497,30 @@ mod tests {
     }
 
     #[test]
+    fn history_and_windows() {
+        let a =
+            run(&["--history", "--bucket", "1h", "--since", "2025-03-01 10:00", "--until", "30m"]);
+        assert!(a.history);
+        assert_eq!(a.bucket, Some(std::time::Duration::from_secs(3600)));
+        assert!(matches!(a.since, Some(TimeArg::Civil(_))));
+        assert_eq!(a.until, Some(TimeArg::Before(std::time::Duration::from_secs(1800))));
+        assert!(err(&["--since", "yesterday"]).contains("YYYY-MM-DD"));
+        assert!(err(&["--history", "--sessions"]).contains("choose one"));
+        assert_eq!(
+            run(&["--brute-force", "5/30s"]).brute_force,
+            Some((5, std::time::Duration::from_secs(30)))
+        );
+        assert!(err(&["--brute-force", "5"]).contains("N/WINDOW"));
+        assert!(err(&["--bucket", "500ms"]).contains("at least 1s"));
+    }
+
+    #[test]
     fn watch_and_every() {
         let a = run(&["--watch", "--json"]);
         assert!(a.watch && a.json);
         assert_eq!(run(&["--every", "10s"]).every, Some(std::time::Duration::from_secs(10)));
         assert!(err(&["--every", "soon"]).contains("--every"));
-        assert!(err(&["-w", "--every", "1s"]).contains("not with --watch"));
+        assert!(err(&["-w", "--every", "1s"]).contains("goes with the summary or --history"));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use crate::args::{Args, ColorChoice, Dimension, FormatChoice};
+use crate::args::{Args, ColorChoice, Dimension, FormatChoice, TimeArg};
 use crate::error::Result;
 use crate::filter::Filter;
 use crate::parse::Format;
@@ -29,14 +29,30 @@ impl Input {
     }
 }
 
+/// What pgconn prints.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Mode {
+    #[default]
+    Summary,
+    Watch,
+    History,
+    Sessions,
+    Failures,
+}
+
 pub(crate) struct Config {
+    pub(crate) mode: Mode,
+    /// History bucket width (also the grain of honest concurrency).
+    pub(crate) bucket: std::time::Duration,
+    /// Flag a host with this many failures within this window.
+    pub(crate) brute_force: (u64, std::time::Duration),
+    pub(crate) since: Option<TimeArg>,
+    pub(crate) until: Option<TimeArg>,
     pub(crate) inputs: Vec<Input>,
     pub(crate) prefix: Option<Prefix>,
     /// `--format`; None detects each input's format.
     pub(crate) format: Option<Format>,
     pub(crate) json: bool,
-    /// `--watch`: an event stream instead of a summary.
-    pub(crate) watch: bool,
     /// Redraw the summary in place on the terminal while input is open.
     pub(crate) dashboard: bool,
     /// How often to report while reading: the dashboard's redraw, or
@@ -46,6 +62,8 @@ pub(crate) struct Config {
     pub(crate) top: usize,
     pub(crate) by: Vec<Dimension>,
     pub(crate) color: bool,
+    /// Room for the wide table's columns: off a terminal, or 120 columns.
+    pub(crate) wide: bool,
 }
 
 fn color_from_env(choice: ColorChoice, is_tty: bool) -> bool {
@@ -72,7 +90,18 @@ impl Config {
                 .collect()
         };
         let stdout_tty = std::io::stdout().is_terminal();
-        let dashboard = stdout_tty && !args.json && !args.watch;
+        let mode = if args.watch {
+            Mode::Watch
+        } else if args.history {
+            Mode::History
+        } else if args.sessions {
+            Mode::Sessions
+        } else if args.failures {
+            Mode::Failures
+        } else {
+            Mode::Summary
+        };
+        let dashboard = stdout_tty && !args.json && matches!(mode, Mode::Summary | Mode::History);
         let every = match (dashboard, args.every) {
             (true, None) => Some(std::time::Duration::from_secs(1)),
             (_, every) => every,
@@ -85,17 +114,22 @@ impl Config {
             FormatChoice::Syslog => Some(Format::Syslog),
         };
         Ok(Config {
+            mode,
+            bucket: args.bucket.unwrap_or(std::time::Duration::from_secs(15 * 60)),
+            brute_force: args.brute_force.unwrap_or((10, std::time::Duration::from_secs(60))),
+            since: args.since,
+            until: args.until,
             inputs,
             prefix,
             format,
             json: args.json,
-            watch: args.watch,
             dashboard,
             every,
             filter: Filter { dbs: args.dbs, users: args.users, apps: args.apps, hosts: args.hosts },
             top: args.top.unwrap_or(10),
             by: args.by.unwrap_or_else(|| Dimension::ALL.to_vec()),
             color: color_from_env(args.color, stdout_tty),
+            wide: !stdout_tty || terminal_size::terminal_size().is_some_and(|(w, _)| w.0 >= 120),
         })
     }
 }

@@ -21,6 +21,8 @@ pub(crate) struct Meta<'a> {
 pub(crate) struct Event<'a> {
     pub(crate) meta: Meta<'a>,
     pub(crate) kind: EventKind<'a>,
+    /// The line (or csvlog record) it came from, for samples.
+    pub(crate) raw: &'a [u8],
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -10,6 +10,7 @@ mod config;
 mod error;
 mod event;
 mod filter;
+mod history;
 mod input;
 mod intern;
 mod parse;

@@ -30,12 +30,49 @@ struct Candidate {
 pub(crate) struct Peak {
     value: u64,
     at: Option<Timestamp>,
+    /// Sessions open from the start (a history bucket's start).
+    floor: u64,
     candidates: Vec<Candidate>,
     /// Sessions not yet confirmed, oldest first: (id, authorized at).
     unconfirmed: Vec<(u64, Option<Timestamp>)>,
 }
 
 impl Peak {
+    /// A peak of at least `n`: the sessions open when a bucket begins.
+    pub(crate) fn from_floor(n: u64) -> Peak {
+        Peak { value: n, floor: n, ..Peak::default() }
+    }
+
+    /// The peak of two neighbouring spans, `a` then `b`.
+    pub(crate) fn merge(a: Peak, b: Peak) -> Peak {
+        let (av, aat) = a.get();
+        let mut merged = b;
+        if av > merged.value {
+            (merged.value, merged.at) = (av, aat);
+        }
+        merged.floor = a.floor;
+        merged
+    }
+
+    /// A session found out later (from its disconnection line) was open
+    /// over `[start_ms, end_ms)`: the peak rises if it was open at the
+    /// peak's moment, or at the start (`covers_start`).
+    pub(crate) fn raise_between(&mut self, start_ms: i64, end_ms: i64, covers_start: bool) {
+        let inside = |at: Option<Timestamp>| at.is_some_and(|t| t.ms >= start_ms && t.ms < end_ms);
+        if covers_start {
+            self.floor += 1;
+        }
+        if inside(self.at) || (self.at.is_none() && covers_start) {
+            self.value += 1;
+        }
+        self.value = self.value.max(self.floor);
+        for c in &mut self.candidates {
+            if inside(c.at) {
+                c.value += 1;
+            }
+        }
+    }
+
     /// A new session `id` made `active` sessions at `at`.
     pub(crate) fn opened(&mut self, id: u64, active: u64, at: Option<Timestamp>) {
         self.unconfirmed.push((id, at));

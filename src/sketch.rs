@@ -129,3 +129,131 @@ mod tests {
         assert_eq!(Sketch::new().percentile(50.0), None);
     }
 }
+
+/// A small sketch for per-name session times: 16 buckets per power of two
+/// (values within 1/16 of the truth), kept sparse and capped at
+/// `SMALL_CAP` buckets (past that, neighbours merge and precision drops),
+/// so a name costs a few hundred bytes however many sessions it has.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SmallSketch {
+    /// (bucket, count), by bucket.
+    buckets: Vec<(u16, u32)>,
+    count: u64,
+    max: u64,
+    min: u64,
+    /// Bucket index bits dropped by merging.
+    shift: u8,
+}
+
+const SMALL_CAP: usize = 48;
+
+fn small_index(v: u64) -> u16 {
+    if v < 32 {
+        return v as u16;
+    }
+    let k = 63 - u64::from(v.leading_zeros());
+    (32 + (k - 5) * 16 + ((v >> (k - 4)) - 16)) as u16
+}
+
+fn small_bounds(i: u16) -> (u64, u64) {
+    let i = u64::from(i);
+    if i < 32 {
+        return (i, i);
+    }
+    let k = (i - 32) / 16 + 5;
+    let low = (16 + (i - 32) % 16) << (k - 4);
+    (low, low + (1u64 << (k - 4)) - 1)
+}
+
+impl SmallSketch {
+    pub(crate) fn add(&mut self, v: u64) {
+        let i = small_index(v) >> self.shift;
+        match self.buckets.binary_search_by_key(&i, |b| b.0) {
+            Ok(p) => self.buckets[p].1 = self.buckets[p].1.saturating_add(1),
+            Err(p) => self.buckets.insert(p, (i, 1)),
+        }
+        self.min = if self.count == 0 { v } else { self.min.min(v) };
+        self.max = self.max.max(v);
+        self.count += 1;
+        while self.buckets.len() > SMALL_CAP {
+            self.shift += 1;
+            let mut merged: Vec<(u16, u32)> = Vec::with_capacity(self.buckets.len());
+            for &(i, c) in &self.buckets {
+                let i = i >> 1;
+                match merged.last_mut() {
+                    Some(last) if last.0 == i => last.1 = last.1.saturating_add(c),
+                    _ => merged.push((i, c)),
+                }
+            }
+            self.buckets = merged;
+        }
+    }
+
+    pub(crate) fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub(crate) fn max(&self) -> u64 {
+        self.max
+    }
+
+    /// The nearest-rank percentile, as the middle of its bucket, within the
+    /// exact min and max.
+    pub(crate) fn percentile(&self, p: f64) -> Option<u64> {
+        if self.count == 0 {
+            return None;
+        }
+        let rank = ((p / 100.0 * self.count as f64).ceil() as u64).clamp(1, self.count);
+        let mut seen = 0u64;
+        for &(i, c) in &self.buckets {
+            seen += u64::from(c);
+            if seen >= rank {
+                // The merged bucket spans the original buckets it holds.
+                let lo = small_bounds(i << self.shift).0;
+                let hi = small_bounds(
+                    ((u32::from(i) + 1) << self.shift).saturating_sub(1).min(u32::from(u16::MAX))
+                        as u16,
+                )
+                .1;
+                return Some((lo + (hi - lo) / 2).clamp(self.min, self.max));
+            }
+        }
+        Some(self.max)
+    }
+}
+
+#[cfg(test)]
+mod small_tests {
+    use super::*;
+
+    #[test]
+    fn small_sketch_is_close_and_small() {
+        let mut s = SmallSketch::default();
+        let values: Vec<u64> = (1..=1000).map(|i| i * 7).collect();
+        for &v in &values {
+            s.add(v);
+        }
+        assert!(s.buckets.len() <= SMALL_CAP);
+        assert_eq!(s.max(), 7000);
+        for p in [50.0, 95.0, 99.0] {
+            let exact = values[((p / 100.0 * 1000.0) as usize) - 1] as f64;
+            let got = s.percentile(p).unwrap() as f64;
+            assert!((got - exact).abs() / exact < 0.15, "p{p}: {got} vs {exact}");
+        }
+        let mut one = SmallSketch::default();
+        one.add(42);
+        assert_eq!(one.percentile(50.0), Some(42));
+    }
+
+    #[test]
+    fn indexes_are_ordered() {
+        let mut last = 0;
+        for v in [0u64, 1, 31, 32, 33, 63, 64, 1000, 1 << 30, 1 << 40] {
+            let i = small_index(v);
+            assert!(i >= last);
+            let (lo, hi) = small_bounds(i);
+            assert!(lo <= v && v <= hi, "{v}: {lo}..{hi}");
+            last = i;
+        }
+    }
+}

@@ -192,6 +192,21 @@ impl Timestamp {
         })
     }
 
+    /// The same zone, `delta_ms` later (earlier when negative).
+    pub(crate) fn shifted(&self, delta_ms: i64) -> Timestamp {
+        Timestamp { ms: self.ms + delta_ms, ..*self }
+    }
+
+    /// The instant `ms` in this timestamp's zone.
+    pub(crate) fn with_ms(&self, ms: i64) -> Timestamp {
+        Timestamp { ms, ..*self }
+    }
+
+    /// The offset from UTC in milliseconds (0 when unknown).
+    pub(crate) fn offset_ms(&self) -> i64 {
+        i64::from(self.offset_min.unwrap_or(0)) * 60_000
+    }
+
     fn zone(&self) -> &[u8] {
         &self.zone[..usize::from(self.zone_len)]
     }
@@ -245,6 +260,20 @@ impl fmt::Display for Timestamp {
         }
         Ok(())
     }
+}
+
+/// Parses `YYYY-MM-DD[ HH:MM[:SS]]` (or with `T`) as local log time:
+/// milliseconds since the epoch as if the log's clock were UTC.
+pub(crate) fn parse_civil(s: &str) -> Option<i64> {
+    let b = s.trim().as_bytes();
+    let full: Vec<u8> = match b.len() {
+        10 => [b, b" 00:00:00"].concat(),
+        16 => [b, b":00"].concat(),
+        19 => b.to_vec(),
+        _ => return None,
+    };
+    let t = Timestamp::parse(&full)?;
+    Some(t.ms)
 }
 
 /// Parses a duration: a number and a unit, `ms`, `s`, `m`, `h` or `d`
@@ -336,6 +365,14 @@ mod tests {
             let (y, m, d) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, d), days);
         }
+    }
+
+    #[test]
+    fn civil_times() {
+        assert_eq!(parse_civil("2025-03-01"), Some(ts("2025-03-01 00:00:00").ms));
+        assert_eq!(parse_civil("2025-03-01 10:30"), Some(ts("2025-03-01 10:30:00").ms));
+        assert_eq!(parse_civil("2025-03-01T10:30:15"), Some(ts("2025-03-01 10:30:15").ms));
+        assert_eq!(parse_civil("01/03/2025"), None);
     }
 
     #[test]

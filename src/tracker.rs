@@ -29,9 +29,10 @@ use std::collections::HashMap;
 use crate::args::Dimension;
 use crate::event::{EndCause, Event, EventKind, Reason, Security, ServerEvent};
 use crate::filter::{Filter, Subject};
+use crate::history::{Bucket, History};
 use crate::intern::{Interner, Sym};
 use crate::peak::Peak;
-use crate::sketch::Sketch;
+use crate::sketch::{Sketch, SmallSketch};
 use crate::time::Timestamp;
 
 pub(crate) const MAX_SESSIONS: usize = 100_000;
@@ -90,12 +91,35 @@ impl Session {
 }
 
 /// Counts for one name of one breakdown.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Row {
     pub(crate) active: i64,
     pub(crate) connections: u64,
     pub(crate) disconnections: u64,
     pub(crate) failures: u64,
+    /// The latest disconnections (ms), newest first, for leak hints.
+    recent_closes: [i64; 4],
+    /// Session times (ms) of this name's disconnections.
+    pub(crate) times: SmallSketch,
+}
+
+impl Row {
+    fn closed(&mut self, at: Option<Timestamp>, session_ms: u64) {
+        self.disconnections += 1;
+        self.times.add(session_ms);
+        self.recent_closes.rotate_right(1);
+        self.recent_closes[0] = at.map_or(0, |t| t.ms);
+    }
+}
+
+/// A name whose open sessions only grow (CLI.md section 4, leak hints).
+#[derive(Clone, Debug)]
+pub(crate) struct Leak {
+    pub(crate) dimension: Dimension,
+    pub(crate) name: Vec<u8>,
+    pub(crate) open: u64,
+    pub(crate) since: Timestamp,
+    pub(crate) per_minute: f64,
 }
 
 /// A session's or attempt's names, for the watch stream.
@@ -174,6 +198,63 @@ struct LastFailure {
     pid: Option<u32>,
     reason: Reason,
     counted: bool,
+    /// Its line was kept as a sample.
+    sampled: bool,
+}
+
+/// First and last time, and a few raw lines, of one failure reason.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ReasonDetail {
+    pub(crate) first: Option<Timestamp>,
+    pub(crate) last: Option<Timestamp>,
+    pub(crate) samples: Vec<String>,
+}
+
+/// How many raw lines are kept per failure reason.
+const SAMPLES: usize = 3;
+
+/// Failed attempts from one host, for the brute-force view.
+#[derive(Default)]
+struct HostFailures {
+    total: u64,
+    /// Distinct roles tried (up to `MAX_ROLES`).
+    roles: Vec<Sym>,
+    /// Recent failures (ms, role), oldest first, within the window.
+    window: std::collections::VecDeque<(i64, Sym)>,
+    /// The most failures, and distinct roles, seen within one window.
+    worst: u64,
+    worst_roles: u64,
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+}
+
+const MAX_ROLES: usize = 256;
+
+/// A host over the brute-force threshold.
+#[derive(Clone, Debug)]
+pub(crate) struct BruteForce {
+    pub(crate) host: Vec<u8>,
+    pub(crate) failures: u64,
+    pub(crate) roles: u64,
+    pub(crate) worst: u64,
+    pub(crate) worst_roles: u64,
+    pub(crate) first: Option<Timestamp>,
+    pub(crate) last: Option<Timestamp>,
+}
+
+/// A session open as of the newest line (`--sessions`).
+#[derive(Clone, Debug)]
+pub(crate) struct OpenSession {
+    pub(crate) pid: u32,
+    pub(crate) user: Vec<u8>,
+    pub(crate) database: Option<Vec<u8>>,
+    pub(crate) application: Option<Vec<u8>>,
+    pub(crate) host: Option<Vec<u8>>,
+    pub(crate) port: Option<u16>,
+    pub(crate) since: Option<Timestamp>,
+    pub(crate) age_ms: Option<u64>,
+    pub(crate) tls: Option<String>,
+    pub(crate) replication: bool,
 }
 
 pub(crate) struct Tracker {
@@ -193,6 +274,14 @@ pub(crate) struct Tracker {
     next_id: u64,
     pub(crate) totals: Totals,
     pub(crate) access: Access,
+    pub(crate) history: History,
+    failure_detail: Vec<ReasonDetail>,
+    brute: HashMap<Sym, HostFailures>,
+    brute_rule: (u64, i64),
+    /// The first restart or shutdown: before it, sessions from before the
+    /// log may have been open, unseen.
+    reset_at: Option<Timestamp>,
+    clean_start: bool,
     /// The time of the event being applied.
     now: Option<Timestamp>,
     changes: Option<Vec<Change>>,
@@ -337,7 +426,7 @@ const APP: usize = 2;
 const HOST: usize = 3;
 
 impl Tracker {
-    pub(crate) fn new(filter: Filter) -> Tracker {
+    pub(crate) fn new(filter: Filter, bucket: std::time::Duration) -> Tracker {
         debug_assert_eq!(dim(Dimension::Database), DB);
         debug_assert_eq!(dim(Dimension::User), USER);
         debug_assert_eq!(dim(Dimension::Application), APP);
@@ -357,6 +446,12 @@ impl Tracker {
             next_id: PSEUDO_IDS,
             totals: Totals::default(),
             access: Access::new(),
+            history: History::new(bucket),
+            failure_detail: vec![ReasonDetail::default(); Reason::ALL.len()],
+            brute: HashMap::new(),
+            brute_rule: (10, 60_000),
+            reset_at: None,
+            clean_start: false,
             now: None,
             changes: None,
         }
@@ -436,7 +531,47 @@ impl Tracker {
                 self.last = Some(t);
             }
             self.peak.advance(t);
+            self.history.at(&t, self.totals.active);
+            for p in self.history.recent_peaks() {
+                p.advance(t);
+            }
         }
+        self.apply_event(ev);
+        if let Some(t) = ev.meta.time {
+            self.history.at(&t, self.totals.active).active = self.totals.active;
+        }
+    }
+
+    /// The current event's history bucket.
+    fn bucket(&mut self) -> Option<&mut Bucket> {
+        let t = self.now?;
+        Some(self.history.at(&t, self.totals.active))
+    }
+
+    /// Peak bookkeeping, for the whole log and for the history buckets.
+    fn peak_opened(&mut self, id: u64, at: Option<Timestamp>) {
+        let active = self.totals.active;
+        self.peak.opened(id, active, at);
+        if let Some(b) = self.bucket() {
+            b.peak_mut().opened(id, active, at);
+        }
+    }
+
+    fn peak_confirm(&mut self, id: u64) {
+        self.peak.confirm(id);
+        for p in self.history.recent_peaks() {
+            p.confirm(id);
+        }
+    }
+
+    fn peak_cancel(&mut self, id: u64) {
+        self.peak.cancel(id);
+        for p in self.history.recent_peaks() {
+            p.cancel(id);
+        }
+    }
+
+    fn apply_event(&mut self, ev: &Event<'_>) {
         match ev.kind {
             EventKind::Server(s) => {
                 self.totals.server_events += 1;
@@ -474,7 +609,7 @@ impl Tracker {
             EventKind::Failure { .. } | EventKind::RoleMissing | EventKind::OtherFatal
         ) {
             // Any other line of its own confirms an authorized session.
-            self.peak.confirm(u64::from(pid));
+            self.peak_confirm(u64::from(pid));
         }
         match ev.kind {
             EventKind::Received { host, port } => {
@@ -580,9 +715,13 @@ impl Tracker {
                             self.totals.matched += 1;
                             self.count_close(&s);
                             self.totals.disconnections += 1;
+                            if let Some(b) = self.bucket() {
+                                b.disconnections += 1;
+                            }
                             self.sketch.add(session_ms);
+                            let now = self.now;
                             for (d, sym) in s.dims() {
-                                self.row(d, sym).disconnections += 1;
+                                self.row(d, sym).closed(now, session_ms);
                             }
                             self.record(Change::Disconnect {
                                 time: self.now,
@@ -607,10 +746,10 @@ impl Tracker {
                 Some(s) if s.state == State::Active => {
                     // Authorized, then refused: a failed attempt.
                     if s.counted {
-                        self.peak.cancel(s.id);
+                        self.peak_cancel(s.id);
                         self.uncount_open(&s);
                     }
-                    self.count_failure(Some(pid), reason, s.names(), s.counted, s.counted);
+                    self.count_failure(Some(pid), reason, s.names(), s.counted, s.counted, ev.raw);
                 }
                 s => {
                     let u = self.intern(USER, user.or(meta.user));
@@ -621,12 +760,12 @@ impl Tracker {
                     };
                     let names = Names::attempt(d, u, h, port);
                     let counted = self.matches(&names);
-                    self.count_failure(Some(pid), reason, names, counted, false);
+                    self.count_failure(Some(pid), reason, names, counted, false, ev.raw);
                 }
             },
             EventKind::RoleMissing => self.role_missing(Some(pid)),
-            EventKind::Ended { cause } => self.ended(pid, cause),
-            EventKind::OtherFatal => self.ended(pid, EndCause::Other),
+            EventKind::Ended { cause } => self.ended(pid, cause, ev.raw),
+            EventKind::OtherFatal => self.ended(pid, EndCause::Other, ev.raw),
             EventKind::Server(_) | EventKind::ChildCrashed { .. } => {}
         }
     }
@@ -636,7 +775,7 @@ impl Tracker {
     /// away (then it stays pending and ends as abandoned). `EndCause::Other`
     /// is a FATAL pgconn does not know: from a pid it never saw connect, it
     /// is a background process's and does not count.
-    fn ended(&mut self, pid: u32, cause: EndCause) {
+    fn ended(&mut self, pid: u32, cause: EndCause, raw: &[u8]) {
         match self.sessions.get_mut(&pid) {
             Some(s) if s.state == State::Active => {
                 if s.abnormal.is_none() {
@@ -651,7 +790,7 @@ impl Tracker {
                     let names = Names::attempt(Sym::UNSET, Sym::UNSET, s.host, s.port);
                     self.sessions.remove(&pid);
                     let counted = self.matches(&names);
-                    self.count_failure(Some(pid), Reason::Other, names, counted, false);
+                    self.count_failure(Some(pid), Reason::Other, names, counted, false, raw);
                 }
             }
             None if cause == EndCause::Other => self.totals.unknown_fatal += 1,
@@ -745,7 +884,10 @@ impl Tracker {
             row.connections += 1;
             row.active += 1;
         }
-        self.peak.opened(s.id, self.totals.active, at);
+        if let Some(b) = self.bucket() {
+            b.connections += 1;
+        }
+        self.peak_opened(s.id, at);
     }
 
     /// Takes back `count_open` for an attempt that failed after all.
@@ -767,10 +909,13 @@ impl Tracker {
             row.connections -= 1;
             row.active -= 1;
         }
+        if let Some(b) = self.bucket() {
+            b.connections = b.connections.saturating_sub(1);
+        }
     }
 
     fn count_close(&mut self, s: &Session) {
-        self.peak.confirm(s.id);
+        self.peak_confirm(s.id);
         if s.replication {
             self.totals.replication_active -= 1;
             return;
@@ -810,19 +955,74 @@ impl Tracker {
         names: Names,
         counted: bool,
         after_authorization: bool,
+        raw: &[u8],
     ) {
-        self.last_failure = Some(LastFailure { pid, reason, counted });
+        self.last_failure = Some(LastFailure { pid, reason, counted, sampled: false });
         if !counted {
             return;
         }
         self.totals.matched += 1;
         self.totals.failures[reason as usize] += 1;
+        let now = self.now;
+        let detail = &mut self.failure_detail[reason as usize];
+        detail.first = detail.first.or(now);
+        detail.last = now.or(detail.last);
+        if detail.samples.len() < SAMPLES && !raw.is_empty() {
+            detail.samples.push(String::from_utf8_lossy(&raw[..raw.len().min(400)]).into_owned());
+            if let Some(f) = self.last_failure.as_mut() {
+                f.sampled = true;
+            }
+        }
+        self.brute_force_count(&names);
+        if let Some(b) = self.bucket() {
+            b.failures += 1;
+        }
         for (d, sym) in names.dims() {
             if sym != Sym::UNSET || (d == APP && names.app_known) {
                 self.row(d, sym).failures += 1;
             }
         }
         self.record(Change::Failure { time: self.now, pid, names, reason, after_authorization });
+    }
+
+    /// Sets the brute-force threshold: `n` failures from one host within
+    /// `window`.
+    pub(crate) fn set_brute_force(&mut self, n: u64, window: std::time::Duration) {
+        self.brute_rule = (n.max(1), window.as_millis() as i64);
+    }
+
+    /// Counts a failure for its host's sliding window.
+    fn brute_force_count(&mut self, names: &Names) {
+        let (Some(now), host) = (self.now, names.host) else { return };
+        if host == Sym::UNSET || host == Sym::OTHER {
+            return;
+        }
+        let (n, window_ms) = self.brute_rule;
+        let h = self.brute.entry(host).or_default();
+        h.total += 1;
+        h.first = h.first.or(Some(now));
+        h.last = Some(now);
+        let role = names.user;
+        if role != Sym::UNSET && h.roles.len() < MAX_ROLES && !h.roles.contains(&role) {
+            h.roles.push(role);
+        }
+        h.window.push_back((now.ms, role));
+        while h.window.front().is_some_and(|&(t, _)| now.ms - t > window_ms) {
+            h.window.pop_front();
+        }
+        // A window never needs more than a few times the threshold.
+        while h.window.len() as u64 > n * 4 {
+            h.window.pop_front();
+        }
+        let in_window = h.window.len() as u64;
+        if in_window >= h.worst {
+            let mut roles: Vec<Sym> =
+                h.window.iter().map(|&(_, r)| r).filter(|&r| r != Sym::UNSET).collect();
+            roles.sort();
+            roles.dedup();
+            h.worst = in_window;
+            h.worst_roles = h.worst_roles.max(roles.len() as u64);
+        }
     }
 
     /// `DETAIL:  Role "x" does not exist.` after a password failure.
@@ -834,6 +1034,19 @@ impl Tracker {
         {
             self.totals.failures[Reason::Password as usize] -= 1;
             self.totals.failures[Reason::NoSuchRole as usize] += 1;
+            let sample = if f.sampled {
+                self.failure_detail[Reason::Password as usize].samples.pop()
+            } else {
+                None
+            };
+            let detail = &mut self.failure_detail[Reason::NoSuchRole as usize];
+            detail.first = detail.first.or(self.now);
+            detail.last = self.now.or(detail.last);
+            if let Some(line) = sample
+                && detail.samples.len() < SAMPLES
+            {
+                detail.samples.push(line);
+            }
             // Amend the failure if the watch stream has not shown it yet.
             let now = self.now;
             if let Some(changes) = self.changes.as_mut() {
@@ -872,12 +1085,23 @@ impl Tracker {
         }
         self.totals.matched += 1;
         self.totals.disconnections += 1;
+        if let Some(b) = self.bucket() {
+            b.disconnections += 1;
+        }
         self.sketch.add(session_ms);
+        let now = self.now;
         for (d, sym) in [(DB, db), (USER, user), (HOST, host)] {
-            self.row(d, sym).disconnections += 1;
+            self.row(d, sym).closed(now, session_ms);
         }
         if pid.is_some() {
             self.totals.unknown_start += 1;
+            // It was open for `session_ms` before this line: count it in
+            // the history (and so in the peak) over that span.
+            if let Some(end) = self.now {
+                let start = end.shifted(-(session_ms.min(i64::MAX as u64) as i64));
+                let start = self.first.filter(|f| start.ms > f.ms).map(|_| start);
+                self.history.add_span(start.as_ref(), &end);
+            }
         } else {
             self.totals.active = self.totals.active.saturating_sub(1);
             for (d, sym) in [(DB, db), (USER, user)] {
@@ -902,6 +1126,14 @@ impl Tracker {
             return;
         }
         self.peak.confirm_all();
+        for p in self.history.recent_peaks() {
+            p.confirm_all();
+        }
+        if ev.ends_sessions() && self.reset_at.is_none() {
+            self.reset_at = self.now.or(self.last);
+            // A log that begins with a start has no unseen sessions.
+            self.clean_start = self.totals.events == 0;
+        }
         let open: Vec<Session> = self.sessions.drain().map(|(_, s)| s).collect();
         for s in open {
             self.end_silently(s, EndCause::ServerRestart);
@@ -993,7 +1225,7 @@ impl Tracker {
                     });
                     if let Some(i) = pick {
                         let s = self.pidless_recent.remove(i);
-                        self.peak.cancel(s.id);
+                        self.peak_cancel(s.id);
                         self.uncount_open(&s);
                         self.totals.matched -= 1;
                         names = s.names();
@@ -1003,7 +1235,7 @@ impl Tracker {
                     self.totals.pidless_early_failures += 1;
                 }
                 let counted = self.matches(&names);
-                self.count_failure(None, reason, names, counted, shown);
+                self.count_failure(None, reason, names, counted, shown, ev.raw);
             }
             EventKind::RoleMissing => self.role_missing(None),
             EventKind::Ended { cause } => {
@@ -1036,7 +1268,29 @@ impl Tracker {
             .map(|&c| (c.as_str(), t.abnormal[c as usize]))
             .filter(|&(_, n)| n > 0)
             .collect();
-        let (peak, peak_at) = self.peak.get();
+        // The exact peak of what the log showed, or a history bucket's,
+        // which also counts sessions known only from their disconnection.
+        let (mut peak, mut peak_at) = self.peak.get();
+        for (_, b) in self.history.buckets() {
+            let (v, at) = b.peak();
+            if v > peak {
+                (peak, peak_at) = (v, at);
+            }
+        }
+        // Before the first restart, sessions from before the log may have
+        // been open without a line: the figures are then lower bounds.
+        let unseen = |at: Option<Timestamp>| {
+            !self.clean_start
+                && match (self.reset_at, at) {
+                    (None, _) => true,
+                    (Some(r), Some(a)) => a.ms < r.ms,
+                    (Some(_), None) => false,
+                }
+        };
+        let peak_lower_bound =
+            self.totals.with_pid + self.totals.without_pid > 0 && unseen(peak_at);
+        let active_lower_bound =
+            self.totals.with_pid + self.totals.without_pid > 0 && self.reset_at.is_none();
         let sessions = (self.sketch.count > 0).then(|| SessionTimes {
             count: self.sketch.count,
             mean_ms: self.sketch.mean().unwrap_or(0.0),
@@ -1065,15 +1319,162 @@ impl Tracker {
             replication_physical: t.replication_physical,
             replication_logical: t.replication_logical,
             access: self.access_summary(),
+            leaks: self.leaks(),
+            brute_force: self.brute_force(),
             replication_active: t.replication_active,
             peak,
             peak_at,
+            peak_lower_bound,
+            active_lower_bound,
             sessions,
             breakdowns,
             unavailable,
             unknown_start: t.unknown_start,
             untracked: t.untracked,
         }
+    }
+
+    /// Failure reasons with their first and last time and samples, most
+    /// frequent first.
+    pub(crate) fn failure_details(&self) -> Vec<(Reason, u64, ReasonDetail)> {
+        let mut out: Vec<_> = Reason::ALL
+            .iter()
+            .map(|&r| {
+                (r, self.totals.failures[r as usize], self.failure_detail[r as usize].clone())
+            })
+            .filter(|(_, n, _)| *n > 0)
+            .collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        out
+    }
+
+    /// Hosts with at least the threshold of failures within one window.
+    pub(crate) fn brute_force(&self) -> Vec<BruteForce> {
+        let mut out: Vec<BruteForce> = self
+            .brute
+            .iter()
+            .filter(|(_, h)| h.worst >= self.brute_rule.0)
+            .map(|(&sym, h)| BruteForce {
+                host: self.names[HOST].name(sym).to_vec(),
+                failures: h.total,
+                roles: h.roles.len() as u64,
+                worst: h.worst,
+                worst_roles: h.worst_roles,
+                first: h.first,
+                last: h.last,
+            })
+            .collect();
+        out.sort_by(|a, b| b.failures.cmp(&a.failures).then(a.host.cmp(&b.host)));
+        out
+    }
+
+    pub(crate) fn brute_rule(&self) -> (u64, i64) {
+        self.brute_rule
+    }
+
+    /// The sessions open as of the newest line, oldest first.
+    pub(crate) fn open_sessions(&self) -> Vec<OpenSession> {
+        let name =
+            |d: usize, sym: Sym| (sym != Sym::UNSET).then(|| self.names[d].name(sym).to_vec());
+        let mut out: Vec<OpenSession> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.state == State::Active && s.counted)
+            .map(|(&pid, s)| OpenSession {
+                pid,
+                user: self.names[USER].name(s.user).to_vec(),
+                database: name(DB, s.db),
+                application: Some(name(APP, s.app).unwrap_or_else(|| b"(unset)".to_vec())),
+                host: name(HOST, s.host),
+                port: s.port,
+                since: s.since,
+                age_ms: match (self.last, s.since) {
+                    (Some(l), Some(t)) => Some((l.ms - t.ms).max(0) as u64),
+                    _ => None,
+                },
+                tls: (s.tls != Sym::UNSET).then(|| {
+                    String::from_utf8_lossy(self.access.protocols.name(s.tls)).into_owned()
+                }),
+                replication: s.replication,
+            })
+            .collect();
+        out.sort_by_key(|s| (s.since.map_or(i64::MAX, |t| t.ms), s.pid));
+        out
+    }
+
+    /// The timeline, oldest bucket first.
+    pub(crate) fn timeline(&self) -> Timeline {
+        let zone = self.first.or(self.last);
+        let width = self.history.width_ms();
+        let rows = self
+            .history
+            .buckets()
+            .filter_map(|(start, b)| {
+                let start = zone?.with_ms(start);
+                let (peak, at) = b.peak();
+                let lower_bound = !self.clean_start
+                    && self.reset_at.is_none_or(|r| start.ms < r.ms)
+                    && self.totals.with_pid + self.totals.without_pid > 0;
+                let _ = at;
+                Some(BucketRow {
+                    start,
+                    end: start.shifted(width),
+                    connections: b.connections,
+                    disconnections: b.disconnections,
+                    failures: b.failures,
+                    net: b.active as i64 - b.start_active as i64,
+                    active: b.active,
+                    peak,
+                    lower_bound,
+                })
+            })
+            .collect();
+        Timeline { width_ms: width, doubled: self.history.doubled, rows }
+    }
+
+    /// Names (application, user, host) with at least 3 sessions open that
+    /// were opened over 3 bucket widths or more with (almost) none of that
+    /// name's sessions closing since.
+    fn leaks(&self) -> Vec<Leak> {
+        let Some(now) = self.last else { return Vec::new() };
+        let min_span = self.history.width_ms() * 3;
+        let mut out = Vec::new();
+        for (dimension, d) in
+            [(Dimension::Application, APP), (Dimension::User, USER), (Dimension::Host, HOST)]
+        {
+            // Open sessions per name: how many, and since when.
+            let mut open: std::collections::HashMap<Sym, (u64, Timestamp)> =
+                std::collections::HashMap::new();
+            for s in self.sessions.values() {
+                let sym = s.dims()[d].1;
+                if s.state != State::Active || !s.counted || s.replication || sym == Sym::OTHER {
+                    continue;
+                }
+                let Some(since) = s.since else { continue };
+                let e = open.entry(sym).or_insert((0, since));
+                e.0 += 1;
+                if since.ms < e.1.ms {
+                    e.1 = since;
+                }
+            }
+            for (sym, (n, since)) in open {
+                let span = now.ms - since.ms;
+                let row = &self.rows[d][sym.0 as usize];
+                let closed = row.recent_closes.iter().filter(|&&c| c >= since.ms).count() as u64;
+                if n >= 3 && span >= min_span && closed <= n / 10 {
+                    out.push(Leak {
+                        dimension,
+                        name: self.names[d].name(sym).to_vec(),
+                        open: n,
+                        since,
+                        per_minute: n as f64 / (span as f64 / 60_000.0),
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| b.open.cmp(&a.open).then(a.name.cmp(&b.name)));
+        out.truncate(10);
+        out
     }
 
     fn access_summary(&self) -> AccessSummary {
@@ -1112,21 +1513,21 @@ impl Tracker {
 
     fn breakdown(&self, d: Dimension, top: usize, pidless: bool) -> Breakdown {
         let i = dim(d);
-        let mut rows: Vec<(Sym, Row)> = self.rows[i]
+        let mut rows: Vec<(Sym, &Row)> = self.rows[i]
             .iter()
             .enumerate()
-            .map(|(s, r)| (Sym(s as u32), *r))
+            .map(|(s, r)| (Sym(s as u32), r))
             .filter(|(_, r)| {
                 r.active > 0 || r.connections > 0 || r.failures > 0 || r.disconnections > 0
             })
             .collect();
-        let label = |sym: Sym| -> Vec<u8> { self.names[i].name(sym).to_vec() };
+        let label = |sym: Sym| -> &[u8] { self.names[i].name(sym) };
         rows.sort_by(|a, b| {
             b.1.active
                 .cmp(&a.1.active)
                 .then(b.1.connections.cmp(&a.1.connections))
                 .then(b.1.failures.cmp(&a.1.failures))
-                .then(label(a.0).cmp(&label(b.0)))
+                .then(label(a.0).cmp(label(b.0)))
         });
         let mut out: Vec<BreakdownRow> = Vec::new();
         let mut other = Row::default();
@@ -1140,7 +1541,7 @@ impl Tracker {
                 folded += 1;
                 continue;
             }
-            out.push(BreakdownRow { name: label(sym), row: r });
+            out.push(BreakdownRow { name: label(sym).to_vec(), row: r.clone() });
         }
         if folded > 0 {
             out.push(BreakdownRow { name: b"(other)".to_vec(), row: other });
@@ -1182,6 +1583,30 @@ pub(crate) struct Breakdown {
     pub(crate) no_active: bool,
     /// This breakdown cannot be given at all (no pid in the log).
     pub(crate) unavailable: bool,
+}
+
+/// One bucket of the timeline.
+#[derive(Clone, Debug)]
+pub(crate) struct BucketRow {
+    pub(crate) start: Timestamp,
+    pub(crate) end: Timestamp,
+    pub(crate) connections: u64,
+    pub(crate) disconnections: u64,
+    pub(crate) failures: u64,
+    /// Sessions open at the end minus at the start.
+    pub(crate) net: i64,
+    pub(crate) active: u64,
+    pub(crate) peak: u64,
+    /// Sessions from before the log may have been open, unseen.
+    pub(crate) lower_bound: bool,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Timeline {
+    pub(crate) width_ms: i64,
+    /// How many times the width doubled to bound memory.
+    pub(crate) doubled: u32,
+    pub(crate) rows: Vec<BucketRow>,
 }
 
 /// Percentiles of a duration, in microseconds.
@@ -1231,8 +1656,13 @@ pub(crate) struct Snapshot {
     pub(crate) replication_physical: u64,
     pub(crate) replication_logical: u64,
     pub(crate) access: AccessSummary,
+    pub(crate) leaks: Vec<Leak>,
+    pub(crate) brute_force: Vec<BruteForce>,
     pub(crate) peak: u64,
     pub(crate) peak_at: Option<Timestamp>,
+    /// Sessions from before the log may have been open, unseen.
+    pub(crate) peak_lower_bound: bool,
+    pub(crate) active_lower_bound: bool,
     pub(crate) sessions: Option<SessionTimes>,
     pub(crate) breakdowns: Vec<Breakdown>,
     pub(crate) unavailable: Vec<&'static str>,
@@ -1249,7 +1679,7 @@ mod tests {
 
     fn track_with(filter: Filter, log: &str) -> Snapshot {
         let mut parser = StderrParser::new(Some(Prefix::compile("%m [%p] ").unwrap()));
-        let mut tracker = Tracker::new(filter);
+        let mut tracker = Tracker::new(filter, std::time::Duration::from_secs(900));
         let mut stats = Stats::default();
         parser.process(log.as_bytes(), &mut stats, |ev| tracker.apply(ev));
         assert_eq!(stats.unparsed, 0, "{stats:?}");
@@ -1373,7 +1803,7 @@ mod tests {
     #[test]
     fn session_table_is_bounded() {
         use crate::event::Meta;
-        let mut t = Tracker::new(Filter::default());
+        let mut t = Tracker::new(Filter::default(), std::time::Duration::from_secs(900));
         let n = MAX_SESSIONS as u32 + 10;
         for pid in 0..n {
             let meta = Meta { pid: Some(pid), ..Meta::default() };
@@ -1384,12 +1814,13 @@ mod tests {
                 replication: false,
                 security: Security::default(),
             };
-            t.apply(&Event { meta, kind });
+            t.apply(&Event { meta, kind, raw: b"" });
         }
         for pid in n..n + 1000 {
             let meta = Meta { pid: Some(pid), ..Meta::default() };
             t.apply(&Event {
                 meta,
+                raw: b"",
                 kind: EventKind::Received { host: b"10.0.0.1", port: Some(5432) },
             });
         }

@@ -219,7 +219,7 @@ impl CsvParser {
         match message::parse(kind, field(13)) {
             Parsed::Event(mut kind) => {
                 refine_with_detail(&mut kind, field(14));
-                emit(&Event { meta, kind });
+                emit(&Event { meta, kind, raw: record.trim_ascii_end() });
             }
             Parsed::Ignore => {}
             Parsed::Unparsed => stats.unmatched(record, false),

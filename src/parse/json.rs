@@ -106,7 +106,7 @@ impl JsonParser {
         match message::parse(kind, message) {
             Parsed::Event(mut kind) => {
                 refine_with_detail(&mut kind, bytes(&r.detail).unwrap_or_default());
-                emit(&Event { meta, kind });
+                emit(&Event { meta, kind, raw: line });
             }
             Parsed::Ignore => {}
             Parsed::Unparsed => stats.unmatched(line, false),

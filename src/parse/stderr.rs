@@ -186,7 +186,7 @@ impl StderrParser {
                 }
             };
             match message::parse(hit.kind, &line[sev.message..]) {
-                Parsed::Event(kind) => emit(&Event { meta, kind }),
+                Parsed::Event(kind) => emit(&Event { meta, kind, raw: line }),
                 Parsed::Ignore => {}
                 Parsed::Unparsed => stats.unmatched(line, false),
             }

@@ -17,11 +17,15 @@
 //!  "setup_ms":{"count":N,"p50":MS,"p95":MS,"p99":MS,"max":MS,
 //!              "fork":{"p50":..,"p95":..,"p99":..,"max":..},
 //!              "authentication":{...}},
-//!  "peak":{"active":N,"at":RFC3339|null},
+//!  "peak":{"active":N,"at":RFC3339|null,"lower_bound":B},
+//!  "active_lower_bound":B,
+//!  "leaks":[{"dimension":S,"name":S,"since":TIME,"open":N,"per_minute":F}],
+//!  "brute_force":[{"host":S,"failures":N,"roles":N,"first":TIME,"last":TIME}],
 //!  "session_seconds":{"count":N,"mean":S|null,"p50":S|null,"p95":S|null,
 //!                     "p99":S|null,"max":S|null},
 //!  "by_database":[{"name":..,"active":N|null,"connections":N,
-//!                  "disconnections":N,"failures":N},...]|null,
+//!                  "disconnections":N,"failures":N,
+//!                  "session_seconds":{"p50":S,"p95":S,"p99":S,"max":S}},...]|null,
 //!  "by_user":[...],"by_application":[...],"by_host":[...],
 //!  "unparsed":N,
 //!  "input":{"bytes":N,"candidate_lines":N,"invalid_utf8_lines":N,
@@ -65,6 +69,9 @@ struct Summary<'a> {
     password_without_tls: u64,
     setup_ms: SetupMs,
     peak: Peak,
+    active_lower_bound: bool,
+    leaks: Vec<LeakJson>,
+    brute_force: Vec<BruteJson>,
     session_seconds: SessionSeconds,
     by_database: Option<Vec<Row>>,
     by_user: Option<Vec<Row>>,
@@ -128,6 +135,8 @@ fn percentiles(d: Option<&Durations>) -> Percentiles {
 struct Peak {
     active: u64,
     at: Option<String>,
+    /// Sessions from before the log may have been open, unseen.
+    lower_bound: bool,
 }
 
 #[derive(Serialize)]
@@ -147,6 +156,25 @@ struct Row {
     connections: u64,
     disconnections: u64,
     failures: u64,
+    session_seconds: Percentiles,
+}
+
+#[derive(Serialize)]
+struct LeakJson {
+    dimension: &'static str,
+    name: String,
+    since: String,
+    open: u64,
+    per_minute: f64,
+}
+
+#[derive(Serialize)]
+struct BruteJson {
+    host: String,
+    failures: u64,
+    roles: u64,
+    first: Option<String>,
+    last: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -176,6 +204,16 @@ fn rows(b: &Breakdown) -> Option<Vec<Row>> {
                 connections: r.row.connections,
                 disconnections: r.row.disconnections,
                 failures: r.row.failures,
+                session_seconds: {
+                    let t = &r.row.times;
+                    let s = |v: Option<u64>| v.map(|ms| ms as f64 / 1000.0);
+                    Percentiles {
+                        p50: s(t.percentile(50.0)),
+                        p95: s(t.percentile(95.0)),
+                        p99: s(t.percentile(99.0)),
+                        max: s((t.count() > 0).then(|| t.max())),
+                    }
+                },
             })
             .collect(),
     )
@@ -226,7 +264,34 @@ pub(crate) fn write_summary<W: Write>(out: &mut W, r: &Report<'_>) -> io::Result
                 authentication: percentiles(setup.map(|x| &x.authentication)),
             }
         },
-        peak: Peak { active: s.peak, at: s.peak_at.map(|t| t.rfc3339()) },
+        peak: Peak {
+            active: s.peak,
+            at: s.peak_at.map(|t| t.rfc3339()),
+            lower_bound: s.peak_lower_bound,
+        },
+        active_lower_bound: s.active_lower_bound,
+        leaks: s
+            .leaks
+            .iter()
+            .map(|l| LeakJson {
+                dimension: l.dimension.name(),
+                name: String::from_utf8_lossy(&l.name).into_owned(),
+                since: l.since.rfc3339(),
+                open: l.open,
+                per_minute: (l.per_minute * 100.0).round() / 100.0,
+            })
+            .collect(),
+        brute_force: r
+            .brute_force
+            .iter()
+            .map(|h| BruteJson {
+                host: String::from_utf8_lossy(&h.host).into_owned(),
+                failures: h.failures,
+                roles: h.roles,
+                first: h.first.map(|t| t.rfc3339()),
+                last: h.last.map(|t| t.rfc3339()),
+            })
+            .collect(),
         session_seconds: SessionSeconds {
             count: t.map_or(0, |t| t.count),
             mean: t.map(|t| t.mean_ms / 1000.0),

@@ -6,8 +6,11 @@
 //! invalid byte (`\x1b`, `\r`, `\xff`), and JSON output is always valid
 //! (serde_json escapes, invalid UTF-8 becomes U+FFFD).
 
+pub(crate) mod failures;
+pub(crate) mod history;
 pub(crate) mod json;
 pub(crate) mod live;
+pub(crate) mod sessions;
 pub(crate) mod table;
 pub(crate) mod watch;
 
@@ -29,6 +32,13 @@ pub(crate) struct Report<'a> {
     pub(crate) time_in_prefix: bool,
     /// The formats of the inputs read.
     pub(crate) formats: &'a [crate::parse::Format],
+    /// Events left out of a --since/--until window for having no time.
+    pub(crate) untimed: u64,
+    /// Hosts over the brute-force threshold, and the threshold.
+    pub(crate) brute_force: &'a [crate::tracker::BruteForce],
+    pub(crate) brute_rule: (u64, i64),
+    /// Room for the session-time columns.
+    pub(crate) wide: bool,
 }
 
 /// Colors, decided once. With color off every style is plain and writes

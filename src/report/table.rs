@@ -38,7 +38,15 @@ pub(crate) fn write_summary_in<W: Write>(
     }
     writeln!(out)?;
     let as_of = s.last.map(|t| format!("as of {t}")).unwrap_or_default();
-    writeln!(out, "{:<15}{:>7}   {}", "Active now", s.active.style(p.active), as_of.style(p.dim))?;
+    let ge = |lower: bool| if lower { "≥" } else { " " };
+    writeln!(
+        out,
+        "{:<14}{}{:>7}   {}",
+        "Active now",
+        ge(s.active_lower_bound),
+        s.active.style(p.active),
+        as_of.style(p.dim)
+    )?;
     writeln!(
         out,
         "{:<15}{:>7}   disconnections {}, failures {}, abandoned {}",
@@ -49,7 +57,7 @@ pub(crate) fn write_summary_in<W: Write>(
         s.abandoned
     )?;
     let at = s.peak_at.map(|t| format!("at {t}")).unwrap_or_default();
-    writeln!(out, "{:<15}{:>7}   {}", "Peak", s.peak, at.style(p.dim))?;
+    writeln!(out, "{:<14}{}{:>7}   {}", "Peak", ge(s.peak_lower_bound), s.peak, at.style(p.dim))?;
     match &s.sessions {
         Some(t) => writeln!(
             out,
@@ -101,9 +109,11 @@ pub(crate) fn write_summary_in<W: Write>(
             writeln!(out, "  {cause:<28}{n:>5}")?;
         }
     }
+    crate::report::history::write_leaks(out, &s.leaks, p)?;
+    crate::report::failures::write_brute_force(out, r.brute_force, r.brute_rule, p)?;
     for b in &s.breakdowns {
         writeln!(out)?;
-        write_breakdown(out, b, p)?;
+        write_breakdown(out, b, p, r.wide)?;
     }
     write_notes(out, r, p)
 }
@@ -161,7 +171,12 @@ fn write_access<W: Write>(out: &mut W, s: &Snapshot, p: &Palette) -> io::Result<
     Ok(())
 }
 
-fn write_breakdown<W: Write>(out: &mut W, b: &Breakdown, p: &Palette) -> io::Result<()> {
+fn write_breakdown<W: Write>(
+    out: &mut W,
+    b: &Breakdown,
+    p: &Palette,
+    wide: bool,
+) -> io::Result<()> {
     let title = b.dimension.name().to_uppercase();
     if b.unavailable {
         return writeln!(
@@ -175,7 +190,7 @@ fn write_breakdown<W: Write>(out: &mut W, b: &Breakdown, p: &Palette) -> io::Res
         b.rows.iter().map(|r| truncate(&escape(&r.name), NAME_WIDTH)).collect();
     let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0).max(title.len());
     let pad = |s: &str| format!("{s}{}", " ".repeat(width - s.chars().count()));
-    writeln!(
+    write!(
         out,
         "{}  {:>7}  {:>11}  {:>8}",
         pad(&title).style(p.header),
@@ -183,9 +198,13 @@ fn write_breakdown<W: Write>(out: &mut W, b: &Breakdown, p: &Palette) -> io::Res
         "CONNECTIONS".style(p.header),
         "FAILURES".style(p.header)
     )?;
+    if wide {
+        write!(out, "  {}", "SESSION P50     P95     P99     MAX".style(p.header))?;
+    }
+    writeln!(out)?;
     for (row, name) in b.rows.iter().zip(&names) {
         let active = if b.no_active { "-".to_string() } else { row.row.active.to_string() };
-        writeln!(
+        write!(
             out,
             "{}  {:>7}  {:>11}  {:>8}",
             pad(name),
@@ -193,6 +212,19 @@ fn write_breakdown<W: Write>(out: &mut W, b: &Breakdown, p: &Palette) -> io::Res
             row.row.connections,
             row.row.failures.style(p.failure)
         )?;
+        let t = &row.row.times;
+        if wide && t.count() > 0 {
+            let f = |v: Option<u64>| v.map_or_else(|| "-".to_string(), human_ms);
+            write!(
+                out,
+                "  {:>11} {:>7} {:>7} {:>7}",
+                f(t.percentile(50.0)),
+                f(t.percentile(95.0)),
+                f(t.percentile(99.0)),
+                f(Some(t.max()))
+            )?;
+        }
+        writeln!(out)?;
     }
     if b.overflowed {
         writeln!(out, "{}", "  (too many distinct names: the rest are in (other))".style(p.dim))?;
@@ -220,6 +252,12 @@ fn write_notes<W: Write>(out: &mut W, r: &Report<'_>, p: &Palette) -> io::Result
         notes
             .push("no time in log_line_prefix (%m or %t): no first/last, peak time or ages".into());
     }
+    if s.active_lower_bound || s.peak_lower_bound {
+        notes.push(
+            "≥: sessions from before the log may have been open unseen (no server start in it)"
+                .into(),
+        );
+    }
     if s.unknown_start > 0 {
         notes.push(format!(
             "{} disconnection(s) of sessions that began before the log",
@@ -241,6 +279,9 @@ fn write_notes<W: Write>(out: &mut W, r: &Report<'_>, p: &Palette) -> io::Result
             "{} line(s) with invalid UTF-8, {} with NUL bytes (names shown escaped)",
             st.invalid_utf8, st.nul_lines
         ));
+    }
+    if r.untimed > 0 {
+        notes.push(format!("{} event(s) without a time left out of --since/--until", r.untimed));
     }
     if st.skipped_lines > 0 {
         notes.push(format!(

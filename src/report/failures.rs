@@ -1,0 +1,172 @@
+//! `--failures`: failed connection attempts by reason, with when they
+//! happened and the raw lines, by user, database and host, and the hosts
+//! that look like password guessing or a scan.
+//!
+//! # JSON
+//!
+//! One `failure_reason` object per reason, most frequent first:
+//! `{"type":"failure_reason","reason":S,"count":N,"first":TIME|null,
+//! "last":TIME|null,"samples":[S,...]}`, then one `brute_force` object per
+//! flagged host: `{"type":"brute_force","host":S,"failures":N,"roles":N,
+//! "max_in_window":N,"roles_in_window":N,"window_seconds":F,"first":TIME,
+//! "last":TIME}`.
+
+use std::io::{self, Write};
+
+use owo_colors::OwoColorize;
+use serde::Serialize;
+
+use crate::event::Reason;
+use crate::report::{Palette, escape};
+use crate::time::human_ms;
+use crate::tracker::{Breakdown, BruteForce, ReasonDetail};
+
+pub(crate) struct FailureView<'a> {
+    pub(crate) reasons: &'a [(Reason, u64, ReasonDetail)],
+    pub(crate) brute_force: &'a [BruteForce],
+    /// (failures, window ms) of the threshold.
+    pub(crate) rule: (u64, i64),
+    pub(crate) breakdowns: &'a [Breakdown],
+}
+
+pub(crate) fn write_table<W: Write>(
+    out: &mut W,
+    v: &FailureView<'_>,
+    p: &Palette,
+) -> io::Result<()> {
+    let total: u64 = v.reasons.iter().map(|r| r.1).sum();
+    writeln!(out, "{} {total} failed connection attempt(s)", "pgconn failures".style(p.title))?;
+    for (reason, n, d) in v.reasons {
+        writeln!(out)?;
+        let when = match (d.first, d.last) {
+            (Some(f), Some(l)) => format!("  first {f}, last {l}"),
+            _ => String::new(),
+        };
+        writeln!(out, "{} {}{}", reason.as_str().style(p.failure), n, when.style(p.dim))?;
+        for s in &d.samples {
+            writeln!(out, "  {}", escape(s.as_bytes()))?;
+        }
+    }
+    write_brute_force(out, v.brute_force, v.rule, p)?;
+    for b in v.breakdowns {
+        let mut rows: Vec<_> = b.rows.iter().filter(|r| r.row.failures > 0).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        rows.sort_by(|a, b| b.row.failures.cmp(&a.row.failures).then(a.name.cmp(&b.name)));
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{}",
+            format!("FAILURES BY {}", b.dimension.name().to_uppercase()).style(p.header)
+        )?;
+        for r in rows.iter().take(10) {
+            writeln!(
+                out,
+                "  {:<40} {:>7}",
+                crate::report::truncate(&escape(&r.name), 40),
+                r.row.failures
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The hosts over the threshold (in the failures view and the summary).
+pub(crate) fn write_brute_force<W: Write>(
+    out: &mut W,
+    hosts: &[BruteForce],
+    (n, window_ms): (u64, i64),
+    p: &Palette,
+) -> io::Result<()> {
+    if hosts.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{}",
+        format!(
+            "Password guessing or scanning ({n} or more failures within {})",
+            human_ms(window_ms as u64)
+        )
+        .style(p.header)
+    )?;
+    for h in hosts {
+        let when = match (h.first, h.last) {
+            (Some(f), Some(l)) => format!(", {f} to {l}"),
+            _ => String::new(),
+        };
+        writeln!(
+            out,
+            "  {}: {} failures, {} roles tried (up to {} failures and {} roles within {}){when}",
+            escape(&h.host).style(p.failure),
+            h.failures,
+            h.roles,
+            h.worst,
+            h.worst_roles,
+            human_ms(window_ms as u64)
+        )?;
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct ReasonJson<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    reason: &'static str,
+    count: u64,
+    first: Option<String>,
+    last: Option<String>,
+    samples: &'a [String],
+}
+
+#[derive(Serialize)]
+pub(crate) struct BruteForceJson {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    host: String,
+    failures: u64,
+    roles: u64,
+    max_in_window: u64,
+    roles_in_window: u64,
+    window_seconds: f64,
+    first: Option<String>,
+    last: Option<String>,
+}
+
+pub(crate) fn brute_force_json(h: &BruteForce, window_ms: i64) -> BruteForceJson {
+    BruteForceJson {
+        kind: "brute_force",
+        host: String::from_utf8_lossy(&h.host).into_owned(),
+        failures: h.failures,
+        roles: h.roles,
+        max_in_window: h.worst,
+        roles_in_window: h.worst_roles,
+        window_seconds: window_ms as f64 / 1000.0,
+        first: h.first.map(|t| t.rfc3339()),
+        last: h.last.map(|t| t.rfc3339()),
+    }
+}
+
+pub(crate) fn write_json<W: Write>(out: &mut W, v: &FailureView<'_>) -> io::Result<()> {
+    for (reason, n, d) in v.reasons {
+        let j = ReasonJson {
+            kind: "failure_reason",
+            reason: reason.as_str(),
+            count: *n,
+            first: d.first.map(|t| t.rfc3339()),
+            last: d.last.map(|t| t.rfc3339()),
+            samples: &d.samples,
+        };
+        serde_json::to_writer(&mut *out, &j).map_err(io::Error::from)?;
+        out.write_all(b"\n")?;
+    }
+    for h in v.brute_force {
+        serde_json::to_writer(&mut *out, &brute_force_json(h, v.rule.1))
+            .map_err(io::Error::from)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
