@@ -1830,4 +1830,81 @@ mod tests {
         assert_eq!(s.active, MAX_SESSIONS as u64);
         assert_eq!(s.untracked, 10 + 1000);
     }
+
+    #[test]
+    fn brute_force_needs_n_failures_within_the_window() {
+        let mut log = String::new();
+        // 6 failures in 20 s from one host over 3 roles, then 1 much later.
+        for (i, user) in ["a", "b", "c", "a", "b", "c"].iter().enumerate() {
+            log.push_str(&format!(
+                "2025-03-01 10:00:{:02}.000 UTC [{}] LOG:  connection received: host=10.9.9.9 port={}\n\
+                 2025-03-01 10:00:{:02}.001 UTC [{}] FATAL:  password authentication failed for user \"{user}\"\n",
+                i * 4, 100 + i, 5000 + i, i * 4, 100 + i
+            ));
+        }
+        log.push_str(
+            "2025-03-01 11:00:00.000 UTC [200] LOG:  connection received: host=10.8.8.8 port=1\n\
+             2025-03-01 11:00:00.001 UTC [200] FATAL:  password authentication failed for user \"x\"\n",
+        );
+        let mut parser = StderrParser::new(Some(Prefix::compile("%m [%p] ").unwrap()));
+        let mut stats = Stats::default();
+        let mut t = Tracker::new(Filter::default(), std::time::Duration::from_secs(900));
+        t.set_brute_force(5, std::time::Duration::from_secs(30));
+        parser.process(log.as_bytes(), &mut stats, |ev| t.apply(ev));
+        let flagged = t.brute_force();
+        assert_eq!(flagged.len(), 1, "{flagged:?}");
+        assert_eq!(flagged[0].host, b"10.9.9.9");
+        assert_eq!((flagged[0].failures, flagged[0].roles, flagged[0].worst), (6, 3, 6));
+        t.set_brute_force(7, std::time::Duration::from_secs(30));
+        assert!(t.brute_force().is_empty(), "6 failures are under 7");
+    }
+
+    #[test]
+    fn a_daylight_saving_switch_keeps_order_and_buckets() {
+        // 01:59 CET and 03:01 CEST are two minutes apart.
+        let log = "\
+2025-03-30 01:59:00.000 CET [10] LOG:  connection authorized: user=a database=d
+2025-03-30 03:01:00.000 CEST [11] LOG:  connection authorized: user=b database=d
+";
+        let mut parser = StderrParser::new(Some(Prefix::compile("%m [%p] ").unwrap()));
+        let mut stats = Stats::default();
+        let mut t = Tracker::new(Filter::default(), std::time::Duration::from_secs(60));
+        parser.process(log.as_bytes(), &mut stats, |ev| t.apply(ev));
+        let tl = t.timeline();
+        assert_eq!(tl.rows.len(), 3, "01:59, 02:00 (= 03:00 CEST), 02:01");
+        assert_eq!(tl.rows[2].connections, 1);
+        assert_eq!(tl.rows[2].active, 2);
+        assert_eq!(t.last.unwrap().ms - t.first.unwrap().ms, 120_000);
+    }
+
+    #[test]
+    fn a_name_that_only_opens_sessions_is_a_leak_hint() {
+        let mut log = String::new();
+        for i in 0..6 {
+            log.push_str(&format!(
+                "2025-03-01 10:{:02}:00.000 UTC [{}] LOG:  connection received: host=[local]\n\
+                 2025-03-01 10:{:02}:00.001 UTC [{}] LOG:  connection authorized: user=u database=d application_name=leaky\n",
+                i * 10, 100 + i, i * 10, 100 + i
+            ));
+            // A well-behaved application alongside.
+            log.push_str(&format!(
+                "2025-03-01 10:{:02}:01.000 UTC [{}] LOG:  connection received: host=[local]\n\
+                 2025-03-01 10:{:02}:01.000 UTC [{}] LOG:  connection authorized: user=u database=d application_name=good\n\
+                 2025-03-01 10:{:02}:02.000 UTC [{}] LOG:  disconnection: session time: 0:00:01.000 user=u database=d host=[local]\n",
+                i * 10, 200 + i, i * 10, 200 + i, i * 10, 200 + i
+            ));
+        }
+        let mut parser = StderrParser::new(Some(Prefix::compile("%m [%p] ").unwrap()));
+        let mut stats = Stats::default();
+        let mut t = Tracker::new(Filter::default(), std::time::Duration::from_secs(600));
+        parser.process(log.as_bytes(), &mut stats, |ev| t.apply(ev));
+        let leaks = t.leaks();
+        let apps: Vec<&Leak> =
+            leaks.iter().filter(|l| l.dimension == Dimension::Application).collect();
+        assert_eq!(apps.len(), 1, "{leaks:?}");
+        assert_eq!((apps[0].name.as_slice(), apps[0].open), (&b"leaky"[..], 6));
+        assert!((apps[0].per_minute - 6.0 / 50.0).abs() < 0.01, "{}", apps[0].per_minute);
+        // The user and host also close sessions (the good ones): no hint.
+        assert!(leaks.iter().all(|l| l.dimension == Dimension::Application), "{leaks:?}");
+    }
 }

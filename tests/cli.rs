@@ -9,6 +9,7 @@
 
 mod util;
 
+mod analysis;
 mod behaviour;
 mod dashboard;
 mod docs;
