@@ -230,6 +230,9 @@ pub(crate) enum ServerEvent {
     Startup,
     /// `database system is ready to accept connections`.
     Ready,
+    /// `received SIGHUP, reloading configuration files`: nothing ends, but
+    /// log_connections or log_line_prefix may have changed from here.
+    Reload,
     /// `received smart|fast shutdown request`: sessions end on their own
     /// lines.
     ShutdownRequested,
@@ -245,7 +248,7 @@ pub(crate) enum ServerEvent {
 impl ServerEvent {
     /// True when every open session is gone after this line.
     pub(crate) fn ends_sessions(self) -> bool {
-        !matches!(self, ServerEvent::Ready | ServerEvent::ShutdownRequested)
+        !matches!(self, ServerEvent::Ready | ServerEvent::Reload | ServerEvent::ShutdownRequested)
     }
 
     pub(crate) fn as_str(self) -> &'static str {
@@ -253,6 +256,7 @@ impl ServerEvent {
             ServerEvent::Starting => "starting",
             ServerEvent::Startup => "startup",
             ServerEvent::Ready => "ready",
+            ServerEvent::Reload => "reload",
             ServerEvent::ShutdownRequested => "shutdown_requested",
             ServerEvent::ImmediateShutdown => "immediate_shutdown",
             ServerEvent::CrashRestart => "crash_restart",
@@ -265,6 +269,7 @@ impl ServerEvent {
             ServerEvent::Starting => "the server is starting",
             ServerEvent::Startup => "the startup process runs (recovery, if needed)",
             ServerEvent::Ready => "the server accepts connections",
+            ServerEvent::Reload => "the configuration was reloaded",
             ServerEvent::ShutdownRequested => "a shutdown was requested",
             ServerEvent::ImmediateShutdown => "immediate shutdown: sessions end without a line",
             ServerEvent::CrashRestart => "a backend crashed: the server restarts, sessions end",

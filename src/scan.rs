@@ -50,6 +50,11 @@ const MARKERS: &[(&str, MessageKind, Anchor)] = &[
         Anchor::Message,
     ),
     (
+        "received SIGHUP, reloading configuration files",
+        MessageKind::Server(ServerEvent::Reload),
+        Anchor::Message,
+    ),
+    (
         "received smart shutdown request",
         MessageKind::Server(ServerEvent::ShutdownRequested),
         Anchor::Message,

@@ -211,3 +211,83 @@ fn a_window_that_starts_mid_session_counts_it_from_its_disconnection() {
     );
     assert_eq!(v["peak"]["lower_bound"], true, "the window starts mid-run");
 }
+
+/// fixtures/history: a real server on a 10-second grid, its log rotated
+/// while three sessions were open, a leaking application and a password
+/// guesser. Exact buckets from the workload's own schedule.
+#[test]
+fn history_fixture_exact_buckets_peaks_sessions_leak_and_brute_force() {
+    let want = expected("history/history.expected.json");
+    let log = path("history/history.log");
+    let buckets = ndjson(&["--history", "--bucket", "10s", "--json", &log]);
+    let wanted = want["buckets"].as_array().unwrap();
+    assert_eq!(buckets.len(), wanted.len(), "{buckets:?}");
+    for (i, (got, w)) in buckets.iter().zip(wanted).enumerate() {
+        let start = chrono_free_epoch(got["start"].as_str().unwrap());
+        assert_eq!(start, w["start"].as_i64().unwrap(), "bucket {i} start");
+        for key in ["connections", "disconnections", "failures", "active", "peak"] {
+            assert_eq!(got[key], w[key], "bucket B{i} {key}");
+        }
+        // The log begins mid-run: figures are lower bounds.
+        assert_eq!(got["lower_bound"], true);
+    }
+    // The summary: the three sessions from before the log count in the peak.
+    let s: Value = run(&["--json", "--bucket", "10s", &log], None).expect(0).json();
+    for key in ["connections", "disconnections", "failures", "active", "failures_by_reason"] {
+        assert_eq!(s[key], want[key], "{key}");
+    }
+    assert_eq!(s["peak"]["active"], want["peak"]["active"]);
+    assert_eq!(s["peak"]["lower_bound"], true);
+    assert_eq!(s["active_lower_bound"], true);
+    // The leak: the application, since its first session, 3 per bucket.
+    let leak = &want["leak"];
+    let leaks = s["leaks"].as_array().unwrap();
+    let found = leaks
+        .iter()
+        .find(|l| l["dimension"] == leak["dimension"] && l["name"] == leak["name"])
+        .unwrap_or_else(|| panic!("no leak hint for {leak}: {leaks:?}"));
+    assert_eq!(found["open"], want["active"]);
+    let since = chrono_free_epoch(found["since"].as_str().unwrap());
+    let bucket = (since - want["first_bucket_start"].as_i64().unwrap()) / 10;
+    assert_eq!(bucket, leak["since_bucket"].as_i64().unwrap());
+    let per_minute = found["per_minute"].as_f64().unwrap();
+    let rate = leak["per_bucket"].as_f64().unwrap() * 6.0;
+    assert!((per_minute - rate).abs() / rate < 0.25, "{per_minute}/min vs {rate}/min");
+    // No false hint for the host everyone shares.
+    assert!(leaks.iter().all(|l| l["dimension"] != "host"), "{leaks:?}");
+    // The brute force: one host, its failures, the roles it tried.
+    let bf = &want["brute_force"];
+    let flagged = s["brute_force"].as_array().unwrap();
+    assert_eq!(flagged.len(), 1, "{flagged:?}");
+    assert_eq!(flagged[0]["host"], bf["host"]);
+    assert_eq!(flagged[0]["failures"], bf["failures"]);
+    assert_eq!(flagged[0]["roles"], bf["roles"]);
+    let failures = ndjson(&["--failures", "--json", &log]);
+    let b = failures.iter().find(|o| o["type"] == "brute_force").expect("a brute_force object");
+    assert_eq!(b["roles_in_window"], bf["roles"]);
+    // A higher threshold flags nobody.
+    let s: Value = run(&["--json", "--brute-force", "26/1m", &log], None).expect(0).json();
+    assert_eq!(s["brute_force"], serde_json::json!([]));
+    // Who is connected: the open sessions, oldest first.
+    let sessions = ndjson(&["--sessions", "--json", &log]);
+    let open = want["open_sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), open.len());
+    for (got, w) in sessions.iter().zip(open) {
+        for key in ["user", "database", "application", "host"] {
+            assert_eq!(got[key], w[key], "{key}");
+        }
+    }
+}
+
+/// Seconds since the epoch of an RFC 3339 UTC time (`...+00:00`).
+fn chrono_free_epoch(t: &str) -> i64 {
+    assert!(t.ends_with("+00:00"), "{t}");
+    let n = |a: usize, b: usize| t[a..b].parse::<i64>().unwrap();
+    let (y, m, d) = (n(0, 4), n(5, 7), n(8, 10));
+    let (y2, m2) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * m2 + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    days * 86_400 + n(11, 13) * 3600 + n(14, 16) * 60 + n(17, 19)
+}
