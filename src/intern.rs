@@ -8,6 +8,8 @@
 
 use std::collections::HashMap;
 
+use foldhash::fast::RandomState;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct Sym(pub(crate) u32);
 
@@ -19,7 +21,7 @@ impl Sym {
 }
 
 pub(crate) struct Interner {
-    map: HashMap<Box<[u8]>, Sym>,
+    map: HashMap<Box<[u8]>, Sym, RandomState>,
     names: Vec<Box<[u8]>>,
     capacity: usize,
     /// Distinct names that did not fit.
@@ -29,7 +31,7 @@ pub(crate) struct Interner {
 impl Interner {
     pub(crate) fn new(capacity: usize) -> Interner {
         Interner {
-            map: HashMap::new(),
+            map: HashMap::default(),
             names: vec![b"(other)".to_vec().into(), b"(unset)".to_vec().into()],
             capacity,
             overflowed: false,

@@ -123,6 +123,9 @@ impl Peak {
     }
 
     fn settle(&mut self, id: u64, drop: u64) {
+        if self.unconfirmed.is_empty() {
+            return;
+        }
         let Some(pos) = self.unconfirmed.iter().position(|&(u, _)| u == id) else {
             return;
         };

@@ -20,7 +20,7 @@ use regex_automata::{Anchored, Input};
 
 use crate::error::{Error, Result};
 use crate::event::Meta;
-use crate::time::Timestamp;
+use crate::time::{TimeCache, Timestamp};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum TimeForm {
@@ -44,11 +44,187 @@ pub(crate) struct Prefix {
     source: String,
     regex: Regex,
     strict: Option<onepass::DFA>,
+    /// A hand-written matcher of the strict form, when every field can be
+    /// cut without looking ahead (the common prefixes); it is tried first.
+    fast: Option<Vec<Step>>,
     groups: Groups,
+}
+
+/// One step of the hand-written matcher; `group` is the capture group it
+/// fills (numbered as in the regexes).
+#[derive(Clone, Debug)]
+enum Step {
+    Literal(Vec<u8>),
+    /// `%m` / `%t` / `%s`: `YYYY-MM-DD HH:MM:SS[.mmm] ZONE`; the zone ends
+    /// before `until`, the first byte of the literal after it.
+    Time { ms: bool, until: Option<u8>, group: Option<usize> },
+    /// `%n`: digits `.` three digits.
+    Epoch { group: Option<usize> },
+    /// Digits: one or more (`%p`, `%l`, `%x`), or any number (`%P`, `%v`).
+    Digits { min: usize, slash: bool, group: Option<usize> },
+    /// `%c`: hex `.` hex.
+    Session { group: Option<usize> },
+    /// `%e`: five of `[0-9A-Z]`; `%Q`: an optional `-` and digits.
+    Sqlstate,
+    QueryId,
+    /// A free-text field, up to the first byte of the literal after it.
+    Text { until: u8, group: Option<usize> },
+    /// `%q`: the rest may be absent.
+    Optional,
+}
+
+/// Capture spans of a match, by group number.
+type Spans = [Option<(usize, usize)>; 8];
+
+fn fast_steps(tokens: &[Token]) -> Option<Vec<Step>> {
+    let mut groups = Groups::default();
+    let mut steps = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        let step = match t {
+            Token::Literal(l) => Step::Literal(l.clone()),
+            Token::Q => Step::Optional,
+            &Token::Field { padded: true, .. } => return None,
+            &Token::Field { c, .. } => {
+                let group = groups.take(c);
+                match c {
+                    b'm' | b't' | b's' => {
+                        let until = match tokens.get(i + 1) {
+                            Some(Token::Literal(l)) => Some(l[0]),
+                            _ => None,
+                        };
+                        Step::Time { ms: c == b'm', until, group }
+                    }
+                    b'n' => Step::Epoch { group },
+                    b'p' | b'l' | b'x' => Step::Digits { min: 1, slash: false, group },
+                    b'P' => Step::Digits { min: 0, slash: false, group },
+                    b'v' => Step::Digits { min: 0, slash: true, group },
+                    b'c' => Step::Session { group },
+                    b'e' => Step::Sqlstate,
+                    b'Q' => Step::QueryId,
+                    _ => match tokens.get(i + 1) {
+                        Some(Token::Literal(l)) => Step::Text { until: l[0], group },
+                        _ => return None,
+                    },
+                }
+            }
+        };
+        steps.push(step);
+    }
+    Some(steps)
+}
+
+/// Runs the steps over `text`: the spans of the groups, or None.
+fn fast_match(steps: &[Step], text: &[u8]) -> Option<Spans> {
+    let mut spans: Spans = [None; 8];
+    let mut pos = 0;
+    let mut set = |g: &Option<usize>, a: usize, b: usize| {
+        if let Some(g) = *g
+            && g < spans.len()
+        {
+            spans[g] = Some((a, b));
+        }
+    };
+    let digits = |from: usize, slash: bool| {
+        text[from..].iter().take_while(|c| c.is_ascii_digit() || (slash && **c == b'/')).count()
+    };
+    for step in steps {
+        let rest = &text[pos..];
+        match step {
+            Step::Optional => {
+                if rest.is_empty() {
+                    return Some(spans);
+                }
+            }
+            Step::Literal(l) => {
+                if !rest.starts_with(l) {
+                    return None;
+                }
+                pos += l.len();
+            }
+            Step::Time { ms, until, group } => {
+                let mut n = if *ms { 23 } else { 19 };
+                if rest.len() < n + 2 || rest[4] != b'-' || rest[10] != b' ' || rest[13] != b':' {
+                    return None;
+                }
+                if (*ms && rest[19] != b'.') || rest[n] != b' ' {
+                    return None;
+                }
+                let zone = rest[n + 1..]
+                    .iter()
+                    .take_while(|&&c| {
+                        Some(c) != *until && (c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-'))
+                    })
+                    .count();
+                if zone == 0 {
+                    return None;
+                }
+                n += 1 + zone;
+                set(group, pos, pos + n);
+                pos += n;
+            }
+            Step::Epoch { group } => {
+                let a = digits(pos, false);
+                if a == 0 || text.get(pos + a) != Some(&b'.') || digits(pos + a + 1, false) != 3 {
+                    return None;
+                }
+                set(group, pos, pos + a + 4);
+                pos += a + 4;
+            }
+            Step::Digits { min, slash, group } => {
+                let n = digits(pos, *slash);
+                if n < *min {
+                    return None;
+                }
+                set(group, pos, pos + n);
+                pos += n;
+            }
+            Step::Session { group } => {
+                let hex = |from: usize| {
+                    text[from..]
+                        .iter()
+                        .take_while(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(*c))
+                        .count()
+                };
+                let a = hex(pos);
+                if a == 0 || text.get(pos + a) != Some(&b'.') {
+                    return None;
+                }
+                let b = hex(pos + a + 1);
+                if b == 0 {
+                    return None;
+                }
+                set(group, pos, pos + a + 1 + b);
+                pos += a + 1 + b;
+            }
+            Step::Sqlstate => {
+                if rest.len() < 5
+                    || !rest[..5].iter().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+                {
+                    return None;
+                }
+                pos += 5;
+            }
+            Step::QueryId => {
+                let sign = usize::from(rest.first() == Some(&b'-'));
+                let n = digits(pos + sign, false);
+                if n == 0 {
+                    return None;
+                }
+                pos += sign + n;
+            }
+            Step::Text { until, group } => {
+                let n = memchr::memchr(*until, rest).unwrap_or(rest.len());
+                set(group, pos, pos + n);
+                pos += n;
+            }
+        }
+    }
+    (pos == text.len()).then_some(spans)
 }
 
 /// Per-parser scratch space for matching a `Prefix`.
 pub(crate) struct PrefixCache {
+    time: TimeCache,
     caps: Captures,
     strict: Option<(onepass::Cache, Captures)>,
 }
@@ -246,7 +422,8 @@ impl Prefix {
         // Not every prefix has a one-pass form; those use the regex alone.
         let (strict, _) = pattern(&tokens, true);
         let strict = onepass::DFA::builder().syntax(syntax).build(&strict).ok();
-        Ok(Prefix { source: value.to_string(), regex, strict, groups: g })
+        let fast = fast_steps(&tokens);
+        Ok(Prefix { source: value.to_string(), regex, strict, fast, groups: g })
     }
 
     pub(crate) fn source(&self) -> &str {
@@ -263,6 +440,7 @@ impl Prefix {
 
     pub(crate) fn create_cache(&self) -> PrefixCache {
         PrefixCache {
+            time: TimeCache::default(),
             caps: self.regex.create_captures(),
             strict: self.strict.as_ref().map(|d| (d.create_cache(), d.create_captures())),
         }
@@ -277,21 +455,33 @@ impl Prefix {
     /// Matches `text` and extracts the fields, or None when it does not
     /// match.
     pub(crate) fn parse<'a>(&self, text: &'a [u8], cache: &mut PrefixCache) -> Option<Meta<'a>> {
-        let caps = self.captures(text, cache)?;
-        Some(self.fields(text, caps))
+        if let Some(steps) = &self.fast
+            && let Some(spans) = fast_match(steps, text)
+        {
+            let group = |g: usize| spans.get(g).copied().flatten().map(|(a, b)| a..b);
+            return Some(self.fields(text, group, &mut cache.time));
+        }
+        let PrefixCache { time, caps, strict } = cache;
+        let caps = self.captures(text, caps, strict)?;
+        Some(self.fields(text, |g| caps.get_group(g).map(|s| s.range()), time))
     }
 
     /// The capture groups of a match of `text`.
-    fn captures<'c>(&self, text: &[u8], cache: &'c mut PrefixCache) -> Option<&'c Captures> {
+    fn captures<'c>(
+        &self,
+        text: &[u8],
+        caps: &'c mut Captures,
+        strict: &'c mut Option<(onepass::Cache, Captures)>,
+    ) -> Option<&'c Captures> {
         let input = Input::new(text).anchored(Anchored::Yes);
-        if let (Some(dfa), Some((c, caps))) = (&self.strict, cache.strict.as_mut()) {
-            dfa.captures(c, input.clone(), caps);
-            if caps.is_match() {
-                return Some(caps);
+        if let (Some(dfa), Some((c, strict_caps))) = (&self.strict, strict.as_mut()) {
+            dfa.captures(c, input.clone(), strict_caps);
+            if strict_caps.is_match() {
+                return Some(strict_caps);
             }
         }
-        self.regex.search_captures(&input, &mut cache.caps);
-        cache.caps.is_match().then_some(&cache.caps)
+        self.regex.search_captures(&input, caps);
+        caps.is_match().then_some(caps)
     }
 
     /// Which of the fields pgconn uses have text in `text` (`[unknown]`
@@ -306,7 +496,7 @@ impl Prefix {
             self.groups.host,
             self.groups.remote,
         ];
-        let caps = self.captures(text, cache)?;
+        let caps = self.captures(text, &mut cache.caps, &mut cache.strict)?;
         Some(
             groups
                 .iter()
@@ -316,16 +506,20 @@ impl Prefix {
         )
     }
 
-    fn fields<'a>(&self, text: &'a [u8], caps: &Captures) -> Meta<'a> {
-        let get = |g: Option<usize>| -> Option<&'a [u8]> {
-            caps.get_group(g?).map(|span| trim_spaces(&text[span.range()]))
-        };
+    /// The fields, from where each capture group matched.
+    fn fields<'a>(
+        &self,
+        text: &'a [u8],
+        group: impl Fn(usize) -> Option<std::ops::Range<usize>>,
+        time: &mut TimeCache,
+    ) -> Meta<'a> {
+        let get = |g: Option<usize>| -> Option<&'a [u8]> { group(g?).map(|r| trim_spaces(&text[r])) };
         let mut meta = Meta::default();
         if let Some((g, form)) = self.groups.time
             && let Some(t) = get(Some(g))
         {
             meta.time = match form {
-                TimeForm::Civil => Timestamp::parse(t),
+                TimeForm::Civil => Timestamp::parse_cached(t, time),
                 TimeForm::Epoch => Timestamp::parse_epoch(t),
             };
         }
@@ -767,6 +961,36 @@ mod tests {
         assert_eq!(f.0, Some(42));
         // A lone '%' at the end stops processing.
         assert!(fields("[%p] %", "[1] ").is_some());
+    }
+
+    #[test]
+    fn the_fast_matcher_agrees_with_the_regex() {
+        let cases = [
+            ("%m [%p] ", "2025-03-01 10:00:00.123 UTC [4242] "),
+            ("%m [%p] %q%u@%d ", "2025-03-01 10:00:00.123 UTC [7] app@prod "),
+            ("%m [%p] %q%u@%d ", "2025-03-01 10:00:00.123 UTC [7] "),
+            ("%t:%r:%u@%d:[%p]:", "2025-03-01 10:00:00 UTC:10.0.0.5(51234):app@prod:[4242]:"),
+            ("%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ", "2025-03-01 10:00:00 UTC [9]: [3-1] user=a,db=x,app=y,client=10.1.1.1 "),
+            ("%t-%c-", "2025-03-01 10:00:00 UTC-6b096a2b.4cf4-"),
+            ("%n [%p] %e %x ", "1740823200.123 [5] 00000 0 "),
+        ];
+        for (p, text) in cases {
+            let prefix = Prefix::compile(p).unwrap();
+            let steps = prefix.fast.as_ref().unwrap_or_else(|| panic!("no fast path for {p}"));
+            assert!(fast_match(steps, text.as_bytes()).is_some(), "{p} on {text}");
+            let fast = prefix.parse(text.as_bytes(), &mut prefix.create_cache()).unwrap();
+            let mut slow = prefix.clone();
+            slow.fast = None;
+            let regex = slow.parse(text.as_bytes(), &mut slow.create_cache()).unwrap();
+            assert_eq!(format!("{fast:?}"), format!("{regex:?}"), "{p}");
+        }
+        // Padding has no fast path; a name holding the delimiter falls back.
+        assert!(Prefix::compile("%-10u|%p ").unwrap().fast.is_none());
+        let p = Prefix::compile("%m [%p] %q%u@%d ").unwrap();
+        let text = b"2025-03-01 10:00:00.123 UTC [7] app@sales db ";
+        assert!(fast_match(p.fast.as_ref().unwrap(), text).is_none());
+        let m = p.parse(text, &mut p.create_cache()).unwrap();
+        assert_eq!(m.db, Some(&b"sales db"[..]));
     }
 
     #[test]

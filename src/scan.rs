@@ -6,6 +6,8 @@
 //! (right after the severity), and parses it. Lines without any marker cost
 //! only the automaton's (SIMD) scan.
 
+use std::sync::LazyLock;
+
 use aho_corasick::{AhoCorasick, Input, MatchKind};
 use memchr::memmem;
 
@@ -93,8 +95,30 @@ pub(crate) struct Candidates {
     ac: AhoCorasick,
 }
 
+/// The automata are built on first use, once per run: a run that reads
+/// no csvlog never builds the csvlog one (`pgconn < /dev/null` stays fast).
+static CSV_CANDIDATES: LazyLock<Candidates> = LazyLock::new(|| Candidates::new(&[",FATAL,"]));
+static JSON_CANDIDATES: LazyLock<Candidates> =
+    LazyLock::new(|| Candidates::new(&["\"error_severity\":\"FATAL\""]));
+static CLASSIFIER: LazyLock<Classifier> = LazyLock::new(Classifier::new);
+static MARKER_AC: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    AhoCorasick::builder()
+        .match_kind(MatchKind::LeftmostFirst)
+        .build(MARKERS.iter().map(|m| m.0))
+        .expect("the marker set is a small fixed list of literals")
+});
+static SEVERITY_SEP: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b":  "));
+
 impl Candidates {
-    pub(crate) fn new(extra: &[&str]) -> Candidates {
+    pub(crate) fn csv() -> &'static Candidates {
+        &CSV_CANDIDATES
+    }
+
+    pub(crate) fn json() -> &'static Candidates {
+        &JSON_CANDIDATES
+    }
+
+    fn new(extra: &[&str]) -> Candidates {
         let patterns = MARKERS
             .iter()
             .filter(|m| m.2 == Anchor::Message)
@@ -120,7 +144,11 @@ pub(crate) struct Classifier {
 }
 
 impl Classifier {
-    pub(crate) fn new() -> Classifier {
+    pub(crate) fn get() -> &'static Classifier {
+        &CLASSIFIER
+    }
+
+    fn new() -> Classifier {
         let ac = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostFirst)
             .start_kind(aho_corasick::StartKind::Anchored)
@@ -166,24 +194,17 @@ pub(crate) struct Hit {
     pub(crate) anchor: Anchor,
 }
 
-/// The marker automaton, built once per run.
-pub(crate) struct Scanner {
-    ac: AhoCorasick,
-    sep: memmem::Finder<'static>,
-}
+/// The marker automaton (built on first use, once per run).
+pub(crate) struct Scanner;
 
 impl Scanner {
     pub(crate) fn new() -> Scanner {
-        let ac = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostFirst)
-            .build(MARKERS.iter().map(|m| m.0))
-            .expect("the marker set is a small fixed list of literals");
-        Scanner { ac, sep: memmem::Finder::new(b":  ") }
+        Scanner
     }
 
     /// The next marker in `buf[at..]`.
     pub(crate) fn next(&self, buf: &[u8], at: usize) -> Option<Hit> {
-        let m = self.ac.find(Input::new(buf).range(at..))?;
+        let m = MARKER_AC.find(Input::new(buf).range(at..))?;
         let (_, kind, anchor) = MARKERS[m.pattern().as_usize()];
         Some(Hit { start: m.start(), end: m.end(), kind, anchor })
     }
@@ -191,7 +212,7 @@ impl Scanner {
     /// Finds a line's severity: the first `WORD:  ` whose word is a
     /// severity.
     pub(crate) fn severity<'a>(&self, line: &'a [u8]) -> Option<Severity<'a>> {
-        for colon in self.sep.find_iter(line) {
+        for colon in SEVERITY_SEP.find_iter(line) {
             let word_start = line[..colon]
                 .iter()
                 .rposition(|c| !(c.is_ascii_uppercase() || c.is_ascii_digit()))
@@ -240,7 +261,7 @@ mod tests {
 
     #[test]
     fn classifies_record_messages() {
-        let c = Classifier::new();
+        let c = Classifier::get();
         assert_eq!(
             c.classify(b"LOG", b"connection received: host=[local]"),
             Some(MessageKind::Received)
@@ -252,7 +273,7 @@ mod tests {
         assert_eq!(c.classify(b"LOG", b"statement: select 'connection received: '"), None);
         assert_eq!(c.classify(b"FATAL", b"anything"), Some(MessageKind::Fatal));
         assert_eq!(c.classify(b"ERROR", b"connection received: host=x"), None);
-        let cands = Candidates::new(&[",FATAL,"]);
+        let cands = Candidates::csv();
         assert_eq!(cands.next(b"a,b,0,FATAL,28P01", 0), Some(5));
     }
 

@@ -9,6 +9,17 @@
 
 use std::fmt;
 
+/// The last date and zone `Timestamp::parse_cached` worked out.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TimeCache {
+    date: [u8; 10],
+    date_len: u8,
+    days: i64,
+    zone: [u8; 8],
+    zone_len: u8,
+    offset: Option<i16>,
+}
+
 /// A point in log time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Timestamp {
@@ -113,19 +124,37 @@ fn numeric_offset(zone: &[u8]) -> Option<i16> {
 impl Timestamp {
     /// Parses `YYYY-MM-DD HH:MM:SS[.mmm][ ZONE]` (`%m`, `%t`).
     pub(crate) fn parse(b: &[u8]) -> Option<Timestamp> {
+        Timestamp::parse_cached(b, &mut TimeCache::default())
+    }
+
+    /// `parse`, remembering the last date and zone: consecutive log lines
+    /// share them, and working them out is most of the cost.
+    pub(crate) fn parse_cached(b: &[u8], cache: &mut TimeCache) -> Option<Timestamp> {
         if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[13] != b':' || b[16] != b':' {
             return None;
         }
         if b[10] != b' ' && b[10] != b'T' {
             return None;
         }
-        let y = digits(&b[0..4])?;
-        let mo = digits(&b[5..7])?;
-        let d = digits(&b[8..10])?;
+        let days = if cache.date_len == 10 && cache.date == b[..10] {
+            cache.days
+        } else {
+            let y = digits(&b[0..4])?;
+            let mo = digits(&b[5..7])?;
+            let d = digits(&b[8..10])?;
+            if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+                return None;
+            }
+            let days = days_from_civil(y, mo, d);
+            cache.date.copy_from_slice(&b[..10]);
+            cache.date_len = 10;
+            cache.days = days;
+            days
+        };
         let h = digits(&b[11..13])?;
         let mi = digits(&b[14..16])?;
         let s = digits(&b[17..19])?;
-        if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        if h > 23 || mi > 59 || s > 60 {
             return None;
         }
         let mut rest = &b[19..];
@@ -157,10 +186,16 @@ impl Timestamp {
         }
         let offset_min = if zone.is_empty() {
             None
+        } else if usize::from(cache.zone_len) == zone.len() && &cache.zone[..zone.len()] == zone {
+            cache.offset
         } else {
-            numeric_offset(zone).or_else(|| abbreviation_offset(zone))
+            let offset = numeric_offset(zone).or_else(|| abbreviation_offset(zone));
+            cache.zone[..zone.len()].copy_from_slice(zone);
+            cache.zone_len = zone.len() as u8;
+            cache.offset = offset;
+            offset
         };
-        let local = (days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s) * 1000 + ms;
+        let local = (days * 86_400 + h * 3600 + mi * 60 + s) * 1000 + ms;
         let utc = local - i64::from(offset_min.unwrap_or(0)) * 60_000;
         let mut z = [0u8; 8];
         let zone_len = zone.len().min(8);

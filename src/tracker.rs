@@ -61,6 +61,8 @@ struct Session {
     port: Option<u16>,
     /// How it ended abnormally, once counted (a disconnection line follows).
     abnormal: Option<EndCause>,
+    /// Its peak bookkeeping is settled (a later line of its own came).
+    confirmed: bool,
     /// Authentication method (`connection authenticated`, 14+), TLS
     /// protocol, GSS encryption: `UNSET` / None when not logged.
     method: Sym,
@@ -259,7 +261,7 @@ pub(crate) struct OpenSession {
 
 pub(crate) struct Tracker {
     filter: Filter,
-    sessions: HashMap<u32, Session>,
+    sessions: HashMap<u32, Session, foldhash::fast::RandomState>,
     /// The session table is full of authorized sessions (see `open`).
     saturated: bool,
     names: [Interner; 4],
@@ -276,7 +278,7 @@ pub(crate) struct Tracker {
     pub(crate) access: Access,
     pub(crate) history: History,
     failure_detail: Vec<ReasonDetail>,
-    brute: HashMap<Sym, HostFailures>,
+    brute: HashMap<Sym, HostFailures, foldhash::fast::RandomState>,
     brute_rule: (u64, i64),
     /// The first restart or shutdown: before it, sessions from before the
     /// log may have been open, unseen.
@@ -433,7 +435,7 @@ impl Tracker {
         debug_assert_eq!(dim(Dimension::Host), HOST);
         Tracker {
             filter,
-            sessions: HashMap::new(),
+            sessions: HashMap::default(),
             saturated: false,
             names: std::array::from_fn(|_| Interner::new(MAX_NAMES)),
             rows: std::array::from_fn(|_| vec![Row::default(); 2]),
@@ -448,7 +450,7 @@ impl Tracker {
             access: Access::new(),
             history: History::new(bucket),
             failure_detail: vec![ReasonDetail::default(); Reason::ALL.len()],
-            brute: HashMap::new(),
+            brute: HashMap::default(),
             brute_rule: (10, 60_000),
             reset_at: None,
             clean_start: false,
@@ -607,8 +609,12 @@ impl Tracker {
         if !matches!(
             ev.kind,
             EventKind::Failure { .. } | EventKind::RoleMissing | EventKind::OtherFatal
-        ) {
+        ) && let Some(s) = self.sessions.get_mut(&pid)
+            && s.state == State::Active
+            && !s.confirmed
+        {
             // Any other line of its own confirms an authorized session.
+            s.confirmed = true;
             self.peak_confirm(u64::from(pid));
         }
         match ev.kind {
@@ -672,6 +678,7 @@ impl Tracker {
                     replication,
                     port,
                     abnormal: None,
+                    confirmed: false,
                     method: existing.map_or(Sym::UNSET, |s| s.method),
                     tls: self.access.protocol(&security),
                     gss_encrypted: security.gss_encrypted,
@@ -851,6 +858,7 @@ impl Tracker {
                 replication: false,
                 port,
                 abnormal: None,
+                confirmed: false,
                 method: Sym::UNSET,
                 tls: Sym::UNSET,
                 gss_encrypted: None,
@@ -915,7 +923,9 @@ impl Tracker {
     }
 
     fn count_close(&mut self, s: &Session) {
-        self.peak_confirm(s.id);
+        if !s.confirmed {
+            self.peak_confirm(s.id);
+        }
         if s.replication {
             self.totals.replication_active -= 1;
             return;
@@ -1192,6 +1202,7 @@ impl Tracker {
                     replication,
                     port: None,
                     abnormal: None,
+                    confirmed: false,
                     method: Sym::UNSET,
                     tls: self.access.protocol(&security),
                     gss_encrypted: security.gss_encrypted,

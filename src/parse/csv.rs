@@ -27,8 +27,8 @@ use crate::time::Timestamp;
 const MAX_RECORD: usize = 1024 * 1024;
 
 pub(crate) struct CsvParser {
-    candidates: Candidates,
-    classifier: Classifier,
+    candidates: &'static Candidates,
+    classifier: &'static Classifier,
     reader: Reader,
     /// A record that continues past the last chunk.
     carry: Vec<u8>,
@@ -47,8 +47,8 @@ const SAMPLE: usize = 50;
 impl CsvParser {
     pub(crate) fn new() -> CsvParser {
         CsvParser {
-            candidates: Candidates::new(&[",FATAL,"]),
-            classifier: Classifier::new(),
+            candidates: Candidates::csv(),
+            classifier: Classifier::get(),
             reader: Reader::new(),
             carry: Vec::new(),
             in_quote: false,

@@ -39,15 +39,15 @@ struct Record<'a> {
 }
 
 pub(crate) struct JsonParser {
-    candidates: Candidates,
-    classifier: Classifier,
+    candidates: &'static Candidates,
+    classifier: &'static Classifier,
 }
 
 impl JsonParser {
     pub(crate) fn new() -> JsonParser {
         JsonParser {
-            candidates: Candidates::new(&["\"error_severity\":\"FATAL\""]),
-            classifier: Classifier::new(),
+            candidates: Candidates::json(),
+            classifier: Classifier::get(),
         }
     }
 

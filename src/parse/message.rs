@@ -46,8 +46,11 @@ pub(crate) enum MessageKind {
     ChildExit,
 }
 
+/// The first `needle` in `hay`. Messages are short: a memchr for the
+/// first byte and a compare beat building a substring searcher per call.
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    memmem::find(hay, needle)
+    let (&first, rest) = needle.split_first()?;
+    memchr::memchr_iter(first, hay).find(|&i| hay[i + 1..].starts_with(rest))
 }
 
 /// The text between `start` and the first `end` after it.

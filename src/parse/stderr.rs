@@ -164,7 +164,7 @@ impl StderrParser {
             }
             at = next_line;
             stats.candidates += 1;
-            if std::str::from_utf8(line).is_err() {
+            if !line.is_ascii() && std::str::from_utf8(line).is_err() {
                 stats.invalid_utf8 += 1;
             }
             if memchr::memchr(0, line).is_some() {
