@@ -94,6 +94,11 @@ impl History {
     /// over) if needed. `active` is the number open now.
     pub(crate) fn at(&mut self, t: &Timestamp, active: u64) -> &mut Bucket {
         let k = self.index(t);
+        // The common case: the same bucket as the last line.
+        if k >= self.first && k < self.first + self.buckets.len() as i64 {
+            let i = (k - self.first) as usize;
+            return &mut self.buckets[i];
+        }
         if self.buckets.is_empty() {
             self.first = k;
             self.buckets.push_back(Bucket::new(active));

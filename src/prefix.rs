@@ -57,18 +57,33 @@ enum Step {
     Literal(Vec<u8>),
     /// `%m` / `%t` / `%s`: `YYYY-MM-DD HH:MM:SS[.mmm] ZONE`; the zone ends
     /// before `until`, the first byte of the literal after it.
-    Time { ms: bool, until: Option<u8>, group: Option<usize> },
+    Time {
+        ms: bool,
+        until: Option<u8>,
+        group: Option<usize>,
+    },
     /// `%n`: digits `.` three digits.
-    Epoch { group: Option<usize> },
+    Epoch {
+        group: Option<usize>,
+    },
     /// Digits: one or more (`%p`, `%l`, `%x`), or any number (`%P`, `%v`).
-    Digits { min: usize, slash: bool, group: Option<usize> },
+    Digits {
+        min: usize,
+        slash: bool,
+        group: Option<usize>,
+    },
     /// `%c`: hex `.` hex.
-    Session { group: Option<usize> },
+    Session {
+        group: Option<usize>,
+    },
     /// `%e`: five of `[0-9A-Z]`; `%Q`: an optional `-` and digits.
     Sqlstate,
     QueryId,
     /// A free-text field, up to the first byte of the literal after it.
-    Text { until: u8, group: Option<usize> },
+    Text {
+        until: u8,
+        group: Option<usize>,
+    },
     /// `%q`: the rest may be absent.
     Optional,
 }
@@ -513,7 +528,8 @@ impl Prefix {
         group: impl Fn(usize) -> Option<std::ops::Range<usize>>,
         time: &mut TimeCache,
     ) -> Meta<'a> {
-        let get = |g: Option<usize>| -> Option<&'a [u8]> { group(g?).map(|r| trim_spaces(&text[r])) };
+        let get =
+            |g: Option<usize>| -> Option<&'a [u8]> { group(g?).map(|r| trim_spaces(&text[r])) };
         let mut meta = Meta::default();
         if let Some((g, form)) = self.groups.time
             && let Some(t) = get(Some(g))
@@ -970,7 +986,10 @@ mod tests {
             ("%m [%p] %q%u@%d ", "2025-03-01 10:00:00.123 UTC [7] app@prod "),
             ("%m [%p] %q%u@%d ", "2025-03-01 10:00:00.123 UTC [7] "),
             ("%t:%r:%u@%d:[%p]:", "2025-03-01 10:00:00 UTC:10.0.0.5(51234):app@prod:[4242]:"),
-            ("%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ", "2025-03-01 10:00:00 UTC [9]: [3-1] user=a,db=x,app=y,client=10.1.1.1 "),
+            (
+                "%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ",
+                "2025-03-01 10:00:00 UTC [9]: [3-1] user=a,db=x,app=y,client=10.1.1.1 ",
+            ),
             ("%t-%c-", "2025-03-01 10:00:00 UTC-6b096a2b.4cf4-"),
             ("%n [%p] %e %x ", "1740823200.123 [5] 00000 0 "),
         ];

@@ -107,7 +107,8 @@ static MARKER_AC: LazyLock<AhoCorasick> = LazyLock::new(|| {
         .build(MARKERS.iter().map(|m| m.0))
         .expect("the marker set is a small fixed list of literals")
 });
-static SEVERITY_SEP: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b":  "));
+static SEVERITY_SEP: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(b":  "));
 
 impl Candidates {
     pub(crate) fn csv() -> &'static Candidates {

@@ -1025,12 +1025,13 @@ impl Tracker {
             h.window.pop_front();
         }
         let in_window = h.window.len() as u64;
-        if in_window >= h.worst {
+        h.worst = h.worst.max(in_window);
+        // Roles within the window matter only for hosts over the threshold.
+        if in_window >= n {
             let mut roles: Vec<Sym> =
                 h.window.iter().map(|&(_, r)| r).filter(|&r| r != Sym::UNSET).collect();
-            roles.sort();
+            roles.sort_unstable();
             roles.dedup();
-            h.worst = in_window;
             h.worst_roles = h.worst_roles.max(roles.len() as u64);
         }
     }

@@ -27,8 +27,6 @@ use crate::time::Timestamp;
 const MAX_RECORD: usize = 1024 * 1024;
 
 pub(crate) struct CsvParser {
-    candidates: &'static Candidates,
-    classifier: &'static Classifier,
     reader: Reader,
     /// A record that continues past the last chunk.
     carry: Vec<u8>,
@@ -47,8 +45,6 @@ const SAMPLE: usize = 50;
 impl CsvParser {
     pub(crate) fn new() -> CsvParser {
         CsvParser {
-            candidates: Candidates::csv(),
-            classifier: Classifier::get(),
             reader: Reader::new(),
             carry: Vec::new(),
             in_quote: false,
@@ -84,7 +80,7 @@ impl CsvParser {
                 }
             }
         }
-        let mut next_hit = self.candidates.next(chunk, pos);
+        let mut next_hit = Candidates::csv().next(chunk, pos);
         let mut start = pos;
         let mut quoted = false;
         for i in memchr::memchr2_iter(b'"', b'\n', &chunk[pos..]) {
@@ -100,7 +96,7 @@ impl CsvParser {
                 && h <= i
             {
                 self.record(&chunk[start..=i], stats, emit);
-                next_hit = self.candidates.next(chunk, i + 1);
+                next_hit = Candidates::csv().next(chunk, i + 1);
             } else if self.sampled < SAMPLE {
                 self.sample(&chunk[start..=i], stats);
             }
@@ -130,7 +126,7 @@ impl CsvParser {
             self.end_input(stats, emit);
         } else {
             let record = std::mem::take(&mut self.carry);
-            if self.candidates.next(&record, 0).is_some() {
+            if Candidates::csv().next(&record, 0).is_some() {
                 self.record(&record, stats, emit);
             }
         }
@@ -206,7 +202,7 @@ impl CsvParser {
             stats.foreign_severity += 1;
             return;
         }
-        let Some(kind) = self.classifier.classify(severity, field(13)) else { return };
+        let Some(kind) = Classifier::get().classify(severity, field(13)) else { return };
         stats.candidates += 1;
         let non_empty = |v: &'_ [u8]| -> bool { !v.is_empty() };
         let meta = Meta {

@@ -38,17 +38,11 @@ struct Record<'a> {
     detail: Option<Cow<'a, str>>,
 }
 
-pub(crate) struct JsonParser {
-    candidates: &'static Candidates,
-    classifier: &'static Classifier,
-}
+pub(crate) struct JsonParser {}
 
 impl JsonParser {
     pub(crate) fn new() -> JsonParser {
-        JsonParser {
-            candidates: Candidates::json(),
-            classifier: Classifier::get(),
-        }
+        JsonParser {}
     }
 
     pub(crate) fn process<F>(&mut self, chunk: &[u8], stats: &mut Stats, emit: &mut F)
@@ -56,7 +50,7 @@ impl JsonParser {
         F: FnMut(&Event<'_>),
     {
         let mut at = 0;
-        while let Some(hit) = self.candidates.next(chunk, at) {
+        while let Some(hit) = Candidates::json().next(chunk, at) {
             let ls = memchr::memrchr(b'\n', &chunk[..hit]).map_or(0, |i| i + 1);
             let le = memchr::memchr(b'\n', &chunk[hit..]).map_or(chunk.len(), |i| hit + i);
             at = (le + 1).min(chunk.len()).max(hit + 1);
@@ -94,7 +88,7 @@ impl JsonParser {
             stats.unmatched(line, false);
             return;
         };
-        let Some(kind) = self.classifier.classify(severity, message) else { return };
+        let Some(kind) = Classifier::get().classify(severity, message) else { return };
         stats.candidates += 1;
         let meta = Meta {
             time: r.timestamp.as_deref().and_then(|t| Timestamp::parse(t.as_bytes())),
