@@ -30,7 +30,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use crate::args::TimeArg;
 use crate::config::{Config, Input, Mode};
 use crate::error::{Error, Result};
-use crate::input::{self, LineBuffer};
+use crate::input::{self, Chunk, LineBuffer};
 use crate::parse::LogParser;
 use crate::parse::Stats;
 use crate::report::live::{self, Screen};
@@ -51,8 +51,8 @@ pub(crate) enum Outcome {
 
 /// What the main loop waits for.
 enum Msg {
-    /// Complete lines of the current input.
-    Lines(Vec<u8>),
+    /// Complete lines of the current input: this range of the buffer.
+    Lines(Vec<u8>, std::ops::Range<usize>),
     /// The next input begins.
     NextInput,
     /// An input could not be opened or read.
@@ -314,21 +314,27 @@ fn read_inputs(
         if tx.send(Msg::NextInput).is_err() {
             return;
         }
-        let mut send = |lines: &[u8], buf: &LineBuffer| {
-            counts.bytes.store(base + buf.bytes_read, Ordering::Relaxed);
-            counts.long_lines.store(buf.long_lines, Ordering::Relaxed);
-            // Reuse the buffers the main thread is done with.
-            let mut v = pool.try_recv().unwrap_or_default();
-            v.clear();
-            v.extend_from_slice(lines);
-            let _ = tx.send(Msg::Lines(v));
+        let mut read = |rdr: &mut dyn io::Read| -> io::Result<()> {
+            buf.reset();
+            loop {
+                match buf.fill(rdr)? {
+                    Chunk::Lines(range) => {
+                        counts.bytes.store(base + buf.bytes_read, Ordering::Relaxed);
+                        counts.long_lines.store(buf.long_lines, Ordering::Relaxed);
+                        // The buffer itself goes; a used one comes back.
+                        let spare = pool.try_recv().unwrap_or_default();
+                        let _ = tx.send(Msg::Lines(buf.detach(spare), range));
+                    }
+                    Chunk::Pending => {}
+                    Chunk::Eof => return Ok(()),
+                }
+            }
         };
         let result = match &input {
-            Input::Stdin => input::decompressed(io::stdin().lock())
-                .and_then(|mut r| input::read_lines(&mut r, &mut buf, &mut send)),
-            Input::File(path) => File::open(path)
-                .and_then(input::decompressed)
-                .and_then(|mut r| input::read_lines(&mut r, &mut buf, &mut send)),
+            Input::Stdin => input::decompressed(io::stdin().lock()).and_then(|mut r| read(&mut r)),
+            Input::File(path) => {
+                File::open(path).and_then(input::decompressed).and_then(|mut r| read(&mut r))
+            }
         };
         base = counts.bytes.load(Ordering::Relaxed);
         buf.bytes_read = 0;
@@ -543,8 +549,8 @@ pub(crate) fn run(config: &Config) -> Result<Outcome> {
             Err(TryRecvError::Disconnected) => break,
         };
         match msg {
-            Msg::Lines(v) => {
-                pipeline.process(&v);
+            Msg::Lines(v, range) => {
+                pipeline.process(&v[range]);
                 let _ = pool_tx.send(v);
                 if config.mode == Mode::Watch {
                     write_changes(&mut out, &mut pipeline, &mut changes, config, &palette)?;

@@ -61,6 +61,20 @@ impl LineBuffer {
         self.skipping = false;
     }
 
+    /// Hands the whole buffer over (the lines of the last `Chunk::Lines`
+    /// stay where they are in it) and goes on in `spare`, with only the
+    /// partial line copied: lines reach another thread without a copy.
+    pub(crate) fn detach(&mut self, mut spare: Vec<u8>) -> Vec<u8> {
+        if spare.len() < self.buf.len() {
+            spare.resize(self.buf.len(), 0);
+        }
+        let tail = self.end - self.start;
+        spare[..tail].copy_from_slice(&self.buf[self.start..self.end]);
+        self.start = 0;
+        self.end = tail;
+        std::mem::replace(&mut self.buf, spare)
+    }
+
     /// The bytes of a `Chunk::Lines`.
     pub(crate) fn get(&self, range: Range<usize>) -> &[u8] {
         &self.buf[range]
@@ -234,6 +248,18 @@ mod tests {
                 "step {step}"
             );
         }
+    }
+
+    #[test]
+    fn detached_buffers_keep_their_lines_and_the_tail_moves_on() {
+        let mut lb = LineBuffer::new();
+        let mut rdr = Trickle { data: b"one\ntwo\nthr", step: 100 };
+        let Chunk::Lines(r) = lb.fill(&mut rdr).unwrap() else { panic!("lines") };
+        let old = lb.detach(Vec::new());
+        assert_eq!(&old[r], b"one\ntwo\n");
+        let mut rdr = Trickle { data: b"ee\n", step: 100 };
+        let Chunk::Lines(r) = lb.fill(&mut rdr).unwrap() else { panic!("lines") };
+        assert_eq!(lb.get(r), b"three\n");
     }
 
     #[test]
