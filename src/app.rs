@@ -40,7 +40,7 @@ use crate::tracker::{Change, Snapshot, Tracker};
 
 /// How a run ended, for the exit status.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Outcome {
+pub enum Outcome {
     /// At least one connection event (matching the filters) was found.
     Found,
     /// The input held none.
@@ -506,7 +506,7 @@ fn write_changes<W: Write>(
     Ok(())
 }
 
-pub(crate) fn run(config: &Config) -> Result<Outcome> {
+pub fn run(config: &Config) -> Result<Outcome> {
     let mut pipeline = Pipeline::new(config);
     pipeline.window = window(config)?;
     let (tx, rx) = mpsc::sync_channel::<Msg>(4);

@@ -152,7 +152,7 @@ Exit status: 0 connection events found, 1 none found, 2 error.
 See man pgconn for the JSON schema.";
 
 /// The help text, built from the flag table.
-pub(crate) fn help() -> String {
+pub fn help() -> String {
     let mut out = format!("{USAGE}\n\nOptions:\n");
     for flag in FLAGS {
         let short = match flag.short {
@@ -257,7 +257,7 @@ impl FromStr for Dimension {
 
 /// What the command line asked for, before the environment is consulted.
 #[derive(Debug, Default)]
-pub(crate) struct Args {
+pub struct Args {
     pub(crate) files: Vec<OsString>,
     pub(crate) prefix: Option<String>,
     pub(crate) format: FormatChoice,
@@ -282,7 +282,7 @@ pub(crate) struct Args {
 
 /// The outcome of parsing: a run, or a request answered without reading input.
 #[derive(Debug)]
-pub(crate) enum Parsed {
+pub enum Parsed {
     Run(Box<Args>),
     Help,
     Version,
@@ -302,7 +302,7 @@ fn parse_string(parser: &mut lexopt::Parser, flag: &str) -> Result<String> {
 }
 
 /// Parses the arguments after the program name.
-pub(crate) fn parse<I>(args: I) -> Result<Parsed>
+pub fn parse<I>(args: I) -> Result<Parsed>
 where
     I: IntoIterator,
     I::Item: Into<OsString>,

@@ -40,7 +40,7 @@ pub(crate) enum Mode {
     Failures,
 }
 
-pub(crate) struct Config {
+pub struct Config {
     pub(crate) mode: Mode,
     /// History bucket width (also the grain of honest concurrency).
     pub(crate) bucket: std::time::Duration,
@@ -79,7 +79,7 @@ fn color_from_env(choice: ColorChoice, is_tty: bool) -> bool {
 }
 
 impl Config {
-    pub(crate) fn new(args: Args) -> Result<Config> {
+    pub fn new(args: Args) -> Result<Config> {
         let prefix = args.prefix.as_deref().map(Prefix::compile).transpose()?;
         let inputs = if args.files.is_empty() {
             vec![Input::Stdin]

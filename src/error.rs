@@ -9,10 +9,10 @@
 use std::fmt;
 use std::io;
 
-pub(crate) type Result<T> = std::result::Result<T, Error>;
+pub type Result<T> = std::result::Result<T, Error>;
 
 #[derive(Debug)]
-pub(crate) enum Error {
+pub enum Error {
     /// A bad command line: unknown flag, bad value, bad `--prefix`.
     Usage(String),
     /// An I/O error with what pgconn was doing and on which path.
@@ -30,7 +30,7 @@ impl Error {
 
     /// True when the error is a closed output pipe (`pgconn | head`), which
     /// is a normal way for a pipeline to end, not a failure.
-    pub(crate) fn is_broken_pipe(&self) -> bool {
+    pub fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
     }
 }

@@ -4,23 +4,7 @@
 //! outcome to an exit status: 0 events found, 1 none, 2 error. A closed
 //! output pipe (`pgconn | head`) is not an error: it exits 0 quietly.
 
-mod app;
-mod args;
-mod config;
-mod error;
-mod event;
-mod filter;
-mod history;
-mod input;
-mod intern;
-mod parse;
-mod peak;
-mod prefix;
-mod report;
-mod scan;
-mod sketch;
-mod time;
-mod tracker;
+use pgconn::{app, args, config, error};
 
 use std::io::Write;
 use std::process::ExitCode;
