@@ -63,6 +63,8 @@ pub(crate) struct History {
     buckets: VecDeque<Bucket>,
     /// How many times the width doubled to stay under `MAX_BUCKETS`.
     pub(crate) doubled: u32,
+    /// The last bucket looked up: (start, end) instants and its index.
+    last: Option<(i64, i64, usize)>,
 }
 
 impl History {
@@ -73,6 +75,7 @@ impl History {
             first: 0,
             buckets: VecDeque::new(),
             doubled: 0,
+            last: None,
         }
     }
 
@@ -93,12 +96,21 @@ impl History {
     /// The bucket holding `t`, created (with the sessions open carried
     /// over) if needed. `active` is the number open now.
     pub(crate) fn at(&mut self, t: &Timestamp, active: u64) -> &mut Bucket {
-        let k = self.index(t);
-        // The common case: the same bucket as the last line.
-        if k >= self.first && k < self.first + self.buckets.len() as i64 {
-            let i = (k - self.first) as usize;
+        // The common case: the same bucket as the last call.
+        if let Some((lo, hi, i)) = self.last
+            && t.ms >= lo
+            && t.ms < hi
+        {
             return &mut self.buckets[i];
         }
+        let k = self.index(t);
+        if k >= self.first && k < self.first + self.buckets.len() as i64 {
+            let i = (k - self.first) as usize;
+            let lo = self.start_ms(k);
+            self.last = Some((lo, lo + self.width_ms, i));
+            return &mut self.buckets[i];
+        }
+        self.last = None;
         if self.buckets.is_empty() {
             self.first = k;
             self.buckets.push_back(Bucket::new(active));
@@ -153,6 +165,7 @@ impl History {
             }
         }
         self.buckets = merged;
+        self.last = None;
         self.first = self.first.div_euclid(2);
         self.width_ms *= 2;
         self.doubled += 1;
