@@ -571,7 +571,17 @@ fn known(v: &[u8]) -> bool {
 }
 
 fn parse_u32(b: &[u8]) -> Option<u32> {
-    std::str::from_utf8(b).ok()?.parse().ok()
+    if b.is_empty() || b.len() > 10 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u64::from(c - b'0');
+    }
+    u32::try_from(n).ok()
 }
 
 /// Common values, tried first when inferring.

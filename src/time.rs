@@ -36,10 +36,23 @@ pub(crate) struct Timestamp {
 }
 
 fn digits(b: &[u8]) -> Option<i64> {
-    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+    if b.is_empty() || b.len() > 18 {
         return None;
     }
-    Some(b.iter().fold(0i64, |n, &d| n * 10 + i64::from(d - b'0')))
+    let mut n = 0i64;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + i64::from(c - b'0');
+    }
+    Some(n)
+}
+
+/// Two ASCII digits at `b[i..i + 2]`.
+fn two(b: &[u8], i: usize) -> Option<i64> {
+    let (x, y) = (b[i].wrapping_sub(b'0'), b[i + 1].wrapping_sub(b'0'));
+    (x < 10 && y < 10).then(|| i64::from(x) * 10 + i64::from(y))
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
@@ -151,16 +164,25 @@ impl Timestamp {
             cache.days = days;
             days
         };
-        let h = digits(&b[11..13])?;
-        let mi = digits(&b[14..16])?;
-        let s = digits(&b[17..19])?;
+        let (h, mi, s) = (two(b, 11)?, two(b, 14)?, two(b, 17)?);
         if h > 23 || mi > 59 || s > 60 {
             return None;
         }
         let mut rest = &b[19..];
         let mut ms = 0;
         let mut has_ms = false;
-        if rest.first() == Some(&b'.') {
+        if rest.len() >= 4
+            && rest[0] == b'.'
+            && rest[1..4].iter().all(u8::is_ascii_digit)
+            && !rest.get(4).is_some_and(u8::is_ascii_digit)
+        {
+            // The usual `.mmm`.
+            ms = i64::from(rest[1] - b'0') * 100
+                + i64::from(rest[2] - b'0') * 10
+                + i64::from(rest[3] - b'0');
+            has_ms = true;
+            rest = &rest[4..];
+        } else if rest.first() == Some(&b'.') {
             let n = rest[1..].iter().take_while(|c| c.is_ascii_digit()).count();
             if n == 0 {
                 return None;
