@@ -559,7 +559,12 @@ impl Prefix {
     }
 }
 
+/// Padding (`%-10u`) surrounds a value with spaces.
 fn trim_spaces(b: &[u8]) -> &[u8] {
+    // Most values have no padding: two byte checks.
+    if b.first() != Some(&b' ') && b.last() != Some(&b' ') {
+        return b;
+    }
     let start = b.iter().position(|&c| c != b' ').unwrap_or(b.len());
     let end = b.iter().rposition(|&c| c != b' ').map_or(start, |e| e + 1);
     &b[start..end]
