@@ -1,12 +1,18 @@
 //! One run: read the inputs, parse, track, and report.
 //!
-//! Three threads. The reader reads each input through the line buffer and
+//! Four threads. The reader reads each input through the line buffer and
 //! sends runs of complete lines (as soon as a read delivers them) over a
-//! bounded channel. A signal thread turns SIGINT, SIGTERM, SIGUSR1 and
-//! SIGHUP into messages on the same channel: handlers only set flags
-//! (signal-hook's self-pipe), nothing runs in them. The main thread parses,
-//! tracks and writes, and wakes on a message or on the report timer, never
-//! otherwise: with no input and no timer it sleeps.
+//! bounded channel to the parser, which turns them into batches of events
+//! (names as spans of the read buffer, which travels along) for the main
+//! thread, over another bounded channel: parsing and tracking share the
+//! work of a busy log between two cores. A signal thread turns SIGINT,
+//! SIGTERM, SIGUSR1 and SIGHUP into messages on the main thread's channel:
+//! handlers only set flags (signal-hook's self-pipe), nothing runs in them.
+//! The main thread tracks and writes, and wakes on a message or on the
+//! report timer, never otherwise: with no input and no timer it sleeps.
+//! SIGHUP bumps a generation counter the parser reads: batches parsed
+//! before the reset are dropped, so the counts restart from the first
+//! lines the parser reaches after it.
 //!
 //! Output: the summary at the end (and at SIGINT/SIGTERM); with `--watch`,
 //! event lines flushed once per input batch, right before the next wait; on
@@ -30,6 +36,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use crate::args::TimeArg;
 use crate::config::{Config, Input, Mode};
 use crate::error::{Error, Result};
+use crate::event::{Event, EventOf, Span};
 use crate::input::{self, Chunk, LineBuffer};
 use crate::parse::LogParser;
 use crate::parse::Stats;
@@ -59,6 +66,8 @@ enum Msg {
     Failed(Error),
     /// Every input has been read.
     Done,
+    /// Events parsed from lines, for the main thread.
+    Batch(Batch),
     Signal(i32),
 }
 
@@ -159,70 +168,282 @@ fn window(config: &Config) -> Result<Window> {
     Ok(w)
 }
 
-/// The parsing side of a run: parser and tracker.
-pub(crate) struct Pipeline {
+/// The parsing side of a run: parser, its statistics and the time window.
+/// In a run it has a thread of its own, between the reader and the main
+/// thread, and hands over `Batch`es.
+pub(crate) struct Parsing {
     parser: LogParser,
     stats: Stats,
-    tracker: Tracker,
-    counts: Arc<ReadCounts>,
     window: Window,
+    /// Statistics were reset (SIGHUP) this many times, as last seen.
+    generation: u64,
+}
+
+/// Events of a run of lines, and what the report needs of the parsing side
+/// as of the batch's end. Names are spans of the reader's buffer, which
+/// travels with the batch; those that are not in it (a csvlog record
+/// joined across reads, an unescaped JSON string) are copied into an
+/// arena.
+#[derive(Default)]
+pub(crate) struct Batch {
+    buf: Vec<u8>,
+    arena: Vec<u8>,
+    events: Vec<EventOf<Span>>,
+    info: ParseInfo,
+    generation: u64,
+}
+
+/// A span's start with this bit set is in the arena, else in the buffer.
+const IN_ARENA: u32 = 1 << 31;
+
+impl Batch {
+    /// Adds an event parsed from `lines`, a part of `buf`.
+    fn push(&mut self, ev: &Event<'_>, buf: &[u8]) {
+        let arena = &mut self.arena;
+        let base = buf.as_ptr() as usize;
+        let ev = ev.map(|s| {
+            let at = (s.as_ptr() as usize).wrapping_sub(base);
+            if at <= buf.len() && s.len() <= buf.len() - at {
+                Span { start: at as u32, len: s.len() as u32 }
+            } else {
+                let start = arena.len() as u32 | IN_ARENA;
+                arena.extend_from_slice(s);
+                Span { start, len: s.len() as u32 }
+            }
+        });
+        self.events.push(ev);
+    }
+
+    /// Copies names out of the buffer into the arena and gives the buffer
+    /// up, when few events hold on to it: the reader gets it back sooner.
+    fn release(&mut self) -> Option<Vec<u8>> {
+        if self.events.len() > 64 {
+            return None;
+        }
+        let (buf, arena) = (&self.buf, &mut self.arena);
+        for e in &mut self.events {
+            *e = e.map(|s| {
+                if s.start & IN_ARENA != 0 {
+                    return s;
+                }
+                let start = arena.len() as u32 | IN_ARENA;
+                arena.extend_from_slice(&buf[s.start as usize..][..s.len as usize]);
+                Span { start, len: s.len }
+            });
+        }
+        Some(std::mem::take(&mut self.buf))
+    }
+
+    fn events(&self) -> impl Iterator<Item = Event<'_>> {
+        let (buf, arena) = (&self.buf[..], &self.arena[..]);
+        self.events.iter().map(move |e| {
+            e.map(|s| {
+                let (from, at) = if s.start & IN_ARENA != 0 {
+                    (arena, s.start ^ IN_ARENA)
+                } else {
+                    (buf, s.start)
+                };
+                &from[at as usize..][..s.len as usize]
+            })
+        })
+    }
+}
+
+/// What the report needs of the parsing side.
+#[derive(Clone, Default)]
+pub(crate) struct ParseInfo {
+    stats: Stats,
+    prefix: Option<String>,
+    inferred: bool,
+    pid_in_prefix: bool,
+    time_in_prefix: bool,
+    formats: Vec<crate::parse::Format>,
+    untimed: u64,
+}
+
+impl Parsing {
+    pub(crate) fn new(config: &Config) -> Parsing {
+        Parsing {
+            parser: LogParser::new(config.prefix.clone(), config.format),
+            stats: Stats::default(),
+            window: Window::default(),
+            generation: 0,
+        }
+    }
+
+    /// Statistics were reset since the last batch: start them afresh (the
+    /// inferred prefix stays).
+    fn sync(&mut self, generation: u64) {
+        if generation != self.generation {
+            self.generation = generation;
+            self.stats = Stats::default();
+            self.window.untimed = 0;
+        }
+    }
+
+    /// Parses the lines in `range` of `buf` into `batch`, which takes
+    /// `buf` along.
+    fn process(&mut self, buf: Vec<u8>, range: std::ops::Range<usize>, batch: &mut Batch) {
+        let window = &mut self.window;
+        self.parser.process(&buf[range], &mut self.stats, |ev| {
+            if window.admits(ev.meta.time) {
+                batch.push(ev, &buf);
+            }
+        });
+        batch.buf = buf;
+    }
+
+    /// The current input ended: what the parser held back goes into
+    /// `batch`.
+    fn end_input(&mut self, batch: &mut Batch) {
+        let window = &mut self.window;
+        self.parser.end_input(&mut self.stats, |ev| {
+            if window.admits(ev.meta.time) {
+                batch.push(ev, &[]);
+            }
+        });
+    }
+
+    /// Completes `batch` with the statistics as of now.
+    fn seal(&self, batch: &mut Batch) {
+        let p = &self.parser;
+        let info = &mut batch.info;
+        info.stats.clone_from(&self.stats);
+        info.prefix = p.prefix().map(|p| p.source().to_owned());
+        info.inferred = p.inferred();
+        info.pid_in_prefix = p.has_pid();
+        info.time_in_prefix = p.has_time();
+        info.formats.clear();
+        info.formats.extend_from_slice(p.formats());
+        info.untimed = self.window.untimed;
+        batch.generation = self.generation;
+    }
+
+    /// Reads one input to its end on this thread (for tests).
+    #[cfg(test)]
+    pub(crate) fn feed<R: io::Read + ?Sized>(
+        &mut self,
+        rdr: &mut R,
+        pipeline: &mut Pipeline,
+    ) -> io::Result<()> {
+        let mut buf = LineBuffer::new();
+        self.parser.begin_input();
+        input::read_lines(rdr, &mut buf, |lines, _| {
+            let mut batch = Batch::default();
+            self.process(lines.to_vec(), 0..lines.len(), &mut batch);
+            // Small reads take the arena path, large ones the buffer's.
+            batch.release();
+            self.seal(&mut batch);
+            pipeline.apply(&batch);
+        })?;
+        let mut batch = Batch::default();
+        self.end_input(&mut batch);
+        self.seal(&mut batch);
+        pipeline.apply(&batch);
+        Ok(())
+    }
+}
+
+/// Parses what the reader sends, in order, into batches for the main
+/// thread, recycling the batches it sends back; a buffer few events hold
+/// on to goes straight back to the reader.
+fn parse_inputs(
+    mut parsing: Parsing,
+    rx: Receiver<Msg>,
+    tx: SyncSender<Msg>,
+    buffers: mpsc::Sender<Vec<u8>>,
+    batches: Receiver<Batch>,
+    generation: Arc<AtomicU64>,
+) {
+    let spare = |batches: &Receiver<Batch>| {
+        let mut b = batches.try_recv().unwrap_or_default();
+        b.arena.clear();
+        b.events.clear();
+        b
+    };
+    for msg in rx {
+        parsing.sync(generation.load(Ordering::Relaxed));
+        let out = match msg {
+            Msg::Lines(v, range) => {
+                let mut batch = spare(&batches);
+                parsing.process(v, range, &mut batch);
+                if let Some(buf) = batch.release() {
+                    let _ = buffers.send(buf);
+                }
+                parsing.seal(&mut batch);
+                Msg::Batch(batch)
+            }
+            Msg::NextInput | Msg::Done => {
+                let mut batch = spare(&batches);
+                parsing.end_input(&mut batch);
+                parsing.seal(&mut batch);
+                let done = matches!(msg, Msg::Done);
+                if !done {
+                    parsing.parser.begin_input();
+                }
+                if tx.send(Msg::Batch(batch)).is_err() {
+                    return;
+                }
+                if !done {
+                    continue;
+                }
+                Msg::Done
+            }
+            other => other,
+        };
+        if tx.send(out).is_err() {
+            return;
+        }
+    }
+}
+
+/// The tracking side of a run, and what the report needs of the parsing
+/// side as of the last batch tracked.
+pub(crate) struct Pipeline {
+    tracker: Tracker,
+    info: ParseInfo,
+    counts: Arc<ReadCounts>,
+    /// Statistics were reset (SIGHUP) this many times.
+    generation: Arc<AtomicU64>,
 }
 
 impl Pipeline {
     pub(crate) fn new(config: &Config) -> Pipeline {
+        Pipeline {
+            tracker: Pipeline::tracker(config),
+            info: ParseInfo::default(),
+            counts: Arc::default(),
+            generation: Arc::default(),
+        }
+    }
+
+    fn tracker(config: &Config) -> Tracker {
         let mut tracker = Tracker::new(config.filter.clone(), config.bucket);
         tracker.set_brute_force(config.brute_force.0, config.brute_force.1);
         if config.mode == Mode::Watch {
             tracker.record_changes();
         }
-        Pipeline {
-            parser: LogParser::new(config.prefix.clone(), config.format),
-            stats: Stats::default(),
-            tracker,
-            counts: Arc::default(),
-            window: Window::default(),
+        tracker
+    }
+
+    /// Tracks a batch; one parsed before the last reset is dropped.
+    fn apply(&mut self, batch: &Batch) {
+        if batch.generation != self.generation.load(Ordering::Relaxed) {
+            return;
         }
+        for ev in batch.events() {
+            self.tracker.apply(&ev);
+        }
+        self.info.clone_from(&batch.info);
     }
 
-    /// Parses and tracks a run of complete lines.
-    fn process(&mut self, lines: &[u8]) {
-        let (tracker, window) = (&mut self.tracker, &mut self.window);
-        self.parser.process(lines, &mut self.stats, |ev| {
-            if window.admits(ev.meta.time) {
-                tracker.apply(ev);
-            }
-        });
-    }
-
-    /// Forgets every statistic (SIGHUP); the inferred prefix stays.
+    /// Forgets every statistic (SIGHUP), and has the parsing thread do the
+    /// same; batches it parsed before are dropped.
     fn reset(&mut self, config: &Config) {
-        let record = config.mode == Mode::Watch;
-        self.tracker = Tracker::new(config.filter.clone(), config.bucket);
-        self.tracker.set_brute_force(config.brute_force.0, config.brute_force.1);
-        if record {
-            self.tracker.record_changes();
-        }
-        self.stats = Stats::default();
-    }
-
-    /// The current input ended.
-    fn end_input(&mut self) {
-        let (tracker, window) = (&mut self.tracker, &mut self.window);
-        self.parser.end_input(&mut self.stats, |ev| {
-            if window.admits(ev.meta.time) {
-                tracker.apply(ev);
-            }
-        });
-    }
-
-    /// Reads one input to its end on this thread (for tests).
-    #[cfg(test)]
-    pub(crate) fn feed<R: io::Read + ?Sized>(&mut self, rdr: &mut R) -> io::Result<()> {
-        let mut buf = LineBuffer::new();
-        self.parser.begin_input();
-        input::read_lines(rdr, &mut buf, |lines, _| self.process(lines))?;
-        self.end_input();
-        Ok(())
+        self.generation.fetch_add(1, Ordering::Relaxed);
+        self.tracker = Pipeline::tracker(config);
+        self.info.stats = Stats::default();
+        self.info.untimed = 0;
     }
 
     pub(crate) fn snapshot(&self, config: &Config) -> Snapshot {
@@ -230,18 +451,18 @@ impl Pipeline {
     }
 
     pub(crate) fn report<'a>(&'a self, snapshot: &'a Snapshot, config: &Config) -> Report<'a> {
-        let prefix = self.parser.prefix();
+        let info = &self.info;
         Report {
             snapshot,
-            stats: &self.stats,
+            stats: &info.stats,
             bytes: self.counts.bytes.load(Ordering::Relaxed),
             long_lines: self.counts.long_lines.load(Ordering::Relaxed),
-            prefix: prefix.map(|p| p.source()),
-            prefix_inferred: self.parser.inferred(),
-            pid_in_prefix: self.parser.has_pid(),
-            time_in_prefix: self.parser.has_time(),
-            formats: self.parser.formats(),
-            untimed: self.window.untimed,
+            prefix: info.prefix.as_deref(),
+            prefix_inferred: info.inferred,
+            pid_in_prefix: info.pid_in_prefix,
+            time_in_prefix: info.time_in_prefix,
+            formats: &info.formats,
+            untimed: info.untimed,
             brute_force: &snapshot.brute_force,
             brute_rule: self.tracker.brute_rule(),
             wide: config.wide,
@@ -508,13 +729,20 @@ fn write_changes<W: Write>(
 
 pub fn run(config: &Config) -> Result<Outcome> {
     let mut pipeline = Pipeline::new(config);
-    pipeline.window = window(config)?;
+    let mut parsing = Parsing::new(config);
+    parsing.window = window(config)?;
     let (tx, rx) = mpsc::sync_channel::<Msg>(4);
+    let (lines_tx, lines_rx) = mpsc::sync_channel::<Msg>(4);
     let (pool_tx, pool_rx) = mpsc::channel::<Vec<u8>>();
+    let (batch_tx, batch_rx) = mpsc::channel::<Batch>();
     forward_signals(tx.clone())?;
     {
         let (inputs, counts) = (config.inputs.clone(), pipeline.counts.clone());
-        std::thread::spawn(move || read_inputs(inputs, tx, pool_rx, counts));
+        std::thread::spawn(move || read_inputs(inputs, lines_tx, pool_rx, counts));
+        let (generation, buffers) = (pipeline.generation.clone(), pool_tx.clone());
+        std::thread::spawn(move || {
+            parse_inputs(parsing, lines_rx, tx, buffers, batch_rx, generation)
+        });
     }
 
     let palette = Palette::new(config.color);
@@ -549,24 +777,26 @@ pub fn run(config: &Config) -> Result<Outcome> {
             Err(TryRecvError::Disconnected) => break,
         };
         match msg {
-            Msg::Lines(v, range) => {
-                pipeline.process(&v[range]);
-                let _ = pool_tx.send(v);
+            Msg::Batch(mut batch) => {
+                pipeline.apply(&batch);
+                // The reader's buffer back to the reader, the rest to the
+                // parser.
+                if batch.buf.capacity() > 0 {
+                    let _ = pool_tx.send(std::mem::take(&mut batch.buf));
+                }
+                let _ = batch_tx.send(batch);
                 if config.mode == Mode::Watch {
                     write_changes(&mut out, &mut pipeline, &mut changes, config, &palette)?;
                     unflushed = true;
                 }
             }
-            Msg::NextInput => {
-                pipeline.end_input();
-                pipeline.parser.begin_input();
-            }
+            // The parsing thread handles these.
+            Msg::Lines(..) | Msg::NextInput => {}
             Msg::Failed(e) => {
                 let _ = writeln!(io::stderr(), "pgconn: {e}");
                 read_failed = true;
             }
             Msg::Done => {
-                pipeline.end_input();
                 if config.mode == Mode::Watch {
                     write_changes(&mut out, &mut pipeline, &mut changes, config, &palette)?;
                 }
@@ -600,7 +830,7 @@ fn finish<W: Write>(
     let snapshot = pipeline.snapshot(config);
     let report = pipeline.report(&snapshot, config);
     let found = pipeline.tracker.totals.matched > 0;
-    let stats = &pipeline.stats;
+    let stats = &pipeline.info.stats;
     if config.mode == Mode::Watch {
         // The stream is the output; the totals go to stderr.
         let s = &snapshot;
@@ -685,11 +915,12 @@ mod tests {
     fn summary_json(inputs: &[&[u8]], trickle: bool) -> String {
         let config = config(&["--top", "0"]);
         let mut p = Pipeline::new(&config);
+        let mut parsing = Parsing::new(&config);
         for data in inputs {
             if trickle {
-                p.feed(&mut Trickle { data, n: 0 }).unwrap();
+                parsing.feed(&mut Trickle { data, n: 0 }, &mut p).unwrap();
             } else {
-                p.feed(&mut &data[..]).unwrap();
+                parsing.feed(&mut &data[..], &mut p).unwrap();
             }
         }
         let snapshot = p.snapshot(&config);

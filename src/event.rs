@@ -8,42 +8,60 @@
 use crate::time::Timestamp;
 
 /// Fields the log_line_prefix carried on this line, when it has them.
+///
+/// The event types are generic over how they hold names: `&[u8]` slices
+/// of the read buffer (`Event<'a>`, what parsers produce and the tracker
+/// reads), or `Span`s into a batch's arena, to hand events from the
+/// parsing thread to the tracking one (see `EventOf::map`).
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Meta<'a> {
+pub(crate) struct MetaOf<S> {
     pub(crate) time: Option<Timestamp>,
     pub(crate) pid: Option<u32>,
-    pub(crate) user: Option<&'a [u8]>,
-    pub(crate) db: Option<&'a [u8]>,
-    pub(crate) host: Option<&'a [u8]>,
+    pub(crate) user: Option<S>,
+    pub(crate) db: Option<S>,
+    pub(crate) host: Option<S>,
 }
 
+pub(crate) type Meta<'a> = MetaOf<&'a [u8]>;
+
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Event<'a> {
-    pub(crate) meta: Meta<'a>,
-    pub(crate) kind: EventKind<'a>,
+pub(crate) struct EventOf<S> {
+    pub(crate) meta: MetaOf<S>,
+    pub(crate) kind: KindOf<S>,
     /// The line (or csvlog record) it came from, for samples.
-    pub(crate) raw: &'a [u8],
+    pub(crate) raw: S,
+}
+
+pub(crate) type Event<'a> = EventOf<&'a [u8]>;
+pub(crate) type EventKind<'a> = KindOf<&'a [u8]>;
+pub(crate) type Security<'a> = SecurityOf<&'a [u8]>;
+
+/// Where a name is in a batch's arena.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) start: u32,
+    pub(crate) len: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum EventKind<'a> {
+pub(crate) enum KindOf<S> {
     /// `connection received: host=H [port=P]`
     Received {
-        host: &'a [u8],
+        host: S,
         port: Option<u16>,
     },
     /// `connection authenticated: identity="I" method=M (...)` (14+).
     Authenticated {
-        method: &'a [u8],
+        method: S,
     },
     /// `[replication ]connection authorized: user=U [database=D]
     /// [application_name=A] [SSL enabled (...)] [GSS (...)]`
     Authorized {
-        user: &'a [u8],
-        db: Option<&'a [u8]>,
-        app: Option<&'a [u8]>,
+        user: S,
+        db: Option<S>,
+        app: Option<S>,
         replication: bool,
-        security: Security<'a>,
+        security: SecurityOf<S>,
     },
     /// `connection ready: setup total=T ms, fork=F ms, authentication=A ms`
     /// (18, with log_connections including setup_durations), in
@@ -56,17 +74,17 @@ pub(crate) enum EventKind<'a> {
     /// `disconnection: session time: H:MM:SS.mmm user=U database=D host=H [port=P]`
     Disconnected {
         session_ms: u64,
-        user: &'a [u8],
-        db: &'a [u8],
-        host: &'a [u8],
+        user: S,
+        db: S,
+        host: S,
     },
     /// A message that, from a backend still starting up, means the attempt
     /// failed. `user`, `db` and `host` are what the message itself names.
     Failure {
         reason: Reason,
-        user: Option<&'a [u8]>,
-        db: Option<&'a [u8]>,
-        host: Option<&'a [u8]>,
+        user: Option<S>,
+        db: Option<S>,
+        host: Option<S>,
     },
     /// `DETAIL:  Role "x" does not exist.`: the password failure just
     /// before it was for a role that does not exist.
@@ -90,11 +108,57 @@ pub(crate) enum EventKind<'a> {
 /// Encryption of a session, from the end of its `connection authorized`
 /// line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Security<'a> {
+pub(crate) struct SecurityOf<S> {
     /// `SSL enabled (protocol=P, ...)`: the protocol (empty if not shown).
-    pub(crate) tls: Option<&'a [u8]>,
+    pub(crate) tls: Option<S>,
     /// `GSS (authenticated=.., encrypted=E, ...)`: whether encrypted.
     pub(crate) gss_encrypted: Option<bool>,
+}
+
+impl<S: Copy> EventOf<S> {
+    /// The same event with every name passed through `f`.
+    pub(crate) fn map<T>(&self, mut f: impl FnMut(S) -> T) -> EventOf<T> {
+        let m = &self.meta;
+        let meta = MetaOf {
+            time: m.time,
+            pid: m.pid,
+            user: m.user.map(&mut f),
+            db: m.db.map(&mut f),
+            host: m.host.map(&mut f),
+        };
+        let kind = match self.kind {
+            KindOf::Received { host, port } => KindOf::Received { host: f(host), port },
+            KindOf::Authenticated { method } => KindOf::Authenticated { method: f(method) },
+            KindOf::Authorized { user, db, app, replication, security } => KindOf::Authorized {
+                user: f(user),
+                db: db.map(&mut f),
+                app: app.map(&mut f),
+                replication,
+                security: SecurityOf {
+                    tls: security.tls.map(&mut f),
+                    gss_encrypted: security.gss_encrypted,
+                },
+            },
+            KindOf::Ready { total_us, fork_us, auth_us } => {
+                KindOf::Ready { total_us, fork_us, auth_us }
+            }
+            KindOf::Disconnected { session_ms, user, db, host } => {
+                KindOf::Disconnected { session_ms, user: f(user), db: f(db), host: f(host) }
+            }
+            KindOf::Failure { reason, user, db, host } => KindOf::Failure {
+                reason,
+                user: user.map(&mut f),
+                db: db.map(&mut f),
+                host: host.map(&mut f),
+            },
+            KindOf::RoleMissing => KindOf::RoleMissing,
+            KindOf::Ended { cause } => KindOf::Ended { cause },
+            KindOf::OtherFatal => KindOf::OtherFatal,
+            KindOf::ChildCrashed { pid } => KindOf::ChildCrashed { pid },
+            KindOf::Server(e) => KindOf::Server(e),
+        };
+        EventOf { meta, kind, raw: f(self.raw) }
+    }
 }
 
 /// Why a connection attempt failed (CLI.md section 3).
