@@ -250,7 +250,7 @@ impl Batch {
 }
 
 /// What the report needs of the parsing side.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, PartialEq)]
 pub(crate) struct ParseInfo {
     stats: Stats,
     prefix: Option<String>,
@@ -361,22 +361,32 @@ fn parse_inputs(
         b.events.clear();
         b
     };
+    // A batch that would change nothing is not sent (a quiet stretch of a
+    // log costs the main thread no wake-up); it is kept for the next lines.
+    let mut idle: Option<Batch> = None;
+    let mut sent = ParseInfo::default();
     for msg in rx {
         parsing.sync(generation.load(Ordering::Relaxed));
         let out = match msg {
             Msg::Lines(v, range) => {
-                let mut batch = spare(&batches);
+                let mut batch = idle.take().unwrap_or_else(|| spare(&batches));
                 parsing.process(v, range, &mut batch);
                 if let Some(buf) = batch.release() {
                     let _ = buffers.send(buf);
                 }
                 parsing.seal(&mut batch);
+                if batch.events.is_empty() && batch.info == sent {
+                    idle = Some(batch);
+                    continue;
+                }
+                sent.clone_from(&batch.info);
                 Msg::Batch(batch)
             }
             Msg::NextInput | Msg::Done => {
-                let mut batch = spare(&batches);
+                let mut batch = idle.take().unwrap_or_else(|| spare(&batches));
                 parsing.end_input(&mut batch);
                 parsing.seal(&mut batch);
+                sent.clone_from(&batch.info);
                 let done = matches!(msg, Msg::Done);
                 if !done {
                     parsing.parser.begin_input();
@@ -731,8 +741,10 @@ pub fn run(config: &Config) -> Result<Outcome> {
     let mut pipeline = Pipeline::new(config);
     let mut parsing = Parsing::new(config);
     parsing.window = window(config)?;
-    let (tx, rx) = mpsc::sync_channel::<Msg>(4);
-    let (lines_tx, lines_rx) = mpsc::sync_channel::<Msg>(4);
+    // Short queues: a few buffers in flight keep both cores busy, and
+    // memory flat.
+    let (tx, rx) = mpsc::sync_channel::<Msg>(2);
+    let (lines_tx, lines_rx) = mpsc::sync_channel::<Msg>(2);
     let (pool_tx, pool_rx) = mpsc::channel::<Vec<u8>>();
     let (batch_tx, batch_rx) = mpsc::channel::<Batch>();
     forward_signals(tx.clone())?;

@@ -59,7 +59,7 @@ pub(crate) fn detect(chunk: &[u8], scanner: &Scanner) -> Option<Format> {
 }
 
 /// What the parser saw besides events: the "bad input" side of the report.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Stats {
     /// Lines or records whose message is a connection or server message.
     pub(crate) candidates: u64,
