@@ -959,6 +959,47 @@ mod tests {
     }
 
     #[test]
+    fn batch_names_survive_buffer_and_arena() {
+        use crate::event::{KindOf, MetaOf, SecurityOf};
+        let buf = b"LOG:  connection authorized: user=alice database=shop".to_vec();
+        let elsewhere = b"unescaped app".to_vec();
+        let at = |s: &str| {
+            let i = buf.windows(s.len()).position(|w| w == s.as_bytes()).unwrap();
+            &buf[i..i + s.len()]
+        };
+        let ev = Event {
+            meta: MetaOf { pid: Some(7), ..MetaOf::default() },
+            kind: KindOf::Authorized {
+                user: at("alice"),
+                db: Some(at("shop")),
+                app: Some(&elsewhere[..]),
+                replication: false,
+                security: SecurityOf::default(),
+            },
+            raw: &buf[..],
+        };
+        let names = |e: &Event<'_>| match e.kind {
+            KindOf::Authorized { user, db, app, .. } => {
+                (user.to_vec(), db.unwrap().to_vec(), app.unwrap().to_vec(), e.raw.to_vec())
+            }
+            _ => unreachable!(),
+        };
+        let want = names(&ev);
+        let mut batch = Batch::default();
+        batch.push(&ev, &buf);
+        batch.buf = buf.clone();
+        // Only the name outside the buffer was copied.
+        assert_eq!(batch.arena, elsewhere);
+        assert_eq!(names(&batch.events().next().unwrap()), want);
+        // Released: everything is in the arena, the buffer is given up.
+        assert_eq!(batch.release(), Some(buf.clone()));
+        assert!(batch.buf.is_empty());
+        let got = batch.events().next().unwrap();
+        assert_eq!(got.meta.pid, Some(7));
+        assert_eq!(names(&got), want);
+    }
+
+    #[test]
     fn split_inputs_equal_one_input() {
         let data = FIXTURES[0];
         let cut = data.len() / 2;
