@@ -215,9 +215,17 @@ impl Batch {
     }
 
     /// Copies names out of the buffer into the arena and gives the buffer
-    /// up, when few events hold on to it: the reader gets it back sooner.
+    /// up, when few events hold on to a little of it: the reader gets it
+    /// back sooner.
     fn release(&mut self) -> Option<Vec<u8>> {
         if self.events.len() > 64 {
+            return None;
+        }
+        let mut held = 0;
+        for e in &self.events {
+            e.map(|s| held += if s.start & IN_ARENA != 0 { 0 } else { s.len as usize });
+        }
+        if held > 64 * 1024 {
             return None;
         }
         let (buf, arena) = (&self.buf, &mut self.arena);
@@ -743,8 +751,8 @@ pub fn run(config: &Config) -> Result<Outcome> {
     parsing.window = window(config)?;
     // Short queues: a few buffers in flight keep both cores busy, and
     // memory flat.
-    let (tx, rx) = mpsc::sync_channel::<Msg>(2);
-    let (lines_tx, lines_rx) = mpsc::sync_channel::<Msg>(2);
+    let (tx, rx) = mpsc::sync_channel::<Msg>(1);
+    let (lines_tx, lines_rx) = mpsc::sync_channel::<Msg>(1);
     let (pool_tx, pool_rx) = mpsc::channel::<Vec<u8>>();
     let (batch_tx, batch_rx) = mpsc::channel::<Batch>();
     forward_signals(tx.clone())?;
