@@ -3,7 +3,9 @@
 //! newlines, so a record can span several physical lines.
 //!
 //! Record bounds come from quote parity: a newline outside quotes ends a
-//! record. Only records that hold a marker are parsed (with csv-core, which
+//! record. Between markers the records are skipped at once: when the
+//! quotes from a record start to the last newline before the next marker
+//! are even in number, that newline ends a record. Only records that hold a marker are parsed (with csv-core, which
 //! unescapes without allocating); the message is then classified from its
 //! own field, so text inside a quoted statement that reads like a
 //! connection message never counts. Fields are taken from the record (pid,
@@ -81,30 +83,40 @@ impl CsvParser {
             }
         }
         let mut next_hit = Candidates::csv().next(chunk, pos);
+        // `start` is always a record start, outside quotes.
         let mut start = pos;
-        let mut quoted = false;
-        for i in memchr::memchr2_iter(b'"', b'\n', &chunk[pos..]) {
-            let i = pos + i;
-            if chunk[i] == b'"' {
-                quoted = !quoted;
-                continue;
-            }
-            if quoted {
-                continue;
-            }
-            if let Some(h) = next_hit
-                && h <= i
+        loop {
+            // Records before the next marker are skipped in one step when
+            // the quote count says the last newline before it ends one
+            // (once the first records were sampled).
+            let target = next_hit.unwrap_or(chunk.len());
+            if self.sampled >= SAMPLE
+                && let Some(k) = memchr::memrchr(b'\n', &chunk[start..target])
+                && even_quotes(&chunk[start..start + k])
             {
-                self.record(&chunk[start..=i], stats, emit);
-                next_hit = Candidates::csv().next(chunk, i + 1);
-            } else if self.sampled < SAMPLE {
-                self.sample(&chunk[start..=i], stats);
+                start += k + 1;
             }
-            start = i + 1;
+            if next_hit.is_none() && memchr::memchr(b'\n', &chunk[start..]).is_none() {
+                break;
+            }
+            // One record, from `start`.
+            let mut quoted = false;
+            let Some(end) = record_end(chunk, start, &mut quoted) else {
+                break;
+            };
+            if let Some(h) = next_hit
+                && h < end
+            {
+                self.record(&chunk[start..end], stats, emit);
+                next_hit = Candidates::csv().next(chunk, end);
+            } else if self.sampled < SAMPLE {
+                self.sample(&chunk[start..end], stats);
+            }
+            start = end;
         }
         if start < chunk.len() {
             self.carry.extend_from_slice(&chunk[start..]);
-            self.in_quote = quoted;
+            self.in_quote = !even_quotes(&chunk[start..]);
             if self.carry.len() > MAX_RECORD {
                 self.resync(stats, emit);
             }
@@ -257,6 +269,12 @@ fn record_end(buf: &[u8], from: usize, quoted: &mut bool) -> Option<usize> {
     None
 }
 
+/// Whether `s` holds an even number of double quotes: read from a record
+/// start, whether its end is outside quotes (counted vectorised).
+fn even_quotes(s: &[u8]) -> bool {
+    memchr::memchr_iter(b'"', s).count().is_multiple_of(2)
+}
+
 /// A csvlog record starts with its timestamp and a comma.
 pub(crate) fn looks_like_record_start(line: &[u8]) -> bool {
     let end = line.iter().position(|&c| c == b',').unwrap_or(0);
@@ -303,6 +321,36 @@ mod tests {
         let cut = FAILED.iter().position(|&c| c == b'\n').unwrap() + 1;
         let (ev, _) = run(&[RECEIVED, &FAILED[..cut], &FAILED[cut..]]);
         assert_eq!(ev.len(), 2);
+    }
+
+    #[test]
+    fn records_skipped_between_markers_keep_quote_parity() {
+        // Past the sampled records, the plain records before a marker are
+        // skipped at once; a quoted newline (odd quotes before it) and a
+        // fake marker line inside a statement must not fool the skip.
+        let plain = b"2025-03-01 10:00:00.000 UTC,\"app\",\"db\",7,\"[local]\",1.7,1,\"idle\",2025-03-01 10:00:00 UTC,3/1,0,LOG,00000,\"statement: select 1\",,,,,,,,,\"psql\",\"client backend\",,0\n";
+        let multi = b"2025-03-01 10:00:00.500 UTC,\"app\",\"db\",8,\"[local]\",1.8,1,\"idle\",2025-03-01 10:00:00 UTC,3/2,0,LOG,00000,\"statement: select '\n2025-03-01 10:00:01.586 UTC,,,99,\"\"10.0.0.9:1\"\",x,1,\"\"\"\",2025-03-01 10:00:01 UTC,,0,LOG,00000,\"\"connection received: host=10.0.0.9 port=1\"\",,,,,,,,,\"\"\"\",\"\"x\"\",,0\n'\",,,,,,,,,\"psql\",\"client backend\",,0\n";
+        let mut data = Vec::new();
+        for _ in 0..SAMPLE + 10 {
+            data.extend_from_slice(plain);
+        }
+        for _ in 0..3 {
+            data.extend_from_slice(multi);
+            data.extend_from_slice(plain);
+        }
+        data.extend_from_slice(RECEIVED);
+        data.extend_from_slice(multi);
+        data.extend_from_slice(FAILED);
+        let (whole, stats) = run(&[&data]);
+        assert_eq!(whole.len(), 2, "{whole:?} {stats:?}");
+        assert!(whole[0].starts_with("Some(18327) Some(\"10.0.0.5\") Received"), "{}", whole[0]);
+        assert!(whole[1].contains("NoSuchRole"), "{}", whole[1]);
+        assert_eq!(stats.unparsed, 0);
+        // The same wherever the input is cut.
+        for cut in (1..data.len()).step_by(97) {
+            let (ev, _) = run(&[&data[..cut], &data[cut..]]);
+            assert_eq!(ev, whole, "cut at {cut}");
+        }
     }
 
     #[test]
