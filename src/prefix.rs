@@ -128,9 +128,10 @@ fn fast_steps(tokens: &[Token]) -> Option<Vec<Step>> {
     Some(steps)
 }
 
-/// Runs the steps over `text`: the spans of the groups, or None.
-fn fast_match(steps: &[Step], text: &[u8]) -> Option<Spans> {
-    let mut spans: Spans = [None; 8];
+/// Runs the steps over `text`, filling `spans` with the groups' spans:
+/// whether they matched.
+fn fast_match(steps: &[Step], text: &[u8], spans: &mut Spans) -> bool {
+    *spans = [None; 8];
     let mut pos = 0;
     let mut set = |g: &Option<usize>, a: usize, b: usize| {
         if let Some(g) = *g
@@ -147,22 +148,22 @@ fn fast_match(steps: &[Step], text: &[u8]) -> Option<Spans> {
         match step {
             Step::Optional => {
                 if rest.is_empty() {
-                    return Some(spans);
+                    return true;
                 }
             }
             Step::Literal(l) => {
                 if !rest.starts_with(l) {
-                    return None;
+                    return false;
                 }
                 pos += l.len();
             }
             Step::Time { ms, until, group } => {
                 let mut n = if *ms { 23 } else { 19 };
                 if rest.len() < n + 2 || rest[4] != b'-' || rest[10] != b' ' || rest[13] != b':' {
-                    return None;
+                    return false;
                 }
                 if (*ms && rest[19] != b'.') || rest[n] != b' ' {
-                    return None;
+                    return false;
                 }
                 let zone = rest[n + 1..]
                     .iter()
@@ -171,7 +172,7 @@ fn fast_match(steps: &[Step], text: &[u8]) -> Option<Spans> {
                     })
                     .count();
                 if zone == 0 {
-                    return None;
+                    return false;
                 }
                 n += 1 + zone;
                 set(group, pos, pos + n);
@@ -180,7 +181,7 @@ fn fast_match(steps: &[Step], text: &[u8]) -> Option<Spans> {
             Step::Epoch { group } => {
                 let a = digits(pos, false);
                 if a == 0 || text.get(pos + a) != Some(&b'.') || digits(pos + a + 1, false) != 3 {
-                    return None;
+                    return false;
                 }
                 set(group, pos, pos + a + 4);
                 pos += a + 4;
@@ -188,7 +189,7 @@ fn fast_match(steps: &[Step], text: &[u8]) -> Option<Spans> {
             Step::Digits { min, slash, group } => {
                 let n = digits(pos, *slash);
                 if n < *min {
-                    return None;
+                    return false;
                 }
                 set(group, pos, pos + n);
                 pos += n;
@@ -202,11 +203,11 @@ fn fast_match(steps: &[Step], text: &[u8]) -> Option<Spans> {
                 };
                 let a = hex(pos);
                 if a == 0 || text.get(pos + a) != Some(&b'.') {
-                    return None;
+                    return false;
                 }
                 let b = hex(pos + a + 1);
                 if b == 0 {
-                    return None;
+                    return false;
                 }
                 set(group, pos, pos + a + 1 + b);
                 pos += a + 1 + b;
@@ -215,7 +216,7 @@ fn fast_match(steps: &[Step], text: &[u8]) -> Option<Spans> {
                 if rest.len() < 5
                     || !rest[..5].iter().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
                 {
-                    return None;
+                    return false;
                 }
                 pos += 5;
             }
@@ -223,7 +224,7 @@ fn fast_match(steps: &[Step], text: &[u8]) -> Option<Spans> {
                 let sign = usize::from(rest.first() == Some(&b'-'));
                 let n = digits(pos + sign, false);
                 if n == 0 {
-                    return None;
+                    return false;
                 }
                 pos += sign + n;
             }
@@ -234,7 +235,7 @@ fn fast_match(steps: &[Step], text: &[u8]) -> Option<Spans> {
             }
         }
     }
-    (pos == text.len()).then_some(spans)
+    pos == text.len()
 }
 
 /// Per-parser scratch space for matching a `Prefix`.
@@ -470,8 +471,9 @@ impl Prefix {
     /// Matches `text` and extracts the fields, or None when it does not
     /// match.
     pub(crate) fn parse<'a>(&self, text: &'a [u8], cache: &mut PrefixCache) -> Option<Meta<'a>> {
+        let mut spans: Spans = [None; 8];
         if let Some(steps) = &self.fast
-            && let Some(spans) = fast_match(steps, text)
+            && fast_match(steps, text, &mut spans)
         {
             let group = |g: usize| spans.get(g).copied().flatten().map(|(a, b)| a..b);
             return Some(self.fields(text, group, &mut cache.time));
@@ -1011,7 +1013,7 @@ mod tests {
         for (p, text) in cases {
             let prefix = Prefix::compile(p).unwrap();
             let steps = prefix.fast.as_ref().unwrap_or_else(|| panic!("no fast path for {p}"));
-            assert!(fast_match(steps, text.as_bytes()).is_some(), "{p} on {text}");
+            assert!(fast_match(steps, text.as_bytes(), &mut [None; 8]), "{p} on {text}");
             let fast = prefix.parse(text.as_bytes(), &mut prefix.create_cache()).unwrap();
             let mut slow = prefix.clone();
             slow.fast = None;
@@ -1022,7 +1024,7 @@ mod tests {
         assert!(Prefix::compile("%-10u|%p ").unwrap().fast.is_none());
         let p = Prefix::compile("%m [%p] %q%u@%d ").unwrap();
         let text = b"2025-03-01 10:00:00.123 UTC [7] app@sales db ";
-        assert!(fast_match(p.fast.as_ref().unwrap(), text).is_none());
+        assert!(!fast_match(p.fast.as_ref().unwrap(), text, &mut [None; 8]));
         let m = p.parse(text, &mut p.create_cache()).unwrap();
         assert_eq!(m.db, Some(&b"sales db"[..]));
     }
