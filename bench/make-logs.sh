@@ -26,6 +26,8 @@ set -euo pipefail
 
 log() { printf '[make-logs] %s\n' "$*" >&2; }
 die() { printf '[make-logs] ERROR: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=fixtures/throwaway-server.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/../fixtures/throwaway-server.sh"
 
 REUSE=0
 case ${1:-} in
@@ -71,30 +73,15 @@ run_server_workloads() {
   SERVER_VERSION=$("$PG_BIN/postgres" -V | sed -E 's/^[^0-9]*([0-9]+(\.[0-9]+)*).*$/\1/')
   [[ ${SERVER_VERSION%%.*} -ge 15 ]] || die "jsonlog needs PostgreSQL 15+, $PG_BIN/postgres is $SERVER_VERSION"
 
-  RUN_USER=
-  if [[ $(id -u) -eq 0 ]]; then
-    RUN_USER=${PGCONN_FX_USER:-pgconn-fx}
-    if ! id -u "$RUN_USER" >/dev/null 2>&1; then
-      useradd -r -m -s /bin/bash "$RUN_USER" || die "could not create system user $RUN_USER"
-    fi
-  fi
-  T=$(mktemp -d "${TMPDIR:-/tmp}/pgconn-bench-pg.XXXXXX")
-  chmod 755 "$T"
-  [[ -z $RUN_USER ]] || chown "$RUN_USER:" "$T"
+  pg_run_user
+  pg_tempdir pgconn-bench-pg
   DATA=$T/data SOCK=$T/sock SERVER_UP=0
   trap cleanup EXIT
   trap 'exit 130' INT TERM
   cd "$T"   # the server user must be able to access the cwd
 
-  CLEAN_ENV=(env -i "PATH=$PG_BIN:/usr/local/bin:/usr/bin:/bin" "HOME=$T" LANG=C LC_ALL=C TZ=UTC
-    PGPASSFILE=/nonexistent/pgpass PGSSLMODE=disable PGGSSENCMODE=disable PGCONNECT_TIMEOUT=20)
-
-  PORT=
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 30000))
-    if ! port_in_use "$p"; then PORT=$p; break; fi
-  done
-  [[ -n $PORT ]] || die "no free port found"
+  pg_clean_env "$PG_BIN"
+  pg_free_port
   log "PostgreSQL $SERVER_VERSION from $PG_BIN, port $PORT, data in $T"
 
   as_pg initdb -D "$DATA" -U postgres --no-locale -E UTF8 --auth-local=trust \
@@ -131,20 +118,6 @@ EOF
   server_run heavy -1 - pgbench -C -c 4 -T "$DURATION" -S
 }
 
-as_pg() {
-  if [[ -n $RUN_USER ]]; then
-    runuser -u "$RUN_USER" -- "${CLEAN_ENV[@]}" "$@"
-  else
-    "${CLEAN_ENV[@]}" "$@"
-  fi
-}
-port_in_use() {
-  if command -v ss >/dev/null 2>&1; then
-    ss -Hltn "sport = :$1" 2>/dev/null | grep -q . && return 0
-  fi
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-  return 1
-}
 cleanup() {
   local rc=$?
   set +e
