@@ -56,8 +56,8 @@ pub enum Outcome {
     Failed,
 }
 
-/// What the main loop waits for.
-enum Msg {
+/// What the reader sends the parser.
+enum Read {
     /// Complete lines of the current input: this range of the buffer.
     Lines(Vec<u8>, std::ops::Range<usize>),
     /// The next input begins.
@@ -66,8 +66,16 @@ enum Msg {
     Failed(Error),
     /// Every input has been read.
     Done,
-    /// Events parsed from lines, for the main thread.
-    Batch(Batch),
+}
+
+/// What the main loop waits for.
+enum Msg {
+    /// Events parsed from lines (boxed: batches are recycled whole).
+    Batch(Box<Batch>),
+    /// An input could not be opened or read.
+    Failed(Error),
+    /// Every input has been read and parsed.
+    Done,
     Signal(i32),
 }
 
@@ -357,13 +365,13 @@ impl Parsing {
 /// on to goes straight back to the reader.
 fn parse_inputs(
     mut parsing: Parsing,
-    rx: Receiver<Msg>,
+    rx: Receiver<Read>,
     tx: SyncSender<Msg>,
     buffers: mpsc::Sender<Vec<u8>>,
-    batches: Receiver<Batch>,
+    batches: Receiver<Box<Batch>>,
     generation: Arc<AtomicU64>,
 ) {
-    let spare = |batches: &Receiver<Batch>| {
+    let spare = |batches: &Receiver<Box<Batch>>| {
         let mut b = batches.try_recv().unwrap_or_default();
         b.arena.clear();
         b.events.clear();
@@ -371,45 +379,50 @@ fn parse_inputs(
     };
     // A batch that would change nothing is not sent (a quiet stretch of a
     // log costs the main thread no wake-up); it is kept for the next lines.
-    let mut idle: Option<Batch> = None;
+    let mut idle: Option<Box<Batch>> = None;
     let mut sent = ParseInfo::default();
     for msg in rx {
         parsing.sync(generation.load(Ordering::Relaxed));
-        let out = match msg {
-            Msg::Lines(v, range) => {
-                let mut batch = idle.take().unwrap_or_else(|| spare(&batches));
+        let mut batch = idle.take().unwrap_or_else(|| spare(&batches));
+        let mut next_input = false;
+        let then = match msg {
+            Read::Lines(v, range) => {
                 parsing.process(v, range, &mut batch);
                 if let Some(buf) = batch.release() {
                     let _ = buffers.send(buf);
                 }
-                parsing.seal(&mut batch);
-                if batch.events.is_empty() && batch.info == sent {
-                    idle = Some(batch);
-                    continue;
-                }
-                sent.clone_from(&batch.info);
-                Msg::Batch(batch)
+                None
             }
-            Msg::NextInput | Msg::Done => {
-                let mut batch = idle.take().unwrap_or_else(|| spare(&batches));
+            // What the parser held back (an open csvlog record) ends with
+            // its input.
+            Read::NextInput => {
                 parsing.end_input(&mut batch);
-                parsing.seal(&mut batch);
-                sent.clone_from(&batch.info);
-                let done = matches!(msg, Msg::Done);
-                if !done {
-                    parsing.parser.begin_input();
-                }
-                if tx.send(Msg::Batch(batch)).is_err() {
-                    return;
-                }
-                if !done {
-                    continue;
-                }
-                Msg::Done
+                next_input = true;
+                None
             }
-            other => other,
+            Read::Done => {
+                parsing.end_input(&mut batch);
+                Some(Msg::Done)
+            }
+            Read::Failed(e) => Some(Msg::Failed(e)),
         };
-        if tx.send(out).is_err() {
+        parsing.seal(&mut batch);
+        if batch.events.is_empty() && batch.info == sent {
+            idle = Some(batch);
+        } else {
+            sent.clone_from(&batch.info);
+            if tx.send(Msg::Batch(batch)).is_err() {
+                return;
+            }
+        }
+        // After the seal: the report keeps the ended input's prefix until
+        // the next one has its own.
+        if next_input {
+            parsing.parser.begin_input();
+        }
+        if let Some(m) = then
+            && tx.send(m).is_err()
+        {
             return;
         }
     }
@@ -543,14 +556,14 @@ impl Pipeline {
 /// Reads every input, in order, into the channel.
 fn read_inputs(
     inputs: Vec<Input>,
-    tx: SyncSender<Msg>,
+    tx: SyncSender<Read>,
     pool: Receiver<Vec<u8>>,
     counts: Arc<ReadCounts>,
 ) {
     let mut buf = LineBuffer::new();
     let mut base = 0;
     for input in inputs {
-        if tx.send(Msg::NextInput).is_err() {
+        if tx.send(Read::NextInput).is_err() {
             return;
         }
         let mut read = |rdr: &mut dyn io::Read| -> io::Result<()> {
@@ -562,7 +575,7 @@ fn read_inputs(
                         counts.long_lines.store(buf.long_lines, Ordering::Relaxed);
                         // The buffer itself goes; a used one comes back.
                         let spare = pool.try_recv().unwrap_or_default();
-                        let _ = tx.send(Msg::Lines(buf.detach(spare), range));
+                        let _ = tx.send(Read::Lines(buf.detach(spare), range));
                     }
                     Chunk::Pending => {}
                     Chunk::Eof => return Ok(()),
@@ -578,12 +591,12 @@ fn read_inputs(
         base = counts.bytes.load(Ordering::Relaxed);
         buf.bytes_read = 0;
         if let Err(e) = result
-            && tx.send(Msg::Failed(Error::io(input.name(), e))).is_err()
+            && tx.send(Read::Failed(Error::io(input.name(), e))).is_err()
         {
             return;
         }
     }
-    let _ = tx.send(Msg::Done);
+    let _ = tx.send(Read::Done);
 }
 
 /// Forwards the signals pgconn handles to the main loop.
@@ -752,9 +765,9 @@ pub fn run(config: &Config) -> Result<Outcome> {
     // Short queues: a few buffers in flight keep both cores busy, and
     // memory flat.
     let (tx, rx) = mpsc::sync_channel::<Msg>(1);
-    let (lines_tx, lines_rx) = mpsc::sync_channel::<Msg>(1);
+    let (lines_tx, lines_rx) = mpsc::sync_channel::<Read>(1);
     let (pool_tx, pool_rx) = mpsc::channel::<Vec<u8>>();
-    let (batch_tx, batch_rx) = mpsc::channel::<Batch>();
+    let (batch_tx, batch_rx) = mpsc::channel::<Box<Batch>>();
     forward_signals(tx.clone())?;
     {
         let (inputs, counts) = (config.inputs.clone(), pipeline.counts.clone());
@@ -810,8 +823,6 @@ pub fn run(config: &Config) -> Result<Outcome> {
                     unflushed = true;
                 }
             }
-            // The parsing thread handles these.
-            Msg::Lines(..) | Msg::NextInput => {}
             Msg::Failed(e) => {
                 let _ = writeln!(io::stderr(), "pgconn: {e}");
                 read_failed = true;
