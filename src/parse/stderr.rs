@@ -1,9 +1,9 @@
 //! The stderr format: `<log_line_prefix><SEVERITY>:  <message>` per entry,
 //! continuation lines led by a TAB.
 //!
-//! Only lines the marker automaton flags are looked at. For each, the
-//! marker must sit where the message starts (right after the line's first
-//! severity word), so a marker inside a logged SQL statement or a
+//! Only lines the needle automaton flags are looked at. For each, the
+//! message that starts right after the line's first severity word must
+//! begin with a marker, so a marker inside a logged SQL statement or a
 //! continuation line is never an event. The prefix before the severity is
 //! then matched with the compiled (or inferred) log_line_prefix.
 
@@ -11,7 +11,7 @@ use crate::event::{Event, Meta};
 use crate::parse::Stats;
 use crate::parse::message::{self, Parsed};
 use crate::prefix::{self, Prefix, PrefixCache};
-use crate::scan::{Anchor, Scanner};
+use crate::scan::{Classifier, Scanner};
 
 /// How many sample prefixes inference keeps.
 const MAX_SAMPLES: usize = 200;
@@ -131,38 +131,24 @@ impl StderrParser {
         }
         let mut at = 0;
         while let Some(hit) = self.scanner.next(chunk, at) {
-            let ls = memchr::memrchr(b'\n', &chunk[..hit.start]).map_or(0, |i| i + 1);
-            let le = memchr::memchr(b'\n', &chunk[hit.end..]).map_or(chunk.len(), |i| hit.end + i);
+            let ls = memchr::memrchr(b'\n', &chunk[..hit]).map_or(0, |i| i + 1);
+            let le = memchr::memchr(b'\n', &chunk[hit..]).map_or(chunk.len(), |i| hit + i);
             let next_line = (le + 1).min(chunk.len());
+            at = next_line.max(hit + 1);
             let mut line = &chunk[ls..le];
             if line.last() == Some(&b'\r') {
                 line = &line[..line.len() - 1];
             }
             // A continuation of the entry above (an SQL statement's lines).
             if line.first() == Some(&b'\t') {
-                at = next_line;
                 continue;
             }
-            let Some(sev) = self.scanner.severity(line) else {
-                at = next_line;
+            // Wherever the needle was (in the prefix, in an SQL text), what
+            // counts is the message after the line's first severity word.
+            let Some(sev) = self.scanner.severity(line) else { continue };
+            let Some(kind) = Classifier::get().classify(sev.word, &line[sev.message..]) else {
                 continue;
             };
-            let pos = hit.start - ls;
-            let is_event = match hit.anchor {
-                Anchor::Message => sev.word == b"LOG" && sev.message == pos,
-                Anchor::Severity => sev.start == pos,
-            };
-            if !is_event {
-                // The marker is inside the prefix: the real message may
-                // still hold one. Anywhere later, it is message text.
-                at = if pos < sev.message {
-                    (ls + sev.message).max(hit.start + 1)
-                } else {
-                    next_line
-                };
-                continue;
-            }
-            at = next_line;
             stats.candidates += 1;
             if !line.is_ascii() && std::str::from_utf8(line).is_err() {
                 stats.invalid_utf8 += 1;
@@ -185,7 +171,7 @@ impl StderrParser {
                     continue;
                 }
             };
-            match message::parse(hit.kind, &line[sev.message..]) {
+            match message::parse(kind, &line[sev.message..]) {
                 Parsed::Event(kind) => emit(&Event { meta, kind, raw: line }),
                 Parsed::Ignore => {}
                 Parsed::Unparsed => stats.unmatched(line, false),
