@@ -15,7 +15,7 @@
 
 use std::sync::LazyLock;
 
-use aho_corasick::{AhoCorasick, Input, MatchKind};
+use aho_corasick::{AhoCorasick, Input, MatchKind, Span, packed};
 
 use crate::event::ServerEvent;
 use crate::parse::message::MessageKind;
@@ -87,11 +87,37 @@ const STDERR_SEVERITY_NEEDLES: &[&str] = &["FATAL:  ", "DETAIL:  Role \""];
 const CSV_SEVERITY_NEEDLES: &[&str] = &[",FATAL,"];
 const JSON_SEVERITY_NEEDLES: &[&str] = &["\"error_severity\":\"FATAL\""];
 
-fn needle_automaton(severity: &[&str]) -> AhoCorasick {
-    AhoCorasick::builder()
-        .match_kind(MatchKind::LeftmostFirst)
-        .build(severity.iter().chain(NEEDLES).chain(SHARED_NEEDLES))
-        .expect("the needle set is a small fixed list of literals")
+/// The needle search: Teddy called directly where the CPU has it (without
+/// the automaton's dispatch, which costs on logs with a hit every few
+/// lines), the automaton otherwise.
+pub(crate) struct Needles {
+    packed: Option<packed::Searcher>,
+    ac: AhoCorasick,
+}
+
+impl Needles {
+    fn new(severity: &[&str]) -> Needles {
+        let all = || severity.iter().chain(NEEDLES).chain(SHARED_NEEDLES);
+        let packed = packed::Config::new()
+            .match_kind(packed::MatchKind::LeftmostFirst)
+            .builder()
+            .extend(all())
+            .build();
+        let ac = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(all())
+            .expect("the needle set is a small fixed list of literals");
+        Needles { packed, ac }
+    }
+
+    /// The position of the next needle in `buf[at..]`.
+    #[inline]
+    pub(crate) fn next(&self, buf: &[u8], at: usize) -> Option<usize> {
+        match &self.packed {
+            Some(p) => p.find_in(buf, Span::from(at..buf.len())).map(|m| m.start()),
+            None => self.ac.find(Input::new(buf).range(at..)).map(|m| m.start()),
+        }
+    }
 }
 
 /// Finds lines of structured logs (csvlog, jsonlog) that may hold a
@@ -99,18 +125,17 @@ fn needle_automaton(severity: &[&str]) -> AhoCorasick {
 /// FATAL in that format. Which message it is, if any, is decided on the
 /// parsed record by `Classifier`.
 pub(crate) struct Candidates {
-    ac: AhoCorasick,
+    needles: Needles,
 }
 
 /// The automata are built on first use, once per run: a run that reads
 /// no csvlog never builds the csvlog one (`pgconn < /dev/null` stays fast).
 static CSV_CANDIDATES: LazyLock<Candidates> =
-    LazyLock::new(|| Candidates { ac: needle_automaton(CSV_SEVERITY_NEEDLES) });
+    LazyLock::new(|| Candidates { needles: Needles::new(CSV_SEVERITY_NEEDLES) });
 static JSON_CANDIDATES: LazyLock<Candidates> =
-    LazyLock::new(|| Candidates { ac: needle_automaton(JSON_SEVERITY_NEEDLES) });
+    LazyLock::new(|| Candidates { needles: Needles::new(JSON_SEVERITY_NEEDLES) });
 static CLASSIFIER: LazyLock<Classifier> = LazyLock::new(Classifier::new);
-static NEEDLE_AC: LazyLock<AhoCorasick> =
-    LazyLock::new(|| needle_automaton(STDERR_SEVERITY_NEEDLES));
+static STDERR_NEEDLES: LazyLock<Needles> = LazyLock::new(|| Needles::new(STDERR_SEVERITY_NEEDLES));
 impl Candidates {
     pub(crate) fn csv() -> &'static Candidates {
         &CSV_CANDIDATES
@@ -122,7 +147,7 @@ impl Candidates {
 
     /// The position of the next candidate in `buf[at..]`.
     pub(crate) fn next(&self, buf: &[u8], at: usize) -> Option<usize> {
-        self.ac.find(Input::new(buf).range(at..)).map(|m| m.start())
+        self.needles.next(buf, at)
     }
 }
 
@@ -201,7 +226,7 @@ impl Scanner {
 
     /// The position of the next needle in `buf[at..]`.
     pub(crate) fn next(&self, buf: &[u8], at: usize) -> Option<usize> {
-        NEEDLE_AC.find(Input::new(buf).range(at..)).map(|m| m.start())
+        STDERR_NEEDLES.next(buf, at)
     }
 
     /// Finds a line's severity: the first `WORD:  ` whose word is a
@@ -255,6 +280,29 @@ mod tests {
         let h = s.next(buf, h + 1).unwrap();
         assert_eq!(&buf[h..h + 5], b"FATAL");
         assert!(s.next(buf, h + 1).is_none());
+    }
+
+    /// Teddy called directly and the automaton (used where the CPU lacks
+    /// SSSE3) find the same needles, short haystacks included.
+    #[test]
+    fn packed_search_and_automaton_agree() {
+        let log = include_bytes!("../fixtures/stderr-default.log");
+        for severity in [STDERR_SEVERITY_NEEDLES, CSV_SEVERITY_NEEDLES, JSON_SEVERITY_NEEDLES] {
+            let n = Needles::new(severity);
+            let Some(p) = &n.packed else { return };
+            for buf in [&log[..], &log[..200], b"x (PID 1", b"conn"] {
+                let mut at = 0;
+                loop {
+                    let a = p.find_in(buf, Span::from(at..buf.len())).map(|m| m.start());
+                    let b = n.ac.find(Input::new(buf).range(at..)).map(|m| m.start());
+                    assert_eq!(a, b);
+                    match a {
+                        Some(i) => at = i + 1,
+                        None => break,
+                    }
+                }
+            }
+        }
     }
 
     #[test]
