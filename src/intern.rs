@@ -24,6 +24,9 @@ pub(crate) struct Interner {
     map: HashMap<Box<[u8]>, Sym, RandomState>,
     names: Vec<Box<[u8]>>,
     capacity: usize,
+    /// The name interned last: logs repeat names line after line, and a
+    /// comparison costs less than hashing.
+    last: Option<Sym>,
     /// Distinct names that did not fit.
     pub(crate) overflowed: bool,
 }
@@ -34,12 +37,19 @@ impl Interner {
             map: HashMap::default(),
             names: vec![b"(other)".to_vec().into(), b"(unset)".to_vec().into()],
             capacity,
+            last: None,
             overflowed: false,
         }
     }
 
     pub(crate) fn intern(&mut self, name: &[u8]) -> Sym {
+        if let Some(last) = self.last
+            && *self.names[last.0 as usize] == *name
+        {
+            return last;
+        }
         if let Some(&sym) = self.map.get(name) {
+            self.last = Some(sym);
             return sym;
         }
         if self.map.len() >= self.capacity {
@@ -49,6 +59,7 @@ impl Interner {
         let sym = Sym(self.names.len() as u32);
         self.names.push(name.into());
         self.map.insert(name.into(), sym);
+        self.last = Some(sym);
         sym
     }
 
@@ -73,7 +84,11 @@ mod tests {
         assert_eq!(i.intern(b"a"), a);
         let b = i.intern(b"b");
         assert_ne!(a, b);
+        assert_eq!(i.intern(b"a"), a);
+        assert_eq!(i.intern(b"b"), b);
         assert_eq!(i.intern(b"c"), Sym::OTHER);
+        assert_eq!(i.intern(b"(other)"), Sym::OTHER);
+        assert_eq!(i.intern(b"b"), b);
         assert!(i.overflowed);
         assert_eq!(i.name(b), b"b");
         assert_eq!(i.name(Sym::OTHER), b"(other)");
