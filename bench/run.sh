@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Throughput, memory and start-up time of pgconn on the files of bench/make-logs.sh, against
-# grep -c and rg -c on the same files in the same hyperfine run, plus one pgBadger run on a slice.
+# grep -c and rg -c on the same files in the same hyperfine run, plus one pgBadger run on mixed.log.
 #
 #   bench/run.sh
 #
@@ -9,7 +9,8 @@
 #                           runs first if a file is missing (PGCONN_BENCH_SIZE_MB etc. pass through)
 #   PGCONN                  the binary (default: target/release/pgconn, built if missing)
 #   PGCONN_BENCH_RUNS       hyperfine --runs per file (default 5; --warmup 1 always)
-#   PGCONN_BENCH_BADGER_MB  size of the mixed.log slice given to pgBadger (default 50; 0 = skip)
+#   PGCONN_BENCH_BADGER_MB  what pgBadger reads: all of mixed.log (default, all; ~7 minutes at
+#                           its 2-3 MB/s), a slice of that many MB, or 0 to skip it
 #
 # Needs hyperfine, ripgrep, time (/usr/bin/time) and pgbadger: as root, missing ones are installed
 # with apt-get.  The report goes to stdout and to DIR/run-YYYYmmdd-HHMMSS.txt; hyperfine's own
@@ -25,7 +26,8 @@ REPO=$(dirname -- "$SCRIPT_DIR")
 DIR=${PGCONN_BENCH_DIR:-/tmp/pgconn-bench}
 PGCONN=${PGCONN:-$REPO/target/release/pgconn}
 RUNS=${PGCONN_BENCH_RUNS:-5}
-BADGER_MB=${PGCONN_BENCH_BADGER_MB:-50}
+BADGER_MB=${PGCONN_BENCH_BADGER_MB:-all}
+[[ $BADGER_MB == all || $BADGER_MB =~ ^[0-9]+$ ]] || die "PGCONN_BENCH_BADGER_MB: 'all' or a number of MB"
 FILES=(light.log mixed.log heavy.log mixed.csv mixed.json)
 PATTERN='connection authorized|disconnection:'
 START_TIME=$SECONDS
@@ -36,7 +38,7 @@ need=()
 command -v hyperfine >/dev/null || need+=(hyperfine)
 command -v rg >/dev/null || need+=(ripgrep)
 [[ -x /usr/bin/time ]] || need+=(time)
-if ((BADGER_MB > 0)) && ! command -v pgbadger >/dev/null; then need+=(pgbadger); fi
+if [[ $BADGER_MB != 0 ]] && ! command -v pgbadger >/dev/null; then need+=(pgbadger); fi
 if ((${#need[@]})); then
   [[ $(id -u) -eq 0 ]] || die "missing: ${need[*]} (apt-get install -y ${need[*]})"
   log "installing ${need[*]}"
@@ -86,7 +88,7 @@ head_bytes() { head -c "$2" -- "$1" | head -n -1; }
 echo "pgconn benchmark, $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 echo "machine: $(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, $(uname -sr)"
 echo "pgconn:  $PGCONN_SRC ($("$PGCONN" --version 2>&1 | head -1), sha256 $(sha256sum <"$PGCONN" | cut -c1-12), built $(date -u -r "$PGCONN_SRC" '+%Y-%m-%d %H:%M UTC'), git $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" diff --quiet HEAD -- src 2>/dev/null || echo ' + uncommitted src/ changes'))"
-echo "tools:   $(hyperfine --version), $(rg --version | head -1), $(grep --version | head -1)$( ((BADGER_MB > 0)) && echo ", $(pgbadger --version 2>/dev/null | head -1)")"
+echo "tools:   $(hyperfine --version), $(rg --version | head -1), $(grep --version | head -1)$( [[ $BADGER_MB != 0 ]] && echo ", $(pgbadger --version 2>/dev/null | head -1)")"
 busy() { # other processes using CPU right now (a build, tests): they skew every figure
   ps -eo pcpu=,pid=,comm= --sort=-pcpu | awk -v me=$$ '$1 >= 20 && $3 !~ /^(ps|awk)$/ { printf "%s%s(%d) %s%%", n++ ? ", " : "", $3, $2, $1 }'
 }
@@ -187,36 +189,53 @@ echo "(peak resident set size, MiB; the 1 MB head is the file's first whole line
 echo
 
 # ----------------------------------------------------------------------------------------------
-# pgBadger on a slice of mixed.log (it is far too slow for the whole file)
-if ((BADGER_MB > 0)); then
+# pgBadger on mixed.log, once (or on a slice of it: it reads 2-3 MB/s)
+if [[ $BADGER_MB == all ]]; then
+  S=$DIR/mixed.log
+  log "pgbadger on the whole mixed.log ($(mb "$S") MB; minutes)"
+elif ((BADGER_MB > 0)); then
   S=$TMP/mixed-slice.log
   head_bytes "$DIR/mixed.log" $((BADGER_MB * 1000000)) >"$S"
   log "pgbadger on a $(mb "$S") MB slice of mixed.log"
+fi
+if [[ $BADGER_MB != 0 ]]; then
   t0=$(date +%s.%N)
   pgbadger -f stderr --prefix '%m [%p] ' -x json -o "$TMP/pgbadger.json" "$S" >"$TMP/pgbadger.out" 2>&1 \
     || die "pgbadger failed: $(tail -5 "$TMP/pgbadger.out")"
   t1=$(date +%s.%N)
   [[ -s $TMP/pgbadger.json ]] || die "pgbadger wrote no $TMP/pgbadger.json"
-  hyperfine --style basic --warmup 1 --runs "$RUNS" --export-json "$TMP/hf-slice.json" \
-    -n 'pgconn SLICE' "$(q "$PGCONN") $(q "$S") > /dev/null" >&2
-  python3 - "$(stat -c %s -- "$S")" "$t0" "$t1" "$TMP/hf-slice.json" "$TMP/files.txt" <<'PY'
+  if [[ $BADGER_MB == all ]]; then
+    # pgconn FILE on mixed.log was measured above, in this run
+    slice_json=
+  else
+    slice_json=$TMP/hf-slice.json
+    hyperfine --style basic --warmup 1 --runs "$RUNS" --export-json "$slice_json" \
+      -n 'pgconn SLICE' "$(q "$PGCONN") $(q "$S") > /dev/null" >&2
+  fi
+  python3 - "$(stat -c %s -- "$S")" "$t0" "$t1" "$slice_json" "$TMP/files.txt" <<'PY'
 import json, sys
-size, t0, t1 = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+size, t0, t1, slice_json = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
 mb = size / 1e6
 badger = t1 - t0
-slice_pgconn = json.load(open(sys.argv[4]))["results"][0]["mean"]
 big = None
 for name, bsize, conn, path in (l.rstrip("\n").split("\t") for l in open(sys.argv[5])):
     if name == "mixed.log":
         r = next(r for r in json.load(open(path))["results"] if r["command"] == "pgconn FILE")
-        big = int(bsize) / 1e6 / r["mean"]
-print(f"pgBadger (-f stderr -x json, one job) on a {mb:.1f} MB slice of mixed.log: {badger:.1f} s, "
-      f"{mb / badger:.2f} MB/s")
-print(f"pgconn FILE on the same slice: {slice_pgconn:.3f} s, {mb / slice_pgconn:.0f} MB/s "
-      f"-> pgconn {badger / slice_pgconn:.0f}x faster (measured, same slice)")
-if big:
-    print(f"pgconn FILE on the whole mixed.log: {big:.0f} MB/s -> about {big / (mb / badger):.0f}x "
-          f"pgBadger's MB/s (extrapolated: pgBadger was not run on the whole file)")
+        big = (int(bsize) / 1e6 / r["mean"], r["mean"])
+if not slice_json:
+    print(f"pgBadger (-f stderr -x json, one job) on the whole mixed.log ({mb:.1f} MB): {badger:.1f} s, "
+          f"{mb / badger:.2f} MB/s")
+    print(f"pgconn FILE on the same file (above): {big[1]:.3f} s, {big[0]:.0f} MB/s "
+          f"-> pgconn {badger / big[1]:.0f}x faster (measured, same file)")
+else:
+    slice_pgconn = json.load(open(slice_json))["results"][0]["mean"]
+    print(f"pgBadger (-f stderr -x json, one job) on a {mb:.1f} MB slice of mixed.log: {badger:.1f} s, "
+          f"{mb / badger:.2f} MB/s")
+    print(f"pgconn FILE on the same slice: {slice_pgconn:.3f} s, {mb / slice_pgconn:.0f} MB/s "
+          f"-> pgconn {badger / slice_pgconn:.0f}x faster (measured, same slice)")
+    if big:
+        print(f"pgconn FILE on the whole mixed.log: {big[0]:.0f} MB/s -> about "
+              f"{big[0] / (mb / badger):.0f}x pgBadger's MB/s (extrapolated: pgBadger read only the slice)")
 PY
   echo
 fi
