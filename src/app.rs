@@ -309,6 +309,17 @@ impl Parsing {
         batch.buf = buf;
     }
 
+    /// The input paused: the lines held back to decide the format and
+    /// prefix are parsed into `batch`.
+    fn flush(&mut self, batch: &mut Batch) {
+        let window = &mut self.window;
+        self.parser.flush(&mut self.stats, |ev| {
+            if window.admits(ev.meta.time) {
+                batch.push(ev, &[]);
+            }
+        });
+    }
+
     /// The current input ended: what the parser held back goes into
     /// `batch`.
     fn end_input(&mut self, batch: &mut Batch) {
@@ -335,8 +346,7 @@ impl Parsing {
         batch.generation = self.generation;
     }
 
-    /// Reads one input to its end on this thread (for tests).
-    #[cfg(test)]
+    /// Reads one input to its end on this thread (tests, fuzzing).
     pub(crate) fn feed<R: io::Read + ?Sized>(
         &mut self,
         rdr: &mut R,
@@ -381,10 +391,29 @@ fn parse_inputs(
     // log costs the main thread no wake-up); it is kept for the next lines.
     let mut idle: Option<Box<Batch>> = None;
     let mut sent = ParseInfo::default();
-    for msg in rx {
+    loop {
+        let msg = match rx.try_recv() {
+            Ok(m) => Some(m),
+            // Nothing more for now: lines held back to decide the format
+            // and prefix are parsed before waiting (a live log pauses).
+            Err(mpsc::TryRecvError::Empty) if parsing.parser.holds_back() => None,
+            Err(mpsc::TryRecvError::Empty) => match rx.recv() {
+                Ok(m) => Some(m),
+                Err(_) => break,
+            },
+            Err(mpsc::TryRecvError::Disconnected) => break,
+        };
         parsing.sync(generation.load(Ordering::Relaxed));
         let mut batch = idle.take().unwrap_or_else(|| spare(&batches));
         let mut next_input = false;
+        let Some(msg) = msg else {
+            parsing.flush(&mut batch);
+            parsing.seal(&mut batch);
+            if tx.send(Msg::Batch(batch)).is_err() {
+                return;
+            }
+            continue;
+        };
         let then = match msg {
             Read::Lines(v, range) => {
                 parsing.process(v, range, &mut batch);
@@ -847,6 +876,28 @@ pub fn run(config: &Config) -> Result<Outcome> {
     }
     out.flush()?;
     finish(config, &pipeline, &mut out, &mut live, &palette, read_failed)
+}
+
+/// The whole pipeline on this thread, for property tests and fuzzing:
+/// reads `inputs` in turn (instead of `config.inputs`) and writes the final
+/// report as `run` would, without colour. Not a stable interface.
+#[doc(hidden)]
+pub fn run_in_process(
+    config: &Config,
+    inputs: &mut [&mut dyn io::Read],
+    out: &mut dyn Write,
+) -> Result<()> {
+    let mut pipeline = Pipeline::new(config);
+    let mut parsing = Parsing::new(config);
+    parsing.window = window(config)?;
+    for (i, input) in inputs.iter_mut().enumerate() {
+        input::decompressed(&mut **input)
+            .and_then(|mut r| parsing.feed(&mut r, &mut pipeline))
+            .map_err(|e| Error::io(format!("input {i}"), e))?;
+    }
+    let mut out = out;
+    pipeline.write_report(config, &mut out, &Palette::new(false))?;
+    Ok(())
 }
 
 /// The final report and hints, and the outcome.

@@ -318,6 +318,9 @@ pub(crate) struct Totals {
     pub(crate) unknown_start: u64,
     /// Sessions not tracked because the session table was full.
     pub(crate) untracked: u64,
+    /// Attempts (`connection received`) not tracked for the same reason;
+    /// the ones later authorized are in `untracked` too.
+    pub(crate) untracked_attempts: u64,
     pub(crate) server_events: u64,
     /// FATALs pgconn does not know from processes it did not see connect
     /// (many of them, and nothing else, hint at a translated log).
@@ -838,7 +841,7 @@ impl Tracker {
                 self.saturated = self.sessions.len() >= MAX_SESSIONS * 9 / 10;
             }
             if self.sessions.len() >= MAX_SESSIONS {
-                self.totals.untracked += 1;
+                self.totals.untracked_attempts += 1;
                 return;
             }
         } else if self.sessions.len() < MAX_SESSIONS * 9 / 10 {
@@ -1343,7 +1346,19 @@ impl Tracker {
             unavailable,
             unknown_start: t.unknown_start,
             untracked: t.untracked,
+            untracked_attempts: t.untracked_attempts,
+            folded: self.folded(),
         }
+    }
+
+    /// The breakdowns whose distinct names went past `MAX_NAMES` (the rest
+    /// count as `(other)`), whether shown or not.
+    pub(crate) fn folded(&self) -> Vec<&'static str> {
+        [(DB, "database"), (USER, "user"), (APP, "application"), (HOST, "host")]
+            .into_iter()
+            .filter(|&(d, _)| self.names[d].overflowed)
+            .map(|(_, name)| name)
+            .collect()
     }
 
     /// Failure reasons with their first and last time and samples, most
@@ -1680,6 +1695,9 @@ pub(crate) struct Snapshot {
     pub(crate) unavailable: Vec<&'static str>,
     pub(crate) unknown_start: u64,
     pub(crate) untracked: u64,
+    pub(crate) untracked_attempts: u64,
+    /// Breakdowns with names folded into `(other)` (see `Tracker::folded`).
+    pub(crate) folded: Vec<&'static str>,
 }
 
 #[cfg(test)]
@@ -1840,7 +1858,8 @@ mod tests {
         let s = t.snapshot(10, &Dimension::ALL);
         assert_eq!(s.connections, u64::from(n));
         assert_eq!(s.active, MAX_SESSIONS as u64);
-        assert_eq!(s.untracked, 10 + 1000);
+        // 10 sessions past the bound, counted once each; 1000 attempts.
+        assert_eq!((s.untracked, s.untracked_attempts), (10, 1000));
     }
 
     #[test]

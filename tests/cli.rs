@@ -5,14 +5,21 @@
 //! produced; `behaviour` covers options, exit status and bad input;
 //! `live` runs the workload on a fresh server when one is installed;
 //! `stream` drives pgconn through a pipe that stays open; `docs` keeps
-//! the man page and README honest.
+//! the man page and README honest. Hostile input (CLI.md §8): `faults`
+//! (malformed structure, I/O faults), `properties` (chunking invariance),
+//! `attack` (memory bounds under floods of names and sessions),
+//! `hostile` (names with escapes from a real server).
 
 mod util;
 
 mod analysis;
+mod attack;
 mod behaviour;
 mod dashboard;
 mod docs;
+mod faults;
 mod figures;
+mod hostile;
 mod live;
+mod properties;
 mod stream;

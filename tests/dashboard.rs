@@ -153,3 +153,27 @@ fn dashboard_fits_a_small_terminal_and_ctrl_c_keeps_the_summary() {
     assert!(tmux.history().contains("Connections         72"), "{}", tmux.history());
     drop(log);
 }
+
+#[test]
+fn hostile_names_cannot_take_over_the_terminal() {
+    if !tmux_available() {
+        return;
+    }
+    // Role, database and application names with escape sequences (a title
+    // change, a screen clear, colours), written by a real server.
+    let (tmux, fifo) = start("hostile", 120, 60, "--by db,user,app --top 10");
+    let title = |t: &Tmux| t.cmd(&["display-message", "-p", "-t", "t", "#{pane_title}"]);
+    let before = title(&tmux);
+    let mut log = open_writer(&fifo);
+    log.write_all(&read_fixture("hostile/hostile.log")).unwrap();
+    let screen = tmux.wait_for(5, |s| s.starts_with("live: ") && s.contains("Connections"));
+    assert!(screen.contains("evil\\x1b[2J\\x1b[Hclear"), "{screen}");
+    assert!(screen.contains("shop\\rX"), "{screen}");
+    // The OSC title sequence did not reach the terminal, nor the clear.
+    assert_eq!(title(&tmux), before, "the pane title changed");
+    assert!(!title(&tmux).contains("owned"));
+    drop(log);
+    let last = tmux.wait_for(5, |s| s.contains("EXIT=0"));
+    assert!(tmux.history().contains("Connections          7"), "{last}\n{}", tmux.history());
+    assert_eq!(title(&tmux), before, "the pane title changed");
+}

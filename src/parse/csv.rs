@@ -66,12 +66,27 @@ impl CsvParser {
             // Finish the record carried over from the last chunk.
             match record_end(chunk, 0, &mut self.in_quote) {
                 Some(end) => {
+                    let carried = self.carry.len();
                     let mut record = std::mem::take(&mut self.carry);
                     record.extend_from_slice(&chunk[..end]);
-                    self.record(&record, stats, emit);
+                    if let Some(inner) = self.is_broken(&record) {
+                        let lines = memchr::memchr_iter(b'\n', &record[..inner]).count();
+                        stats.skipped(lines as u64, &record[..inner]);
+                        if inner < carried {
+                            // The next record starts in the carried lines:
+                            // read them again, with the chunk (no carry:
+                            // one level deep).
+                            let mut again = record[inner..carried].to_vec();
+                            again.extend_from_slice(chunk);
+                            return self.process(&again, stats, emit);
+                        }
+                        pos = inner - carried;
+                    } else {
+                        self.record(&record, stats, emit);
+                        pos = end;
+                    }
                     record.clear();
                     self.carry = record;
-                    pos = end;
                 }
                 None => {
                     self.carry.extend_from_slice(chunk);
@@ -104,6 +119,16 @@ impl CsvParser {
             let Some(end) = record_end(chunk, start, &mut quoted) else {
                 break;
             };
+            if let Some(inner) = self.is_broken(&chunk[start..end]) {
+                let cut = start + inner;
+                let lines = memchr::memchr_iter(b'\n', &chunk[start..cut]).count();
+                stats.skipped(lines as u64, &chunk[start..cut]);
+                start = cut;
+                if next_hit.is_some_and(|h| h < start) {
+                    next_hit = Candidates::csv().next(chunk, start);
+                }
+                continue;
+            }
             if let Some(h) = next_hit
                 && h < end
             {
@@ -143,6 +168,21 @@ impl CsvParser {
             }
         }
         self.in_quote = false;
+    }
+
+    /// A record whose quote never closed (a record cut short by a crash),
+    /// with the records after it read as its quoted continuation: it spans
+    /// lines, one of its inner lines starts like a record, and it is not a
+    /// valid csvlog record. Returns where that inner line starts. (A valid
+    /// record with such a line is a quoted field holding log text, say a
+    /// logged statement: never taken for records, so a client cannot
+    /// inject events.)
+    fn is_broken(&mut self, record: &[u8]) -> Option<usize> {
+        let body = &record[..record.len().saturating_sub(1)];
+        let inner = memchr::memchr_iter(b'\n', body)
+            .map(|i| i + 1)
+            .find(|&i| looks_like_record_start(&record[i..]))?;
+        self.split(record).is_none().then_some(inner)
     }
 
     /// Drops the open record up to the next line that starts like a record,
@@ -216,6 +256,13 @@ impl CsvParser {
         }
         let Some(kind) = Classifier::get().classify(severity, field(13)) else { return };
         stats.candidates += 1;
+        let (ascii, nul) = super::ascii_and_nul(record);
+        if !ascii && std::str::from_utf8(record).is_err() {
+            stats.invalid_utf8 += 1;
+        }
+        if nul {
+            stats.nul_lines += 1;
+        }
         let non_empty = |v: &'_ [u8]| -> bool { !v.is_empty() };
         let meta = Meta {
             time: Timestamp::parse(field(0)),
@@ -277,7 +324,11 @@ fn even_quotes(s: &[u8]) -> bool {
 
 /// A csvlog record starts with its timestamp and a comma.
 pub(crate) fn looks_like_record_start(line: &[u8]) -> bool {
-    let end = line.iter().position(|&c| c == b',').unwrap_or(0);
+    // Most lines fail at once (this runs on the inner lines of records).
+    if line.len() < 20 || line[4] != b'-' || !line[0].is_ascii_digit() {
+        return false;
+    }
+    let end = line.iter().take(64).position(|&c| c == b',').unwrap_or(0);
     end >= 19 && Timestamp::parse(&line[..end]).is_some()
 }
 
@@ -369,6 +420,32 @@ mod tests {
         let (ev, stats) = run(&[&broken]);
         assert_eq!(ev.len(), 2, "{ev:?}");
         assert_eq!(stats.skipped_lines, 1);
+    }
+
+    /// A quote left open mid-stream: the records after it are read (their
+    /// quotes must not be taken as inverted), whether the break falls
+    /// inside a chunk or at a chunk boundary; and a statement holding
+    /// record-like lines is still one record.
+    #[test]
+    fn a_broken_record_mid_stream_costs_only_itself() {
+        let broken: &[u8] = b"2025-03-01 10:00:00.000 UTC,\"a\",\"b\",1,\"[local]\",x,1,\"\",2025-03-01 10:00:00 UTC,,0,LOG,00000,\"statement: select '\n";
+        // A multi-line record ends the inverted stretch.
+        let multi: &[u8] = b"2025-03-01 10:00:00.500 UTC,\"app\",\"db\",8,\"[local]\",1.8,1,\"idle\",2025-03-01 10:00:00 UTC,3/2,0,LOG,00000,\"statement: select\n1\",,,,,,,,,\"psql\",\"client backend\",,0\n";
+        let mut rest = Vec::new();
+        for _ in 0..5 {
+            rest.extend_from_slice(RECEIVED);
+        }
+        rest.extend_from_slice(multi);
+        rest.extend_from_slice(RECEIVED);
+        let whole = [broken, &rest[..]].concat();
+        for chunks in [vec![&whole[..], RECEIVED], vec![broken, &rest[..], RECEIVED]] {
+            let (ev, stats) = run(&chunks);
+            assert_eq!((ev.len(), stats.skipped_lines), (7, 1), "{ev:?}");
+        }
+        for cut in (1..whole.len()).step_by(53) {
+            let (ev, stats) = run(&[&whole[..cut], &whole[cut..]]);
+            assert_eq!((ev.len(), stats.skipped_lines), (6, 1), "cut at {cut}: {ev:?}");
+        }
     }
 
     #[test]

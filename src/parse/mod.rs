@@ -106,6 +106,26 @@ impl Stats {
     }
 }
 
+/// Whether `line` is all ASCII, and whether it holds a NUL byte, in one
+/// pass of 8 bytes at a time (lines are short: `is_ascii` and `memchr` each
+/// spent most of their time on the tail after their last vector).
+pub(crate) fn ascii_and_nul(line: &[u8]) -> (bool, bool) {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let (mut high, mut zero) = (0, 0);
+    let mut words = line.chunks_exact(8);
+    for w in &mut words {
+        let w = u64::from_le_bytes(w.try_into().expect("chunks of 8"));
+        high |= w;
+        // Nonzero in the high bits if and only if a byte of w is 0 (a
+        // borrow can mark a byte above a zero byte too, never without one).
+        zero |= w.wrapping_sub(LOW) & !w;
+    }
+    let tail = words.remainder();
+    let ascii = high & HIGH == 0 && tail.is_ascii();
+    (ascii, zero & HIGH != 0 || tail.contains(&0))
+}
+
 /// The parser of a run: one per format, the right one per input.
 pub(crate) struct LogParser {
     forced: Option<Format>,
@@ -117,6 +137,32 @@ pub(crate) struct LogParser {
     json: json::JsonParser,
     syslog: syslog::SyslogParser,
     scanner: Scanner,
+    /// The first lines of an input, held back until its format and prefix
+    /// are decided from them (see `DECIDE_LINES`).
+    pending: Vec<u8>,
+    pending_lines: usize,
+    deciding: bool,
+}
+
+/// An input's format and log_line_prefix are decided from its first 200
+/// lines (or 256 KiB, or all of it, if less), whatever sizes the reads
+/// had: the report does not depend on how the input was cut. The lines
+/// wait until then, or until the input pauses (`flush`), so that a live
+/// log is not held back.
+const DECIDE_LINES: usize = 200;
+const DECIDE_BYTES: usize = 256 * 1024;
+
+/// Where the evidence ends in `pending`: after `DECIDE_LINES` lines or at
+/// the end of the line holding byte `DECIDE_BYTES`.
+fn evidence_end(pending: &[u8]) -> usize {
+    let mut lines = 0;
+    for nl in memchr::memchr_iter(b'\n', pending) {
+        lines += 1;
+        if lines >= DECIDE_LINES || nl + 1 >= DECIDE_BYTES {
+            return nl + 1;
+        }
+    }
+    pending.len()
 }
 
 impl LogParser {
@@ -130,6 +176,9 @@ impl LogParser {
             json: json::JsonParser::new(),
             syslog: syslog::SyslogParser::new(prefix),
             scanner: Scanner::new(),
+            pending: Vec::new(),
+            pending_lines: 0,
+            deciding: true,
         }
     }
 
@@ -137,6 +186,65 @@ impl LogParser {
     where
         F: FnMut(&Event<'_>),
     {
+        if !self.deciding {
+            return self.dispatch(chunk, stats, &mut emit);
+        }
+        self.pending.extend_from_slice(chunk);
+        self.pending_lines += memchr::memchr_iter(b'\n', chunk).count();
+        if self.pending_lines >= DECIDE_LINES || self.pending.len() >= DECIDE_BYTES {
+            self.decide(stats, &mut emit);
+        }
+    }
+
+    /// The input paused (or ended): decide from the lines so far, and parse
+    /// them.
+    pub(crate) fn flush<F>(&mut self, stats: &mut Stats, mut emit: F)
+    where
+        F: FnMut(&Event<'_>),
+    {
+        if self.deciding && !self.pending.is_empty() {
+            self.decide(stats, &mut emit);
+        }
+    }
+
+    /// Lines are held back to decide the format and prefix.
+    pub(crate) fn holds_back(&self) -> bool {
+        self.deciding && !self.pending.is_empty()
+    }
+
+    fn decide<F>(&mut self, stats: &mut Stats, emit: &mut F)
+    where
+        F: FnMut(&Event<'_>),
+    {
+        self.deciding = false;
+        let pending = std::mem::take(&mut self.pending);
+        let evidence = &pending[..evidence_end(&pending)];
+        self.detect(evidence, stats);
+        match self.format {
+            None | Some(Format::Stderr) => self.stderr.decide(evidence, stats),
+            Some(Format::Syslog) => self.syslog.decide(evidence, stats),
+            Some(Format::Csv | Format::Json) => {}
+        }
+        self.dispatch(&pending, stats, emit);
+        // Held back at most once per input: the buffer goes.
+        self.pending_lines = 0;
+    }
+
+    fn dispatch<F>(&mut self, chunk: &[u8], stats: &mut Stats, emit: &mut F)
+    where
+        F: FnMut(&Event<'_>),
+    {
+        self.detect(chunk, stats);
+        match self.format {
+            None | Some(Format::Stderr) => self.stderr.process(chunk, stats, emit),
+            Some(Format::Csv) => self.csv.process(chunk, stats, emit),
+            Some(Format::Json) => self.json.process(chunk, stats, emit),
+            Some(Format::Syslog) => self.syslog.process(chunk, stats, emit),
+        }
+    }
+
+    /// Detects the format from `chunk` if it is not known yet.
+    fn detect(&mut self, chunk: &[u8], stats: &mut Stats) {
         if self.format.is_none() {
             let detected = detect(chunk, &self.scanner);
             if let (Some(forced), Some(found)) = (self.forced, detected)
@@ -151,12 +259,6 @@ impl LogParser {
                 self.seen.push(f);
             }
         }
-        match self.format {
-            None | Some(Format::Stderr) => self.stderr.process(chunk, stats, &mut emit),
-            Some(Format::Csv) => self.csv.process(chunk, stats, &mut emit),
-            Some(Format::Json) => self.json.process(chunk, stats, &mut emit),
-            Some(Format::Syslog) => self.syslog.process(chunk, stats, &mut emit),
-        }
     }
 
     /// The current input ended: flush what a format holds back (a csvlog
@@ -165,6 +267,7 @@ impl LogParser {
     where
         F: FnMut(&Event<'_>),
     {
+        self.flush(stats, &mut emit);
         if self.format == Some(Format::Csv) {
             self.csv.end_input(stats, &mut emit);
         }
@@ -174,6 +277,9 @@ impl LogParser {
     /// afresh (several files may come from servers set up differently).
     pub(crate) fn begin_input(&mut self) {
         self.format = None;
+        self.deciding = true;
+        self.pending.clear();
+        self.pending_lines = 0;
         self.stderr.next_input();
         self.syslog.inner.next_input();
     }
@@ -206,6 +312,25 @@ impl LogParser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ascii_and_nul_agree_with_std() {
+        let mut cases: Vec<Vec<u8>> = vec![vec![], b"abc".to_vec(), b"0123456789abcdef".to_vec()];
+        for len in [1, 7, 8, 9, 15, 16, 17, 40] {
+            for at in 0..len {
+                for byte in [0u8, 0x80, 0xC3, 0xFF, 0x01, b'a'] {
+                    let mut line = vec![b'x'; len];
+                    line[at] = byte;
+                    cases.push(line.clone());
+                    line[len - 1 - at] = 0;
+                    cases.push(line);
+                }
+            }
+        }
+        for line in cases {
+            assert_eq!(ascii_and_nul(&line), (line.is_ascii(), line.contains(&0)), "{line:?}");
+        }
+    }
 
     #[test]
     fn detects_formats() {

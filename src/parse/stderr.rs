@@ -30,6 +30,8 @@ pub(crate) struct StderrParser {
     /// Prefix texts of the first log lines, for inference.
     samples: Vec<Vec<u8>>,
     cache: Option<PrefixCache>,
+    /// `decide` sampled the lines the next `process` gets: not again.
+    sampled_ahead: bool,
 }
 
 impl StderrParser {
@@ -39,7 +41,13 @@ impl StderrParser {
             Some(p) => PrefixState::Given(p),
             None => PrefixState::Undecided,
         };
-        StderrParser { scanner: Scanner::new(), state, samples: Vec::new(), cache }
+        StderrParser {
+            scanner: Scanner::new(),
+            state,
+            samples: Vec::new(),
+            cache,
+            sampled_ahead: false,
+        }
     }
 
     /// The prefix in use, if one is decided.
@@ -57,10 +65,20 @@ impl StderrParser {
     /// A new input begins: an inferred prefix is inferred again from it,
     /// since several files may come from servers set up differently.
     pub(crate) fn next_input(&mut self) {
+        self.sampled_ahead = false;
         if self.inferred() {
             self.state = PrefixState::Undecided;
             self.samples.clear();
             self.cache = None;
+        }
+    }
+
+    /// Infers the prefix from `evidence`, the first lines of an input,
+    /// which the next `process` call starts with.
+    pub(crate) fn decide(&mut self, evidence: &[u8], stats: &mut Stats) {
+        if matches!(self.state, PrefixState::Undecided) {
+            self.sample(evidence, stats);
+            self.sampled_ahead = true;
         }
     }
 
@@ -103,13 +121,23 @@ impl StderrParser {
         }
         self.samples.push(text.to_vec());
         let samples: Vec<&[u8]> = self.samples.iter().map(Vec::as_slice).collect();
-        match prefix::infer(&samples) {
-            Some(p) if p.is_match(text) => {
+        let inferred = match prefix::infer(&samples) {
+            Some(p) if p.is_match(text) => Some(p),
+            // The samples are another server's (logs concatenated): this
+            // line alone says what the prefix is now, and starts the
+            // samples afresh.
+            _ => prefix::infer(&[text]).filter(|p| p.is_match(text)).inspect(|_| {
+                self.samples.clear();
+                self.samples.push(text.to_vec());
+            }),
+        };
+        match inferred {
+            Some(p) => {
                 self.cache = Some(p.create_cache());
                 self.state = PrefixState::Inferred { prefix: p, reinferred: tries };
                 true
             }
-            _ => false,
+            None => false,
         }
     }
 
@@ -126,9 +154,11 @@ impl StderrParser {
     where
         F: FnMut(&Event<'_>),
     {
-        if matches!(self.state, PrefixState::Undecided) {
+        if matches!(self.state, PrefixState::Undecided) && !std::mem::take(&mut self.sampled_ahead)
+        {
             self.sample(chunk, stats);
         }
+        self.sampled_ahead = false;
         let mut at = 0;
         while let Some(hit) = self.scanner.next(chunk, at) {
             let ls = memchr::memrchr(b'\n', &chunk[..hit]).map_or(0, |i| i + 1);
@@ -150,7 +180,7 @@ impl StderrParser {
                 continue;
             };
             stats.candidates += 1;
-            let (ascii, nul) = ascii_and_nul(line);
+            let (ascii, nul) = super::ascii_and_nul(line);
             if !ascii && std::str::from_utf8(line).is_err() {
                 stats.invalid_utf8 += 1;
             }
@@ -181,26 +211,6 @@ impl StderrParser {
     }
 }
 
-/// Whether `line` is all ASCII, and whether it holds a NUL byte, in one
-/// pass of 8 bytes at a time (lines are short: `is_ascii` and `memchr` each
-/// spent most of their time on the tail after their last vector).
-fn ascii_and_nul(line: &[u8]) -> (bool, bool) {
-    const LOW: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let (mut high, mut zero) = (0, 0);
-    let mut words = line.chunks_exact(8);
-    for w in &mut words {
-        let w = u64::from_le_bytes(w.try_into().expect("chunks of 8"));
-        high |= w;
-        // Nonzero in the high bits if and only if a byte of w is 0 (a
-        // borrow can mark a byte above a zero byte too, never without one).
-        zero |= w.wrapping_sub(LOW) & !w;
-    }
-    let tail = words.remainder();
-    let ascii = high & HIGH == 0 && tail.is_ascii();
-    (ascii, zero & HIGH != 0 || tail.contains(&0))
-}
-
 /// A line whose severity word is not English: `FEHLER:  `, `ERREUR:  `,
 /// `ОШИБКА:  ` (lc_messages translates it in stderr and csvlog logs).
 fn foreign_severity(line: &[u8]) -> bool {
@@ -215,25 +225,6 @@ fn foreign_severity(line: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ascii_and_nul_agree_with_std() {
-        let mut cases: Vec<Vec<u8>> = vec![vec![], b"abc".to_vec(), b"0123456789abcdef".to_vec()];
-        for len in [1, 7, 8, 9, 15, 16, 17, 40] {
-            for at in 0..len {
-                for byte in [0u8, 0x80, 0xC3, 0xFF, 0x01, b'a'] {
-                    let mut line = vec![b'x'; len];
-                    line[at] = byte;
-                    cases.push(line.clone());
-                    line[len - 1 - at] = 0;
-                    cases.push(line);
-                }
-            }
-        }
-        for line in cases {
-            assert_eq!(ascii_and_nul(&line), (line.is_ascii(), line.contains(&0)), "{line:?}");
-        }
-    }
     use crate::event::EventKind;
 
     fn events(prefix: Option<&str>, log: &str) -> (Vec<String>, Stats) {

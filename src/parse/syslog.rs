@@ -136,10 +136,28 @@ impl SyslogParser {
         SyslogParser { inner: StderrParser::new(prefix), buf: Vec::new(), last: None }
     }
 
+    /// Infers the prefix from the first lines of an input (see
+    /// `StderrParser::decide`).
+    pub(crate) fn decide(&mut self, evidence: &[u8], stats: &mut Stats) {
+        let last = self.last;
+        let mut ignored = Stats::default();
+        let body = self.bodies(evidence, &mut ignored);
+        self.last = last;
+        self.inner.decide(&body, stats);
+        self.buf = body;
+    }
+
     pub(crate) fn process<F>(&mut self, chunk: &[u8], stats: &mut Stats, emit: &mut F)
     where
         F: FnMut(&Event<'_>),
     {
+        let buf = self.bodies(chunk, stats);
+        self.inner.process(&buf, stats, |e| emit(e));
+        self.buf = buf;
+    }
+
+    /// The stderr-like lines inside the syslog lines of `chunk`.
+    fn bodies(&mut self, chunk: &[u8], stats: &mut Stats) -> Vec<u8> {
         self.buf.clear();
         for line in chunk.split(|&c| c == b'\n') {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -170,9 +188,7 @@ impl SyslogParser {
             self.buf.extend_from_slice(body);
             self.buf.push(b'\n');
         }
-        let buf = std::mem::take(&mut self.buf);
-        self.inner.process(&buf, stats, |e| emit(e));
-        self.buf = buf;
+        std::mem::take(&mut self.buf)
     }
 }
 

@@ -21,6 +21,9 @@ use crate::report::{Palette, escape};
 use crate::time::human_ms;
 use crate::tracker::{Breakdown, BruteForce, ReasonDetail};
 
+/// Sample lines longer than this are cut (the JSON carries them whole).
+const SAMPLE_WIDTH: usize = 1000;
+
 pub(crate) struct FailureView<'a> {
     pub(crate) reasons: &'a [(Reason, u64, ReasonDetail)],
     pub(crate) brute_force: &'a [BruteForce],
@@ -44,7 +47,7 @@ pub(crate) fn write_table<W: Write>(
         };
         writeln!(out, "{} {}{}", reason.as_str().style(p.failure), n, when.style(p.dim))?;
         for s in &d.samples {
-            writeln!(out, "  {}", escape(s.as_bytes()))?;
+            writeln!(out, "  {}", crate::report::truncate(&escape(s.as_bytes()), SAMPLE_WIDTH))?;
         }
     }
     write_brute_force(out, v.brute_force, v.rule, p)?;
@@ -100,7 +103,7 @@ pub(crate) fn write_brute_force<W: Write>(
         writeln!(
             out,
             "  {}: {} failures, {} roles tried (up to {} failures and {} roles within {}){when}",
-            escape(&h.host).style(p.failure),
+            crate::report::truncate(&escape(&h.host), 40).style(p.failure),
             h.failures,
             h.roles,
             h.worst,

@@ -32,7 +32,9 @@
 //!           "nul_lines":N,"long_lines":N,"log_line_prefix":S|null,
 //!           "prefix_inferred":B,"pid":B,"formats":["stderr",...],
 //!           "skipped_lines":N},
-//!  "unavailable":[S,...]}
+//!  "unavailable":[S,...],
+//!  "limits":{"sessions":N,"names":N,"untracked_sessions":N,
+//!            "untracked_attempts":N,"folded":["user",...]}}
 //! ```
 //!
 //! Keys are snake_case and only ever added. Times are RFC 3339 with the
@@ -80,6 +82,20 @@ struct Summary<'a> {
     unparsed: u64,
     input: InputInfo<'a>,
     unavailable: &'a [&'static str],
+    limits: Limits<'a>,
+}
+
+/// What the memory bounds left out.
+#[derive(Serialize)]
+struct Limits<'a> {
+    /// Open sessions tracked at most.
+    sessions: usize,
+    /// Distinct names per breakdown at most.
+    names: usize,
+    untracked_sessions: u64,
+    untracked_attempts: u64,
+    /// Breakdowns with names past the bound, counted as `(other)`.
+    folded: &'a [&'static str],
 }
 
 #[derive(Serialize)]
@@ -318,6 +334,13 @@ pub(crate) fn write_summary<W: Write>(out: &mut W, r: &Report<'_>) -> io::Result
             skipped_lines: r.stats.skipped_lines,
         },
         unavailable: &s.unavailable,
+        limits: Limits {
+            sessions: crate::tracker::MAX_SESSIONS,
+            names: crate::tracker::MAX_NAMES,
+            untracked_sessions: s.untracked,
+            untracked_attempts: s.untracked_attempts,
+            folded: &s.folded,
+        },
     };
     serde_json::to_writer(&mut *out, &summary).map_err(io::Error::from)?;
     out.write_all(b"\n")

@@ -264,10 +264,10 @@ fn write_notes<W: Write>(out: &mut W, r: &Report<'_>, p: &Palette) -> io::Result
             s.unknown_start
         ));
     }
-    if s.untracked > 0 {
+    if s.untracked > 0 || s.untracked_attempts > 0 {
         notes.push(format!(
-            "{} session(s) not tracked: more than 100,000 open at once",
-            s.untracked
+            "{} session(s) and {} attempt(s) not tracked: more than 100,000 open at once",
+            s.untracked, s.untracked_attempts
         ));
     }
     let st = r.stats;

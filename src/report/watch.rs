@@ -29,7 +29,7 @@ use serde::Serialize;
 
 use crate::args::Dimension;
 use crate::intern::Sym;
-use crate::report::{Palette, escape};
+use crate::report::{Palette, escape, truncate};
 use crate::time::{Timestamp, human_ms};
 use crate::tracker::{Change, Names, Tracker};
 
@@ -37,14 +37,18 @@ fn when(t: Option<Timestamp>) -> String {
     t.map_or_else(|| "-".to_string(), |t| t.to_string())
 }
 
-/// A name for the table: escaped, `?` when the log does not tell.
+/// A name for the line: escaped and cut to `NAME_WIDTH` characters, `?`
+/// when the log does not tell.
 fn shown(tracker: &Tracker, d: Dimension, sym: Sym, known: bool) -> String {
     match (known, sym) {
         (false, _) => "?".to_string(),
         (true, Sym::UNSET) => "(unset)".to_string(),
-        (true, s) => escape(tracker.name(d, s)),
+        (true, s) => truncate(&escape(tracker.name(d, s)), NAME_WIDTH),
     }
 }
+
+/// Names longer than this are cut (the JSON lines carry them whole).
+const NAME_WIDTH: usize = 40;
 
 fn who(t: &Tracker, n: &Names) -> String {
     format!(

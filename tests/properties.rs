@@ -1,0 +1,137 @@
+//! Chunking invariance, as a property: the report for an input does not
+//! depend on how reads split it. Every fixture (every version and format)
+//! is read once whole and once through a reader that returns random chunk
+//! sizes, from 1 byte up; likewise a concatenation of fixtures.
+
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use proptest::prelude::*;
+
+use pgconn::args::{self, Parsed};
+use pgconn::config::Config;
+
+/// Every log under fixtures/ (not the expected figures).
+static FIXTURES: LazyLock<Vec<(PathBuf, Vec<u8>)>> = LazyLock::new(|| {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                if !name.starts_with('.') {
+                    walk(&path, out);
+                }
+            } else if !name.ends_with(".expected.json")
+                && [".log", ".csv", ".json", ".gz"].iter().any(|e| name.ends_with(e))
+            {
+                out.push(path);
+            }
+        }
+    }
+    let mut paths = Vec::new();
+    walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"), &mut paths);
+    paths.sort();
+    assert!(paths.len() >= 30, "fixtures missing: {paths:?}");
+    paths.into_iter().map(|p| (p.clone(), std::fs::read(&p).unwrap())).collect()
+});
+
+/// Reads in the given chunk sizes, over and over.
+struct Chunked<'a> {
+    data: &'a [u8],
+    sizes: &'a [usize],
+    next: usize,
+}
+
+impl Read for Chunked<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let size = self.sizes[self.next % self.sizes.len()];
+        self.next += 1;
+        let n = size.min(self.data.len()).min(out.len());
+        out[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
+const MODES: &[&[&str]] = &[
+    &["--json"],
+    &["--json", "--history", "--bucket", "1m"],
+    &["--json", "--sessions"],
+    &["--json", "--failures"],
+    &[],
+];
+
+/// What `pgconn ARGS` reports for `inputs`, each read in `sizes` chunks
+/// (or whole).
+fn report(mode: &[&str], inputs: &[&[u8]], sizes: Option<&[usize]>) -> String {
+    let config = match args::parse(mode.iter().copied()).unwrap() {
+        Parsed::Run(a) => Config::new(*a).unwrap(),
+        _ => unreachable!(),
+    };
+    let mut readers: Vec<Box<dyn Read + '_>> = inputs
+        .iter()
+        .map(|data| -> Box<dyn Read> {
+            match sizes {
+                Some(sizes) => Box::new(Chunked { data, sizes, next: 0 }),
+                None => Box::new(*data),
+            }
+        })
+        .collect();
+    let mut refs: Vec<&mut dyn Read> =
+        readers.iter_mut().map(|r| &mut **r as &mut dyn Read).collect();
+    let mut out = Vec::new();
+    pgconn::app::run_in_process(&config, &mut refs, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+/// Chunk sizes: mostly small (the boundaries fall everywhere), some large.
+fn sizes() -> impl Strategy<Value = Vec<usize>> {
+    prop::collection::vec(
+        prop_oneof![3 => 1usize..=16, 2 => 17usize..=4096, 1 => 4097usize..=300_000],
+        1..24,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_fixture_in_any_chunks_reports_the_same(
+        which in 0usize..1000,
+        mode in 0..MODES.len(),
+        sizes in sizes(),
+    ) {
+        let (path, data) = &FIXTURES[which % FIXTURES.len()];
+        let whole = report(MODES[mode], &[data], None);
+        let chunked = report(MODES[mode], &[data], Some(&sizes));
+        prop_assert_eq!(chunked, whole, "{} {:?} in chunks {:?}", path.display(), MODES[mode], sizes);
+    }
+
+    #[test]
+    fn concatenated_fixtures_in_any_chunks_report_the_same(
+        which in prop::collection::vec(0usize..1000, 2..4),
+        mode in 0..MODES.len(),
+        sizes in sizes(),
+    ) {
+        let parts: Vec<&[u8]> = which.iter().map(|w| &FIXTURES[w % FIXTURES.len()].1[..]).collect();
+        let names: Vec<_> = which.iter().map(|w| FIXTURES[w % FIXTURES.len()].0.display().to_string()).collect();
+        // Compressed parts are separate inputs; plain ones one stream.
+        let joined: Vec<u8> = parts.concat();
+        let inputs: Vec<&[u8]> = if parts.iter().any(|p| p.starts_with(&[0x1f, 0x8b])) { parts.clone() } else { vec![&joined] };
+        let whole = report(MODES[mode], &inputs, None);
+        let chunked = report(MODES[mode], &inputs, Some(&sizes));
+        prop_assert_eq!(chunked, whole, "{:?} {:?} in chunks {:?}", names, MODES[mode], sizes);
+    }
+}
+
+/// The property is not vacuous: the whole-read report has the fixture's
+/// connections in it.
+#[test]
+fn whole_reads_find_the_connections() {
+    let (_, data) = FIXTURES.iter().find(|(p, _)| p.ends_with("stderr-default.log")).unwrap();
+    let json = report(&["--json"], &[data], None);
+    assert!(json.contains("\"connections\":72"), "{json}");
+    let chunked = report(&["--json"], &[data], Some(&[1]));
+    assert_eq!(chunked, json);
+}
