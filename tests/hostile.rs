@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::util::{fixture, run};
 
 fn expected() -> Value {
-    let text = std::fs::read_to_string(fixture("hostile/hostile.expected.json")).unwrap();
+    let text = std::fs::read_to_string(fixture("hostile/hostile.names.json")).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 

@@ -23,6 +23,7 @@ static FIXTURES: LazyLock<Vec<(PathBuf, Vec<u8>)>> = LazyLock::new(|| {
                     walk(&path, out);
                 }
             } else if !name.ends_with(".expected.json")
+                && !name.ends_with(".names.json")
                 && [".log", ".csv", ".json", ".gz"].iter().any(|e| name.ends_with(e))
             {
                 out.push(path);
