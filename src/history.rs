@@ -115,6 +115,18 @@ impl History {
             self.first = k;
             self.buckets.push_back(Bucket::new(active));
         }
+        // A time far from the others (a clock jump, a garbled year): widen
+        // the buckets first, so that the range never needs more than
+        // MAX_BUCKETS of them (not one bucket per 15 minutes up to 4052).
+        let mut k = k;
+        loop {
+            let last = self.first + self.buckets.len() as i64 - 1;
+            if last.max(k) - self.first.min(k) < MAX_BUCKETS as i64 {
+                break;
+            }
+            self.double();
+            k = self.index(t);
+        }
         // Timestamps going backwards (concatenated logs) land in an
         // earlier bucket, created in front if need be.
         while k < self.first {

@@ -19,6 +19,7 @@ mod dashboard;
 mod docs;
 mod faults;
 mod figures;
+mod fuzz_regressions;
 mod hostile;
 mod live;
 mod properties;
