@@ -7,9 +7,8 @@
 //! shape a PostgreSQL 15 server writes them, default prefix `%m [%p] `).
 
 use std::io::{Read, Write};
-use std::process::Stdio;
 
-use crate::util::command;
+use crate::util::spawn_piped;
 
 /// The bound stated in README and `--help`, MiB of peak resident memory.
 const BOUND_MIB: u64 = 64;
@@ -30,13 +29,7 @@ fn attack(
     args: &[&str],
     line: impl Fn(&mut Vec<u8>, u32) + Send + 'static,
 ) -> (serde_json::Value, u64) {
-    let mut child = command()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(args);
     let mut stdin = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || {
         let mut buf = Vec::with_capacity(1 << 20);

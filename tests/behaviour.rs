@@ -1,9 +1,6 @@
 //! Options, exit status and bad input, end to end.
 
-use std::io::Read;
-use std::process::Stdio;
-
-use crate::util::{command, fixture, read_fixture, run, summary};
+use crate::util::{expect_quiet_exit, fixture, read_fixture, run, spawn_piped, summary};
 
 fn path(name: &str) -> String {
     fixture(name).to_str().unwrap().to_string()
@@ -224,25 +221,14 @@ fn closed_output_pipe_exits_0_quietly() {
     for _ in 0..50 {
         big.extend_from_slice(&log);
     }
-    let mut child = command()
-        .args(["--top", "0"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(&["--top", "0"]);
     // Close our end of pgconn's stdout before it writes anything.
     drop(child.stdout.take());
     let mut stdin = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || {
         let _ = std::io::Write::write_all(&mut stdin, &big);
     });
-    let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    let status = child.wait().unwrap();
-    writer.join().unwrap();
-    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
-    assert_eq!(stderr, "");
+    expect_quiet_exit(child, writer);
 }
 
 #[test]

@@ -2,11 +2,11 @@
 //! and reported; nothing panics (util::run_with checks stderr for it).
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::util::{command, fixture, read_fixture, run};
+use crate::util::{command, expect_quiet_exit, fixture, read_fixture, run, spawn_piped};
 
 fn path(name: &str) -> String {
     fixture(name).to_string_lossy().into_owned()
@@ -105,13 +105,7 @@ fn a_line_of_hundreds_of_megabytes_is_cut_and_counted() {
     let log = read_fixture("stderr-default.log");
     let mid = log.len() / 2;
     let at = mid + log[mid..].iter().position(|&c| c == b'\n').unwrap() + 1;
-    let mut child = command()
-        .args(["--json"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(&["--json"]);
     let mut stdin = child.stdin.take().unwrap();
     let (head, tail) = (log[..at].to_vec(), log[at..].to_vec());
     let writer = std::thread::spawn(move || {
@@ -123,12 +117,8 @@ fn a_line_of_hundreds_of_megabytes_is_cut_and_counted() {
         stdin.write_all(b"\n").unwrap();
         stdin.write_all(&tail).unwrap();
     });
-    let out = child.wait_with_output().unwrap();
+    let v = summary_of(child);
     writer.join().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["connections"], 72);
     assert_eq!(v["input"]["long_lines"], 1);
     assert!(v["input"]["bytes"].as_u64().unwrap() > 300 << 20, "{}", v["input"]);
@@ -164,13 +154,7 @@ fn a_closed_pipe_after_some_output_exits_0_quietly() {
     for _ in 0..200 {
         data.extend_from_slice(&log);
     }
-    let mut child = command()
-        .args(["--watch"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(&["--watch"]);
     let mut stdin = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(&data);
@@ -179,12 +163,7 @@ fn a_closed_pipe_after_some_output_exits_0_quietly() {
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
     assert!(first.contains(" [*] ") || first.contains(" [+] "), "a watch line: {first}");
     // The BufReader (our end of the pipe) is dropped here.
-    let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    let status = child.wait().unwrap();
-    writer.join().unwrap();
-    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
-    assert_eq!(stderr, "");
+    expect_quiet_exit(child, writer);
 }
 
 #[test]
@@ -232,24 +211,24 @@ fn wait_until_read(pid: u32, bytes: u64) {
     panic!("pid {pid} did not read {bytes} bytes in 10 s");
 }
 
-#[test]
-fn a_file_truncated_while_read_ends_there() {
-    let dir = temp_dir("truncate");
-    let p = log_with_hole(&dir, 8 << 30, b"\n");
-    let child = command()
-        .args(["--json", p.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_until_read(child.id(), 64 << 20);
-    // copytruncate-style rotation: the file is emptied under the reader.
-    OpenOptions::new().write(true).open(&p).unwrap().set_len(0).unwrap();
+/// The JSON summary of a child that must exit 0 without panicking.
+fn summary_of(child: std::process::Child) -> serde_json::Value {
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn a_file_truncated_while_read_ends_there() {
+    let dir = temp_dir("truncate");
+    let p = log_with_hole(&dir, 8 << 30, b"\n");
+    let child = spawn_piped(&["--json", p.to_str().unwrap()]);
+    wait_until_read(child.id(), 64 << 20);
+    // copytruncate-style rotation: the file is emptied under the reader.
+    OpenOptions::new().write(true).open(&p).unwrap().set_len(0).unwrap();
+    let v = summary_of(child);
     assert_eq!(v["connections"], 72);
     // It stopped at the truncation, not at the end of the 8 GiB.
     assert!(v["input"]["bytes"].as_u64().unwrap() < 8 << 30, "{}", v["input"]);
@@ -262,20 +241,11 @@ fn a_file_deleted_while_read_is_read_to_its_end() {
     let mut second = b"\n".to_vec();
     second.extend_from_slice(&read_fixture("stderr-default.log"));
     let p = log_with_hole(&dir, 1 << 30, &second);
-    let mut child = command()
-        .args(["--json", p.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(&["--json", p.to_str().unwrap()]);
     wait_until_read(child.id(), 64 << 20);
     std::fs::remove_file(&p).unwrap();
     assert!(child.try_wait().unwrap().is_none(), "deleted after pgconn finished: test nothing");
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = summary_of(child);
     // The open file stays readable: both copies of the log are counted.
     assert_eq!(v["connections"], 144, "{}", v["input"]);
     std::fs::remove_dir_all(&dir).unwrap();

@@ -2,14 +2,14 @@
 //! `--every` reports, and signals.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::{command, fixture, read_fixture, run};
+use crate::util::{fixture, read_fixture, run, spawn_piped};
 
 /// pgconn on a pipe whose writing end the test holds.
 struct Live {
@@ -21,13 +21,7 @@ struct Live {
 
 impl Live {
     fn start(args: &[&str]) -> Live {
-        let mut child = command()
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn pgconn");
+        let mut child = spawn_piped(args);
         let stdin = child.stdin.take();
         let (tx, lines) = mpsc::channel();
         let out = child.stdout.take().unwrap();

@@ -25,6 +25,29 @@ pub fn command() -> Command {
     cmd
 }
 
+/// pgconn with `args`, its standard input, output and error all pipes.
+pub fn spawn_piped(args: &[&str]) -> std::process::Child {
+    command()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn pgconn")
+}
+
+/// Waits for a child whose output pipe the test closed: it must exit 0 and
+/// say nothing (`pgconn log | head`).
+pub fn expect_quiet_exit(mut child: std::process::Child, writer: std::thread::JoinHandle<()>) {
+    use std::io::Read;
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    writer.join().unwrap();
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert_eq!(stderr, "");
+}
+
 pub struct Run {
     pub desc: String,
     pub code: i32,
