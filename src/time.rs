@@ -200,17 +200,17 @@ impl Timestamp {
             Some(b'+' | b'-' | b'Z') => rest,
             Some(_) => return None,
         };
-        // A zone is one short word: `UTC`, `CEST`, `+03`, `-04:30`.
-        if zone.len() > 8
-            || !zone.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b':'))
-        {
-            return None;
-        }
         let offset_min = if zone.is_empty() {
             None
         } else if usize::from(cache.zone_len) == zone.len() && &cache.zone[..zone.len()] == zone {
+            // The zone of the line before: checked then.
             cache.offset
         } else {
+            // A zone is one short word: `UTC`, `CEST`, `+03`, `-04:30`.
+            let word = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b':');
+            if zone.len() > 8 || !zone.iter().all(word) {
+                return None;
+            }
             let offset = numeric_offset(zone).or_else(|| abbreviation_offset(zone));
             cache.zone[..zone.len()].copy_from_slice(zone);
             cache.zone_len = zone.len() as u8;
