@@ -88,23 +88,9 @@ run_server_workloads() {
     --auth-host=scram-sha-256 >"$T/initdb.out" 2>&1 || die "initdb failed: $(cat "$T/initdb.out")"
   mkdir -p "$SOCK"
   [[ -z $RUN_USER ]] || chown "$RUN_USER:" "$SOCK"
+  printf '\n# ---- pgconn benchmark settings ----\n' >>"$DATA/postgresql.conf"
+  pg_logging_conf "$DATA/postgresql.conf"
   cat >>"$DATA/postgresql.conf" <<EOF
-
-# ---- pgconn benchmark settings ----
-listen_addresses = '127.0.0.1'
-port = $PORT
-unix_socket_directories = '$SOCK'
-logging_collector = on
-log_destination = 'stderr,csvlog,jsonlog'
-log_directory = 'log'
-log_rotation_age = 0
-log_rotation_size = 0
-log_truncate_on_rotation = off
-log_timezone = 'UTC'
-timezone = 'UTC'
-lc_messages = 'C'
-log_connections = on
-log_disconnections = on
 log_line_prefix = '%m [%p] '
 # per run: log_filename and log_min_duration_statement
 include_if_exists = 'bench-run.conf'
