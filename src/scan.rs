@@ -120,34 +120,23 @@ impl Needles {
     }
 }
 
-/// Finds lines of structured logs (csvlog, jsonlog) that may hold a
-/// connection message: the message markers, and `extra` for what marks a
-/// FATAL in that format. Which message it is, if any, is decided on the
-/// parsed record by `Classifier`.
-pub(crate) struct Candidates {
-    needles: Needles,
-}
-
 /// The automata are built on first use, once per run: a run that reads
 /// no csvlog never builds the csvlog one (`pgconn < /dev/null` stays fast).
-static CSV_CANDIDATES: LazyLock<Candidates> =
-    LazyLock::new(|| Candidates { needles: Needles::new(CSV_SEVERITY_NEEDLES) });
-static JSON_CANDIDATES: LazyLock<Candidates> =
-    LazyLock::new(|| Candidates { needles: Needles::new(JSON_SEVERITY_NEEDLES) });
-static CLASSIFIER: LazyLock<Classifier> = LazyLock::new(Classifier::new);
+static CSV_NEEDLES: LazyLock<Needles> = LazyLock::new(|| Needles::new(CSV_SEVERITY_NEEDLES));
+static JSON_NEEDLES: LazyLock<Needles> = LazyLock::new(|| Needles::new(JSON_SEVERITY_NEEDLES));
 static STDERR_NEEDLES: LazyLock<Needles> = LazyLock::new(|| Needles::new(STDERR_SEVERITY_NEEDLES));
-impl Candidates {
-    pub(crate) fn csv() -> &'static Candidates {
-        &CSV_CANDIDATES
+static CLASSIFIER: LazyLock<Classifier> = LazyLock::new(Classifier::new);
+
+impl Needles {
+    /// Lines of structured logs that may hold a connection message: which
+    /// message it is, if any, is decided on the parsed record by
+    /// `Classifier`.
+    pub(crate) fn csv() -> &'static Needles {
+        &CSV_NEEDLES
     }
 
-    pub(crate) fn json() -> &'static Candidates {
-        &JSON_CANDIDATES
-    }
-
-    /// The position of the next candidate in `buf[at..]`.
-    pub(crate) fn next(&self, buf: &[u8], at: usize) -> Option<usize> {
-        self.needles.next(buf, at)
+    pub(crate) fn json() -> &'static Needles {
+        &JSON_NEEDLES
     }
 }
 
@@ -354,7 +343,7 @@ mod tests {
             Some(MessageKind::RoleDetail)
         );
         assert_eq!(c.classify(b"DETAIL", b"Key (id)=(1) already exists."), None);
-        let cands = Candidates::csv();
+        let cands = Needles::csv();
         assert_eq!(cands.next(b"a,b,0,FATAL,28P01", 0), Some(5));
     }
 

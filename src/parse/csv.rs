@@ -22,7 +22,7 @@ use csv_core::{ReadRecordResult, Reader};
 use crate::event::{Event, EventKind, Meta, Reason};
 use crate::parse::Stats;
 use crate::parse::message::{self, Parsed};
-use crate::scan::{Candidates, Classifier, is_english_severity};
+use crate::scan::{Classifier, Needles, is_english_severity};
 use crate::time::Timestamp;
 
 /// A record longer than this is taken to be an unterminated quote.
@@ -70,8 +70,7 @@ impl CsvParser {
                     let mut record = std::mem::take(&mut self.carry);
                     record.extend_from_slice(&chunk[..end]);
                     if let Some(inner) = self.is_broken(&record) {
-                        let lines = memchr::memchr_iter(b'\n', &record[..inner]).count();
-                        stats.skipped(lines as u64, &record[..inner]);
+                        stats.skipped_lines_of(&record[..inner]);
                         if inner < carried {
                             // The next record starts in the carried lines:
                             // read them again, with the chunk (no carry:
@@ -97,7 +96,7 @@ impl CsvParser {
                 }
             }
         }
-        let mut next_hit = Candidates::csv().next(chunk, pos);
+        let mut next_hit = Needles::csv().next(chunk, pos);
         // `start` is always a record start, outside quotes.
         let mut start = pos;
         loop {
@@ -121,11 +120,10 @@ impl CsvParser {
             };
             if let Some(inner) = self.is_broken(&chunk[start..end]) {
                 let cut = start + inner;
-                let lines = memchr::memchr_iter(b'\n', &chunk[start..cut]).count();
-                stats.skipped(lines as u64, &chunk[start..cut]);
+                stats.skipped_lines_of(&chunk[start..cut]);
                 start = cut;
                 if next_hit.is_some_and(|h| h < start) {
-                    next_hit = Candidates::csv().next(chunk, start);
+                    next_hit = Needles::csv().next(chunk, start);
                 }
                 continue;
             }
@@ -133,7 +131,7 @@ impl CsvParser {
                 && h < end
             {
                 self.record(&chunk[start..end], stats, emit);
-                next_hit = Candidates::csv().next(chunk, end);
+                next_hit = Needles::csv().next(chunk, end);
             } else if self.sampled < SAMPLE {
                 self.sample(&chunk[start..end], stats);
             }
@@ -163,7 +161,7 @@ impl CsvParser {
             self.end_input(stats, emit);
         } else {
             let record = std::mem::take(&mut self.carry);
-            if Candidates::csv().next(&record, 0).is_some() {
+            if Needles::csv().next(&record, 0).is_some() {
                 self.record(&record, stats, emit);
             }
         }
@@ -256,13 +254,7 @@ impl CsvParser {
         }
         let Some(kind) = Classifier::get().classify(severity, field(13)) else { return };
         stats.candidates += 1;
-        let (ascii, nul) = super::ascii_and_nul(record);
-        if !ascii && std::str::from_utf8(record).is_err() {
-            stats.invalid_utf8 += 1;
-        }
-        if nul {
-            stats.nul_lines += 1;
-        }
+        stats.check_bytes(record);
         let non_empty = |v: &'_ [u8]| -> bool { !v.is_empty() };
         let meta = Meta {
             time: Timestamp::parse(field(0)),

@@ -16,7 +16,7 @@ use crate::event::{Event, Meta};
 use crate::parse::Stats;
 use crate::parse::csv::refine_with_detail;
 use crate::parse::message::{self, Parsed};
-use crate::scan::{Candidates, Classifier};
+use crate::scan::{Classifier, Needles};
 use crate::time::Timestamp;
 
 #[derive(Deserialize)]
@@ -50,7 +50,7 @@ impl JsonParser {
         F: FnMut(&Event<'_>),
     {
         let mut at = 0;
-        while let Some(hit) = Candidates::json().next(chunk, at) {
+        while let Some(hit) = Needles::json().next(chunk, at) {
             let ls = memchr::memrchr(b'\n', &chunk[..hit]).map_or(0, |i| i + 1);
             let le = memchr::memchr(b'\n', &chunk[hit..]).map_or(chunk.len(), |i| hit + i);
             at = (le + 1).min(chunk.len()).max(hit + 1);

@@ -99,6 +99,22 @@ impl Stats {
         self.sample(line);
     }
 
+    /// Counts a candidate line or record with invalid UTF-8 or NUL bytes.
+    pub(crate) fn check_bytes(&mut self, line: &[u8]) {
+        let (ascii, nul) = ascii_and_nul(line);
+        if !ascii && std::str::from_utf8(line).is_err() {
+            self.invalid_utf8 += 1;
+        }
+        if nul {
+            self.nul_lines += 1;
+        }
+    }
+
+    /// Counts `text`, the lines of a broken record, as skipped.
+    pub(crate) fn skipped_lines_of(&mut self, text: &[u8]) {
+        self.skipped(memchr::memchr_iter(b'\n', text).count() as u64, text);
+    }
+
     pub(crate) fn skipped(&mut self, lines: u64, text: &[u8]) {
         self.skipped_lines += lines;
         self.unparsed += 1;
@@ -109,7 +125,7 @@ impl Stats {
 /// Whether `line` is all ASCII, and whether it holds a NUL byte, in one
 /// pass of 8 bytes at a time (lines are short: `is_ascii` and `memchr` each
 /// spent most of their time on the tail after their last vector).
-pub(crate) fn ascii_and_nul(line: &[u8]) -> (bool, bool) {
+fn ascii_and_nul(line: &[u8]) -> (bool, bool) {
     const LOW: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let (mut high, mut zero) = (0, 0);

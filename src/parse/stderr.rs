@@ -180,13 +180,7 @@ impl StderrParser {
                 continue;
             };
             stats.candidates += 1;
-            let (ascii, nul) = super::ascii_and_nul(line);
-            if !ascii && std::str::from_utf8(line).is_err() {
-                stats.invalid_utf8 += 1;
-            }
-            if nul {
-                stats.nul_lines += 1;
-            }
+            stats.check_bytes(line);
             let text = &line[..sev.start];
             let meta = match self.meta(text) {
                 Some(m) => m,
