@@ -277,6 +277,20 @@ pub(crate) struct ParseInfo {
     untimed: u64,
 }
 
+/// Pushes the events `window` admits into `batch` (`buf`: the read buffer
+/// their lines are in, if any).
+fn admitted<'a>(
+    window: &'a mut Window,
+    batch: &'a mut Batch,
+    buf: &'a [u8],
+) -> impl FnMut(&Event<'_>) + 'a {
+    move |ev| {
+        if window.admits(ev.meta.time) {
+            batch.push(ev, buf);
+        }
+    }
+}
+
 impl Parsing {
     pub(crate) fn new(config: &Config) -> Parsing {
         Parsing {
@@ -300,35 +314,21 @@ impl Parsing {
     /// Parses the lines in `range` of `buf` into `batch`, which takes
     /// `buf` along.
     fn process(&mut self, buf: Vec<u8>, range: std::ops::Range<usize>, batch: &mut Batch) {
-        let window = &mut self.window;
-        self.parser.process(&buf[range], &mut self.stats, |ev| {
-            if window.admits(ev.meta.time) {
-                batch.push(ev, &buf);
-            }
-        });
+        let into = admitted(&mut self.window, batch, &buf);
+        self.parser.process(&buf[range], &mut self.stats, into);
         batch.buf = buf;
     }
 
     /// The input paused: the lines held back to decide the format and
     /// prefix are parsed into `batch`.
     fn flush(&mut self, batch: &mut Batch) {
-        let window = &mut self.window;
-        self.parser.flush(&mut self.stats, |ev| {
-            if window.admits(ev.meta.time) {
-                batch.push(ev, &[]);
-            }
-        });
+        self.parser.flush(&mut self.stats, admitted(&mut self.window, batch, &[]));
     }
 
     /// The current input ended: what the parser held back goes into
     /// `batch`.
     fn end_input(&mut self, batch: &mut Batch) {
-        let window = &mut self.window;
-        self.parser.end_input(&mut self.stats, |ev| {
-            if window.admits(ev.meta.time) {
-                batch.push(ev, &[]);
-            }
-        });
+        self.parser.end_input(&mut self.stats, admitted(&mut self.window, batch, &[]));
     }
 
     /// Completes `batch` with the statistics as of now.
