@@ -42,7 +42,8 @@ pub mod bench {
         n
     }
 
-    fn format(name: &str) -> Option<Format> {
+    /// A format by its `--format` name; anything else: detected.
+    pub(crate) fn format(name: &str) -> Option<Format> {
         match name {
             "stderr" => Some(Format::Stderr),
             "csvlog" => Some(Format::Csv),
@@ -148,13 +149,7 @@ pub mod fuzz {
     /// the first byte says; the first two pick a prefix (one in four:
     /// inferred).
     pub fn parse(data: &[u8], format_name: &str) -> usize {
-        let format = match format_name {
-            "stderr" => Some(Format::Stderr),
-            "csvlog" => Some(Format::Csv),
-            "jsonlog" => Some(Format::Json),
-            "syslog" => Some(Format::Syslog),
-            _ => None,
-        };
+        let format = super::bench::format(format_name);
         let given = match data {
             [a, b, ..] if (a ^ b) % 4 != 3 => {
                 Some(PREFIXES[usize::from((a ^ b) / 4) % PREFIXES.len()].clone())
