@@ -81,7 +81,7 @@ pub mod bench {
 /// optimised away; the fuzzer looks for panics, hangs and memory errors.
 #[doc(hidden)]
 pub mod fuzz {
-    use crate::parse::{Format, LogParser, Stats};
+    use crate::parse::{LogParser, Stats};
     use crate::prefix::{self, Prefix};
 
     /// The needle scan and, on each hit's line, the severity and the
