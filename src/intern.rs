@@ -10,6 +10,8 @@ use std::collections::HashMap;
 
 use foldhash::fast::RandomState;
 
+use crate::bytes;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct Sym(pub(crate) u32);
 
@@ -44,7 +46,7 @@ impl Interner {
 
     pub(crate) fn intern(&mut self, name: &[u8]) -> Sym {
         if let Some(last) = self.last
-            && *self.names[last.0 as usize] == *name
+            && bytes::eq(&self.names[last.0 as usize], name)
         {
             return last;
         }

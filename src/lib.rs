@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod args;
+mod bytes;
 pub mod config;
 pub mod error;
 mod event;

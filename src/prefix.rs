@@ -18,6 +18,7 @@ use regex_automata::util::captures::Captures;
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input};
 
+use crate::bytes;
 use crate::error::{Error, Result};
 use crate::event::Meta;
 use crate::time::{TimeCache, Timestamp};
@@ -50,8 +51,7 @@ pub(crate) struct Prefix {
     groups: Groups,
 }
 
-/// One step of the hand-written matcher; `group` is the capture group it
-/// fills (numbered as in the regexes).
+/// One step of the hand-written matcher; `to` is the field it fills.
 #[derive(Clone, Debug)]
 enum Step {
     Literal(Vec<u8>),
@@ -60,21 +60,21 @@ enum Step {
     Time {
         ms: bool,
         until: Option<u8>,
-        group: Option<usize>,
+        to: Slot,
     },
     /// `%n`: digits `.` three digits.
     Epoch {
-        group: Option<usize>,
+        to: Slot,
     },
     /// Digits: one or more (`%p`, `%l`, `%x`), or any number (`%P`, `%v`).
     Digits {
         min: usize,
         slash: bool,
-        group: Option<usize>,
+        to: Slot,
     },
     /// `%c`: hex `.` hex.
     Session {
-        group: Option<usize>,
+        to: Slot,
     },
     /// `%e`: five of `[0-9A-Z]`; `%Q`: an optional `-` and digits.
     Sqlstate,
@@ -82,14 +82,45 @@ enum Step {
     /// A free-text field, up to the first byte of the literal after it.
     Text {
         until: u8,
-        group: Option<usize>,
+        to: Slot,
     },
     /// `%q`: the rest may be absent.
     Optional,
 }
 
-/// Capture spans of a match, by group number.
-type Spans = [Option<(usize, usize)>; 8];
+/// The fields pgconn uses, as slots of `Raw`; `Skip` is a slot nobody
+/// reads (fields printed but not used, and repeats of a field).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    Time,
+    Pid,
+    Session,
+    User,
+    Db,
+    Host,
+    Remote,
+    Skip,
+}
+
+/// The text of each field of a match, by `Slot`; empty where the prefix
+/// has no such field or the line no value for it.
+type Raw<'a> = [&'a [u8]; 8];
+
+impl Slot {
+    fn of(c: u8, group: Option<usize>) -> Slot {
+        match (group, c) {
+            (None, _) => Slot::Skip,
+            (Some(_), b'm' | b't' | b'n') => Slot::Time,
+            (Some(_), b'p') => Slot::Pid,
+            (Some(_), b'c') => Slot::Session,
+            (Some(_), b'u') => Slot::User,
+            (Some(_), b'd') => Slot::Db,
+            (Some(_), b'h') => Slot::Host,
+            (Some(_), b'r') => Slot::Remote,
+            _ => Slot::Skip,
+        }
+    }
+}
 
 fn fast_steps(tokens: &[Token]) -> Option<Vec<Step>> {
     let mut groups = Groups::default();
@@ -100,24 +131,24 @@ fn fast_steps(tokens: &[Token]) -> Option<Vec<Step>> {
             Token::Q => Step::Optional,
             &Token::Field { padded: true, .. } => return None,
             &Token::Field { c, .. } => {
-                let group = groups.take(c);
+                let to = Slot::of(c, groups.take(c));
                 match c {
                     b'm' | b't' | b's' => {
                         let until = match tokens.get(i + 1) {
                             Some(Token::Literal(l)) => Some(l[0]),
                             _ => None,
                         };
-                        Step::Time { ms: c == b'm', until, group }
+                        Step::Time { ms: c == b'm', until, to }
                     }
-                    b'n' => Step::Epoch { group },
-                    b'p' | b'l' | b'x' => Step::Digits { min: 1, slash: false, group },
-                    b'P' => Step::Digits { min: 0, slash: false, group },
-                    b'v' => Step::Digits { min: 0, slash: true, group },
-                    b'c' => Step::Session { group },
+                    b'n' => Step::Epoch { to },
+                    b'p' | b'l' | b'x' => Step::Digits { min: 1, slash: false, to },
+                    b'P' => Step::Digits { min: 0, slash: false, to },
+                    b'v' => Step::Digits { min: 0, slash: true, to },
+                    b'c' => Step::Session { to },
                     b'e' => Step::Sqlstate,
                     b'Q' => Step::QueryId,
                     _ => match tokens.get(i + 1) {
-                        Some(Token::Literal(l)) => Step::Text { until: l[0], group },
+                        Some(Token::Literal(l)) => Step::Text { until: l[0], to },
                         _ => return None,
                     },
                 }
@@ -128,73 +159,65 @@ fn fast_steps(tokens: &[Token]) -> Option<Vec<Step>> {
     Some(steps)
 }
 
-/// Runs the steps over `text`, filling `spans` with the groups' spans:
+/// Runs the steps over `text`, filling `raw` with the fields' texts:
 /// whether they matched.
-fn fast_match(steps: &[Step], text: &[u8], spans: &mut Spans) -> bool {
-    *spans = [None; 8];
+fn fast_match<'a>(steps: &[Step], text: &'a [u8], raw: &mut Raw<'a>) -> bool {
     let mut pos = 0;
-    let mut set = |g: &Option<usize>, a: usize, b: usize| {
-        if let Some(g) = *g
-            && g < spans.len()
-        {
-            spans[g] = Some((a, b));
-        }
-    };
     let digits = |from: usize, slash: bool| {
         text[from..].iter().take_while(|c| c.is_ascii_digit() || (slash && **c == b'/')).count()
     };
     for step in steps {
         let rest = &text[pos..];
-        match step {
+        match *step {
             Step::Optional => {
                 if rest.is_empty() {
                     return true;
                 }
             }
-            Step::Literal(l) => {
-                if !rest.starts_with(l) {
+            Step::Literal(ref l) => {
+                if !bytes::starts_with(rest, l) {
                     return false;
                 }
                 pos += l.len();
             }
-            Step::Time { ms, until, group } => {
-                let mut n = if *ms { 23 } else { 19 };
+            Step::Time { ms, until, to } => {
+                let mut n = if ms { 23 } else { 19 };
                 if rest.len() < n + 2 || rest[4] != b'-' || rest[10] != b' ' || rest[13] != b':' {
                     return false;
                 }
-                if (*ms && rest[19] != b'.') || rest[n] != b' ' {
+                if (ms && rest[19] != b'.') || rest[n] != b' ' {
                     return false;
                 }
                 let zone = rest[n + 1..]
                     .iter()
                     .take_while(|&&c| {
-                        Some(c) != *until && (c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-'))
+                        Some(c) != until && (c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-'))
                     })
                     .count();
                 if zone == 0 {
                     return false;
                 }
                 n += 1 + zone;
-                set(group, pos, pos + n);
+                raw[to as usize] = &rest[..n];
                 pos += n;
             }
-            Step::Epoch { group } => {
+            Step::Epoch { to } => {
                 let a = digits(pos, false);
                 if a == 0 || text.get(pos + a) != Some(&b'.') || digits(pos + a + 1, false) != 3 {
                     return false;
                 }
-                set(group, pos, pos + a + 4);
+                raw[to as usize] = &rest[..a + 4];
                 pos += a + 4;
             }
-            Step::Digits { min, slash, group } => {
-                let n = digits(pos, *slash);
-                if n < *min {
+            Step::Digits { min, slash, to } => {
+                let n = digits(pos, slash);
+                if n < min {
                     return false;
                 }
-                set(group, pos, pos + n);
+                raw[to as usize] = &rest[..n];
                 pos += n;
             }
-            Step::Session { group } => {
+            Step::Session { to } => {
                 let hex = |from: usize| {
                     text[from..]
                         .iter()
@@ -209,7 +232,7 @@ fn fast_match(steps: &[Step], text: &[u8], spans: &mut Spans) -> bool {
                 if b == 0 {
                     return false;
                 }
-                set(group, pos, pos + a + 1 + b);
+                raw[to as usize] = &rest[..a + 1 + b];
                 pos += a + 1 + b;
             }
             Step::Sqlstate => {
@@ -228,9 +251,9 @@ fn fast_match(steps: &[Step], text: &[u8], spans: &mut Spans) -> bool {
                 }
                 pos += sign + n;
             }
-            Step::Text { until, group } => {
-                let n = memchr::memchr(*until, rest).unwrap_or(rest.len());
-                set(group, pos, pos + n);
+            Step::Text { until, to } => {
+                let n = memchr::memchr(until, rest).unwrap_or(rest.len());
+                raw[to as usize] = trim_spaces(&rest[..n]);
                 pos += n;
             }
         }
@@ -471,16 +494,23 @@ impl Prefix {
     /// Matches `text` and extracts the fields, or None when it does not
     /// match.
     pub(crate) fn parse<'a>(&self, text: &'a [u8], cache: &mut PrefixCache) -> Option<Meta<'a>> {
-        let mut spans: Spans = [None; 8];
+        let mut raw: Raw<'a> = [&[]; 8];
         if let Some(steps) = &self.fast
-            && fast_match(steps, text, &mut spans)
+            && fast_match(steps, text, &mut raw)
         {
-            let group = |g: usize| spans.get(g).copied().flatten().map(|(a, b)| a..b);
-            return Some(self.fields(text, group, &mut cache.time));
+            return Some(self.fields(&raw, &mut cache.time));
         }
         let PrefixCache { time, caps, strict } = cache;
         let caps = self.captures(text, caps, strict)?;
-        Some(self.fields(text, |g| caps.get_group(g).map(|s| s.range()), time))
+        let g = &self.groups;
+        let slots = [g.time.map(|t| t.0), g.pid, g.session, g.user, g.db, g.host, g.remote];
+        let mut raw: Raw<'a> = [&[]; 8];
+        for (field, group) in raw.iter_mut().zip(slots) {
+            if let Some(span) = group.and_then(|g| caps.get_group(g)) {
+                *field = trim_spaces(&text[span.range()]);
+            }
+        }
+        Some(self.fields(&raw, time))
     }
 
     /// The capture groups of a match of `text`.
@@ -523,34 +553,28 @@ impl Prefix {
         )
     }
 
-    /// The fields, from where each capture group matched.
-    fn fields<'a>(
-        &self,
-        text: &'a [u8],
-        group: impl Fn(usize) -> Option<std::ops::Range<usize>>,
-        time: &mut TimeCache,
-    ) -> Meta<'a> {
-        let get =
-            |g: Option<usize>| -> Option<&'a [u8]> { group(g?).map(|r| trim_spaces(&text[r])) };
+    /// The fields, from their texts.
+    fn fields<'a>(&self, raw: &Raw<'a>, time: &mut TimeCache) -> Meta<'a> {
+        let get = |slot: Slot| Some(raw[slot as usize]).filter(|v| !v.is_empty());
         let mut meta = Meta::default();
-        if let Some((g, form)) = self.groups.time
-            && let Some(t) = get(Some(g))
+        if let Some((_, form)) = self.groups.time
+            && let Some(t) = get(Slot::Time)
         {
             meta.time = match form {
                 TimeForm::Civil => Timestamp::parse_cached(t, time),
                 TimeForm::Epoch => Timestamp::parse_epoch(t),
             };
         }
-        meta.pid = get(self.groups.pid).and_then(parse_u32).or_else(|| {
+        meta.pid = get(Slot::Pid).and_then(parse_u32).or_else(|| {
             // %c is hex(start time) '.' hex(pid).
-            let s = get(self.groups.session)?;
+            let s = get(Slot::Session)?;
             let dot = memchr::memchr(b'.', s)?;
             u32::from_str_radix(std::str::from_utf8(&s[dot + 1..]).ok()?, 16).ok()
         });
-        meta.user = get(self.groups.user).filter(|v| known(v));
-        meta.db = get(self.groups.db).filter(|v| known(v));
-        meta.host = get(self.groups.host).filter(|v| known(v)).or_else(|| {
-            let r = get(self.groups.remote).filter(|v| known(v))?;
+        meta.user = get(Slot::User).filter(|v| known(v));
+        meta.db = get(Slot::Db).filter(|v| known(v));
+        meta.host = get(Slot::Host).filter(|v| known(v)).or_else(|| {
+            let r = get(Slot::Remote).filter(|v| known(v))?;
             // host(port), or [local]
             match (memchr::memrchr(b'(', r), r.last()) {
                 (Some(open), Some(b')')) => Some(&r[..open]),
@@ -574,7 +598,7 @@ fn trim_spaces(b: &[u8]) -> &[u8] {
 
 /// Empty and `[unknown]` mean the prefix had no value for this line.
 fn known(v: &[u8]) -> bool {
-    !v.is_empty() && v != b"[unknown]"
+    !v.is_empty() && !bytes::eq(v, b"[unknown]")
 }
 
 fn parse_u32(b: &[u8]) -> Option<u32> {
@@ -1013,7 +1037,7 @@ mod tests {
         for (p, text) in cases {
             let prefix = Prefix::compile(p).unwrap();
             let steps = prefix.fast.as_ref().unwrap_or_else(|| panic!("no fast path for {p}"));
-            assert!(fast_match(steps, text.as_bytes(), &mut [None; 8]), "{p} on {text}");
+            assert!(fast_match(steps, text.as_bytes(), &mut [&[]; 8]), "{p} on {text}");
             let fast = prefix.parse(text.as_bytes(), &mut prefix.create_cache()).unwrap();
             let mut slow = prefix.clone();
             slow.fast = None;
@@ -1024,7 +1048,7 @@ mod tests {
         assert!(Prefix::compile("%-10u|%p ").unwrap().fast.is_none());
         let p = Prefix::compile("%m [%p] %q%u@%d ").unwrap();
         let text = b"2025-03-01 10:00:00.123 UTC [7] app@sales db ";
-        assert!(!fast_match(p.fast.as_ref().unwrap(), text, &mut [None; 8]));
+        assert!(!fast_match(p.fast.as_ref().unwrap(), text, &mut [&[]; 8]));
         let m = p.parse(text, &mut p.create_cache()).unwrap();
         assert_eq!(m.db, Some(&b"sales db"[..]));
     }

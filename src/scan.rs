@@ -17,6 +17,7 @@ use std::sync::LazyLock;
 
 use aho_corasick::{AhoCorasick, Input, MatchKind, Span, packed};
 
+use crate::bytes;
 use crate::event::ServerEvent;
 use crate::parse::message::MessageKind;
 
@@ -179,9 +180,9 @@ impl Classifier {
             b"LOG" => {
                 let (from, to) = self.groups[usize::from(*message.first()?)];
                 let group = self.order.get(usize::from(from)..usize::from(to))?;
-                let i = group
-                    .iter()
-                    .find(|&&i| message.starts_with(MARKERS[usize::from(i)].0.as_bytes()))?;
+                let i = group.iter().find(|&&i| {
+                    bytes::starts_with(message, MARKERS[usize::from(i)].0.as_bytes())
+                })?;
                 Some(MARKERS[usize::from(*i)].1)
             }
             b"DETAIL" if message.starts_with(b"Role \"") => Some(MessageKind::RoleDetail),
@@ -191,19 +192,36 @@ impl Classifier {
 }
 
 /// True for the severity words of English logs (stderr and csvlog
-/// translate them with lc_messages).
+/// translate them with lc_messages): those that start a log entry's first
+/// line (LOG ... DEBUG), and those of lines that belong to the entry above
+/// them (DETAIL ... STATEMENT).
 pub(crate) fn is_english_severity(word: &[u8]) -> bool {
-    MAIN_SEVERITIES.contains(&word) || SUB_SEVERITIES.contains(&word)
+    // A match on the bytes compiles to compares of words, where a list
+    // of slices called `memcmp` per entry.
+    matches!(
+        word,
+        b"LOG"
+            | b"FATAL"
+            | b"ERROR"
+            | b"WARNING"
+            | b"PANIC"
+            | b"NOTICE"
+            | b"INFO"
+            | b"DEBUG1"
+            | b"DEBUG2"
+            | b"DEBUG3"
+            | b"DEBUG4"
+            | b"DEBUG5"
+            | b"DEBUG"
+            | b"DETAIL"
+            | b"HINT"
+            | b"QUERY"
+            | b"CONTEXT"
+            | b"LOCATION"
+            | b"BACKTRACE"
+            | b"STATEMENT"
+    )
 }
-
-/// Severity words that start a log entry's first line. Lines whose severity
-/// is DETAIL, HINT, STATEMENT and so on belong to an entry above them.
-const MAIN_SEVERITIES: &[&[u8]] = &[
-    b"LOG", b"FATAL", b"ERROR", b"WARNING", b"PANIC", b"NOTICE", b"INFO", b"DEBUG1", b"DEBUG2",
-    b"DEBUG3", b"DEBUG4", b"DEBUG5", b"DEBUG",
-];
-const SUB_SEVERITIES: &[&[u8]] =
-    &[b"DETAIL", b"HINT", b"QUERY", b"CONTEXT", b"LOCATION", b"BACKTRACE", b"STATEMENT"];
 
 /// The needle automaton (built on first use, once per run).
 pub(crate) struct Scanner;
@@ -231,7 +249,7 @@ impl Scanner {
                 .rposition(|c| !(c.is_ascii_uppercase() || c.is_ascii_digit()))
                 .map_or(0, |i| i + 1);
             let word = &line[word_start..colon];
-            if !MAIN_SEVERITIES.contains(&word) && !SUB_SEVERITIES.contains(&word) {
+            if !is_english_severity(word) {
                 continue;
             }
             let mut msg = colon + 3;

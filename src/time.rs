@@ -9,11 +9,16 @@
 
 use std::fmt;
 
-/// The last date and zone `Timestamp::parse_cached` worked out.
+/// The last second, date and zone `Timestamp::parse_cached` worked out.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct TimeCache {
-    date: [u8; 10],
-    date_len: u8,
+    /// `YYYY-MM-DD HH:MM:SS` of the last line, as three words, and its
+    /// seconds since the epoch in local time.
+    /// (All zero at first: no timestamp's words.)
+    second: [u64; 3],
+    local_secs: i64,
+    /// `YYYY-MM-DD` as a word and two bytes.
+    date: Option<(u64, u16)>,
     days: i64,
     zone: [u8; 8],
     zone_len: u8,
@@ -47,6 +52,11 @@ fn digits(b: &[u8]) -> Option<i64> {
         n = n * 10 + i64::from(c - b'0');
     }
     Some(n)
+}
+
+/// The 8 bytes at `b[i..]` as one word, for comparing.
+fn word(b: &[u8], i: usize) -> u64 {
+    u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"))
 }
 
 /// Two ASCII digits at `b[i..i + 2]`.
@@ -149,25 +159,36 @@ impl Timestamp {
         if b[10] != b' ' && b[10] != b'T' {
             return None;
         }
-        let days = if cache.date_len == 10 && cache.date == b[..10] {
-            cache.days
+        // Lines of the same second share `YYYY-MM-DD HH:MM:SS`: three
+        // word compares instead of the digits.
+        let second = [word(b, 0), word(b, 8), word(b, 11)];
+        let local_secs = if cache.second == second {
+            cache.local_secs
         } else {
-            let y = digits(&b[0..4])?;
-            let mo = digits(&b[5..7])?;
-            let d = digits(&b[8..10])?;
-            if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+            let date = (second[0], u16::from_le_bytes([b[8], b[9]]));
+            let days = if cache.date == Some(date) {
+                cache.days
+            } else {
+                let y = digits(&b[0..4])?;
+                let mo = digits(&b[5..7])?;
+                let d = digits(&b[8..10])?;
+                if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+                    return None;
+                }
+                let days = days_from_civil(y, mo, d);
+                cache.date = Some(date);
+                cache.days = days;
+                days
+            };
+            let (h, mi, s) = (two(b, 11)?, two(b, 14)?, two(b, 17)?);
+            if h > 23 || mi > 59 || s > 60 {
                 return None;
             }
-            let days = days_from_civil(y, mo, d);
-            cache.date.copy_from_slice(&b[..10]);
-            cache.date_len = 10;
-            cache.days = days;
-            days
+            let local_secs = days * 86_400 + h * 3600 + mi * 60 + s;
+            cache.second = second;
+            cache.local_secs = local_secs;
+            local_secs
         };
-        let (h, mi, s) = (two(b, 11)?, two(b, 14)?, two(b, 17)?);
-        if h > 23 || mi > 59 || s > 60 {
-            return None;
-        }
         let mut rest = &b[19..];
         let mut ms = 0;
         let mut has_ms = false;
@@ -200,29 +221,35 @@ impl Timestamp {
             Some(b'+' | b'-' | b'Z') => rest,
             Some(_) => return None,
         };
+        // A zone is one short word: `UTC`, `CEST`, `+03`, `-04:30`.
+        if zone.len() > 8 {
+            return None;
+        }
+        let mut z = [0u8; 8];
+        for (to, &from) in z.iter_mut().zip(zone) {
+            *to = from;
+        }
         let offset_min = if zone.is_empty() {
             None
-        } else if usize::from(cache.zone_len) == zone.len() && &cache.zone[..zone.len()] == zone {
+        } else if usize::from(cache.zone_len) == zone.len()
+            && u64::from_le_bytes(cache.zone) == u64::from_le_bytes(z)
+        {
             // The zone of the line before: checked then.
             cache.offset
         } else {
-            // A zone is one short word: `UTC`, `CEST`, `+03`, `-04:30`.
             let word = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b':');
-            if zone.len() > 8 || !zone.iter().all(word) {
+            if !zone.iter().all(word) {
                 return None;
             }
             let offset = numeric_offset(zone).or_else(|| abbreviation_offset(zone));
-            cache.zone[..zone.len()].copy_from_slice(zone);
+            cache.zone = z;
             cache.zone_len = zone.len() as u8;
             cache.offset = offset;
             offset
         };
-        let local = (days * 86_400 + h * 3600 + mi * 60 + s) * 1000 + ms;
+        let local = local_secs * 1000 + ms;
         let utc = local - i64::from(offset_min.unwrap_or(0)) * 60_000;
-        let mut z = [0u8; 8];
-        let zone_len = zone.len().min(8);
-        z[..zone_len].copy_from_slice(&zone[..zone_len]);
-        Some(Timestamp { ms: utc, offset_min, has_ms, zone: z, zone_len: zone_len as u8 })
+        Some(Timestamp { ms: utc, offset_min, has_ms, zone: z, zone_len: zone.len() as u8 })
     }
 
     /// Parses `%n`: seconds since the epoch with milliseconds.

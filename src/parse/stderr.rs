@@ -9,7 +9,7 @@
 
 use crate::event::{Event, Meta};
 use crate::parse::Stats;
-use crate::parse::message::{self, Parsed};
+use crate::parse::message::{self, MessageKind, Parsed};
 use crate::prefix::{self, Prefix, PrefixCache};
 use crate::scan::{Classifier, Scanner};
 
@@ -160,11 +160,20 @@ impl StderrParser {
         }
         self.sampled_ahead = false;
         let mut at = 0;
-        while let Some(hit) = self.scanner.next(chunk, at) {
-            let ls = memchr::memrchr(b'\n', &chunk[..hit]).map_or(0, |i| i + 1);
-            let le = memchr::memchr(b'\n', &chunk[hit..]).map_or(chunk.len(), |i| hit + i);
-            let next_line = (le + 1).min(chunk.len());
-            at = next_line.max(hit + 1);
+        // The start of a line to look at without the needle search: the
+        // one after a connection line (they come in runs).
+        let mut direct = None;
+        loop {
+            let (ls, searched) = match direct.take() {
+                Some(ls) if ls < chunk.len() => (ls, false),
+                Some(_) => break,
+                None => {
+                    let Some(hit) = self.scanner.next(chunk, at) else { break };
+                    (memchr::memrchr(b'\n', &chunk[..hit]).map_or(0, |i| i + 1), true)
+                }
+            };
+            let le = memchr::memchr(b'\n', &chunk[ls..]).map_or(chunk.len(), |i| ls + i);
+            at = (le + 1).min(chunk.len()).max(ls + 1);
             let mut line = &chunk[ls..le];
             if line.last() == Some(&b'\r') {
                 line = &line[..line.len() - 1];
@@ -179,6 +188,17 @@ impl StderrParser {
             let Some(kind) = Classifier::get().classify(sev.word, &line[sev.message..]) else {
                 continue;
             };
+            // A line looked at directly is one the search would have found:
+            // its message holds a needle, but for a DETAIL whose `Role "`
+            // does not follow `DETAIL:  ` (after an SQLSTATE).
+            if !searched
+                && kind == MessageKind::RoleDetail
+                && sev.message != sev.start + b"DETAIL:  ".len()
+                && self.scanner.next(chunk, ls).is_none_or(|hit| hit >= le)
+            {
+                continue;
+            }
+            direct = Some(le + 1);
             stats.candidates += 1;
             stats.check_bytes(line);
             let text = &line[..sev.start];
