@@ -95,14 +95,21 @@ impl History {
 
     /// The bucket holding `t`, created (with the sessions open carried
     /// over) if needed. `active` is the number open now.
+    #[inline]
     pub(crate) fn at(&mut self, t: &Timestamp, active: u64) -> &mut Bucket {
-        // The common case: the same bucket as the last call.
+        // The common case, inlined (the tracker asks a few times per
+        // event): the same bucket as the last call.
         if let Some((lo, hi, i)) = self.last
             && t.ms >= lo
             && t.ms < hi
         {
             return &mut self.buckets[i];
         }
+        self.find(t, active)
+    }
+
+    #[inline(never)]
+    fn find(&mut self, t: &Timestamp, active: u64) -> &mut Bucket {
         let k = self.index(t);
         if k >= self.first && k < self.first + self.buckets.len() as i64 {
             let i = (k - self.first) as usize;

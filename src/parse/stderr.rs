@@ -265,6 +265,29 @@ mod tests {
         assert_eq!(stats.unparsed, 0);
     }
 
+    /// A line looked at right after a connection line gives what the
+    /// needle search gives: the same events, whatever comes before it.
+    #[test]
+    fn lines_after_an_event_are_read_as_the_search_reads_them() {
+        let first = [
+            "2025-03-01 10:00:00.100 UTC [10] LOG:  connection received: host=[local]\n",
+            "2025-03-01 10:00:00.100 UTC [10] LOG:  statement: select 1\n",
+        ];
+        let second = [
+            "2025-03-01 10:00:00.101 UTC [11] LOG:  connection received: host=[local]\n",
+            "2025-03-01 10:00:00.101 UTC [11] DETAIL:  Role \"x\" does not exist.\n",
+            // No needle: the search never sees it.
+            "2025-03-01 10:00:00.101 UTC [11] DETAIL:  28000: Role \"x\" does not exist.\n",
+            "\t2025-03-01 10:00:00.101 UTC [12] LOG:  connection received: host=[local]\n",
+            "2025-03-01 10:00:00.101 UTC [11] LOG:  statement: connection\n",
+        ];
+        for b in second {
+            let (after_event, _) = events(Some("%m [%p] "), &format!("{}{b}", first[0]));
+            let (after_other, _) = events(Some("%m [%p] "), &format!("{}{b}", first[1]));
+            assert_eq!(&after_event[1..], &after_other[..], "{b}");
+        }
+    }
+
     #[test]
     fn translated_severities_are_noticed() {
         let mut p = StderrParser::new(None);
