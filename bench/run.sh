@@ -150,8 +150,24 @@ for name, size, conn, path in (l.rstrip("\n").split("\t") for l in open(sys.argv
     print(f"heavy.log: {int(conn):,} connection lines (connection authorized + disconnection)")
     for r in res:
         if r["command"].startswith("pgconn"):
-            print(f"  {r['command']:<19} {int(conn) / r['mean'] / 1e6:6.2f} M events/s")
+            cpu = r["user"] + r["system"]
+            print(f"  {r['command']:<19} {int(conn) / r['mean'] / 1e6:6.2f} M events/s "
+                  f"(wall; CPU time of all threads {cpu:.3f} s: {int(conn) / cpu / 1e6:.2f} M events "
+                  f"per CPU-second)")
 PY
+# the issue's "on one core": the same command pinned to one CPU, its threads taking turns
+if [[ " ${FILES[*]} " == *" heavy.log "* ]] && command -v taskset >/dev/null; then
+  log "hyperfine: pgconn heavy.log on one core (taskset -c 0)"
+  hyperfine --style basic --warmup 1 --runs "$RUNS" --export-json "$TMP/hf-one-core.json" \
+    -n 'taskset -c 0 pgconn FILE' "taskset -c 0 $(q "$PGCONN") $(q "$DIR/heavy.log") > /dev/null" >&2
+  python3 - "$TMP/files.txt" "$TMP/hf-one-core.json" <<'PY'
+import json, sys
+conn = next(int(l.split("\t")[2]) for l in open(sys.argv[1]) if l.startswith("heavy.log\t"))
+r = json.load(open(sys.argv[2]))["results"][0]
+print(f"  {'one core':<19} {conn / r['mean'] / 1e6:6.2f} M events/s "
+      f"({r['mean']:.3f} s ± {r['stddev'] or 0:.3f} s, taskset -c 0)")
+PY
+fi
 echo
 
 # ----------------------------------------------------------------------------------------------

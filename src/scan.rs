@@ -240,9 +240,13 @@ impl Scanner {
     /// severity.
     pub(crate) fn severity<'a>(&self, line: &'a [u8]) -> Option<Severity<'a>> {
         // The colons of the time come first; a memchr per colon beats a
-        // substring search on lines this short.
-        let colons =
-            memchr::memchr_iter(b':', line).filter(|&i| line.get(i + 1..i + 3) == Some(b"  "));
+        // substring search on lines this short. A line that starts with
+        // `YYYY-MM-DD HH:MM:SS` (%m, %t) has no `:  ` there: the search
+        // starts after it.
+        let from = if starts_with_time(line) { 19 } else { 0 };
+        let colons = memchr::memchr_iter(b':', &line[from..])
+            .map(|i| from + i)
+            .filter(|&i| line.get(i + 1..i + 3) == Some(b"  "));
         for colon in colons {
             let word_start = line[..colon]
                 .iter()
@@ -264,6 +268,18 @@ impl Scanner {
         }
         None
     }
+}
+
+/// Whether `line` starts with `YYYY-MM-DD HH:MM:SS` (or `T` between).
+fn starts_with_time(line: &[u8]) -> bool {
+    let Some(t) = line.get(..19) else { return false };
+    let digits = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
+    t[4] == b'-'
+        && t[7] == b'-'
+        && (t[10] == b' ' || t[10] == b'T')
+        && t[13] == b':'
+        && t[16] == b':'
+        && digits.iter().all(|&i| t[i].is_ascii_digit())
 }
 
 /// Where a line's severity word and message are.
