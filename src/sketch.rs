@@ -245,6 +245,28 @@ mod small_tests {
         assert_eq!(one.percentile(50.0), Some(42));
     }
 
+    /// Buckets stay sorted and distinct and their counts add up, through
+    /// merges.
+    #[test]
+    fn small_sketch_buckets_add_up() {
+        let mut s = SmallSketch::default();
+        let mut x: u64 = 7;
+        for n in 0..20_000u64 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let v = match n % 5 {
+                0 | 1 => 8,
+                2 => x >> 40,
+                3 => n,
+                _ => x >> (x % 60),
+            };
+            s.add(v);
+        }
+        assert!(s.buckets.windows(2).all(|w| w[0].0 < w[1].0), "{:?}", s.buckets);
+        assert!(s.buckets.len() <= SMALL_CAP);
+        assert_eq!(s.buckets.iter().map(|b| u64::from(b.1)).sum::<u64>(), 20_000);
+        assert_eq!(s.count(), 20_000);
+    }
+
     #[test]
     fn indexes_are_ordered() {
         let mut last = 0;
