@@ -74,16 +74,29 @@ fn quoted_to_last<'a>(msg: &'a [u8], after: &[u8]) -> Option<&'a [u8]> {
     Some(&msg[s..s + e])
 }
 
+/// `?` for the parsers of one message: a part missing makes it unparsed.
+macro_rules! need {
+    ($e:expr) => {
+        match $e {
+            Some(v) => v,
+            None => return Parsed::Unparsed,
+        }
+    };
+}
+
 /// Parses a message of the given kind. `msg` starts at the message text
 /// (after the severity and, with verbose logging, the SQLSTATE).
 pub(crate) fn parse(kind: MessageKind, msg: &[u8]) -> Parsed<'_> {
+    // The connection messages return `Parsed` themselves: an event built
+    // in a temporary and then moved into `Parsed` was copied right after
+    // it was written, which stalls (store forwarding).
     let event = match kind {
-        MessageKind::Received => received(msg),
-        MessageKind::Authenticated => authenticated(msg),
-        MessageKind::Authorized => authorized(msg, false),
-        MessageKind::ReplicationAuthorized => authorized(msg, true),
-        MessageKind::Ready => ready(msg),
-        MessageKind::Disconnection => disconnection(msg),
+        MessageKind::Received => return received(msg),
+        MessageKind::Authenticated => return authenticated(msg),
+        MessageKind::Authorized => return authorized(msg, false),
+        MessageKind::ReplicationAuthorized => return authorized(msg, true),
+        MessageKind::Ready => return ready(msg),
+        MessageKind::Disconnection => return disconnection(msg),
         MessageKind::Fatal => return fatal(msg),
         MessageKind::RoleDetail => {
             return if msg.ends_with(b"\" does not exist.") {
@@ -111,22 +124,22 @@ pub(crate) fn parse(kind: MessageKind, msg: &[u8]) -> Parsed<'_> {
     }
 }
 
-fn received(msg: &[u8]) -> Option<EventKind<'_>> {
-    let rest = msg.strip_prefix(b"connection received: host=")?;
+fn received(msg: &[u8]) -> Parsed<'_> {
+    let rest = need!(msg.strip_prefix(b"connection received: host="));
     let (host, port) = match find(rest, b" port=") {
         Some(i) => {
             (&rest[..i], std::str::from_utf8(&rest[i + 6..]).ok().and_then(|p| p.parse().ok()))
         }
         None => (rest, None),
     };
-    Some(EventKind::Received { host, port })
+    Parsed::Event(EventKind::Received { host, port })
 }
 
-fn authenticated(msg: &[u8]) -> Option<EventKind<'_>> {
-    let rest = msg.strip_prefix(b"connection authenticated: ")?;
-    let s = find(rest, b"\" method=")? + 9;
+fn authenticated(msg: &[u8]) -> Parsed<'_> {
+    let rest = need!(msg.strip_prefix(b"connection authenticated: "));
+    let s = need!(find(rest, b"\" method=")) + 9;
     let e = find(&rest[s..], b" ").map_or(rest.len(), |i| s + i);
-    Some(EventKind::Authenticated { method: &rest[s..e] })
+    Parsed::Event(EventKind::Authenticated { method: &rest[s..e] })
 }
 
 /// Strips a trailing ` KEYWORD (...)` block, returning what is before it
@@ -140,13 +153,13 @@ fn strip_block<'a>(text: &'a [u8], keyword: &[u8]) -> (&'a [u8], Option<&'a [u8]
     (text, None)
 }
 
-fn authorized(msg: &[u8], replication: bool) -> Option<EventKind<'_>> {
+fn authorized(msg: &[u8], replication: bool) -> Parsed<'_> {
     let head: &[u8] = if replication {
         b"replication connection authorized: user="
     } else {
         b"connection authorized: user="
     };
-    let rest = msg.strip_prefix(head)?;
+    let rest = need!(msg.strip_prefix(head));
     // From the end: GSS (...), then SSL enabled (...).
     let (rest, gss) = strip_block(rest, b" GSS (");
     let (rest, ssl) = strip_block(rest, b" SSL enabled (");
@@ -164,22 +177,22 @@ fn authorized(msg: &[u8], replication: bool) -> Option<EventKind<'_>> {
     let (user, db) = match find(before_app, b" database=") {
         Some(i) => (&before_app[..i], Some(&before_app[i + 10..])),
         None if replication => (before_app, None),
-        None => return None,
+        None => return Parsed::Unparsed,
     };
-    Some(EventKind::Authorized { user, db, app, replication, security })
+    Parsed::Event(EventKind::Authorized { user, db, app, replication, security })
 }
 
 /// `connection ready: setup total=7.197 ms, fork=1.103 ms, authentication=0.332 ms`
-fn ready(msg: &[u8]) -> Option<EventKind<'_>> {
-    let rest = msg.strip_prefix(b"connection ready: setup ")?;
+fn ready(msg: &[u8]) -> Parsed<'_> {
+    let rest = need!(msg.strip_prefix(b"connection ready: setup "));
     let mut us = [0u64; 3];
     for (slot, key) in us.iter_mut().zip([&b"total="[..], b"fork=", b"authentication="]) {
-        let s = find(rest, key)? + key.len();
-        let e = find(&rest[s..], b" ms")? + s;
-        let ms: f64 = std::str::from_utf8(&rest[s..e]).ok()?.parse().ok()?;
+        let s = need!(find(rest, key)) + key.len();
+        let e = need!(find(&rest[s..], b" ms")) + s;
+        let ms: f64 = need!(std::str::from_utf8(&rest[s..e]).ok().and_then(|t| t.parse().ok()));
         *slot = (ms * 1000.0).round().max(0.0) as u64;
     }
-    Some(EventKind::Ready { total_us: us[0], fork_us: us[1], auth_us: us[2] })
+    Parsed::Event(EventKind::Ready { total_us: us[0], fork_us: us[1], auth_us: us[2] })
 }
 
 /// `H:MM:SS.mmm`, hours without a day rollover.
@@ -202,22 +215,22 @@ fn session_time(t: &[u8]) -> Option<u64> {
     Some(((h * 60 + m) * 60 + s) * 1000 + num(ms)?)
 }
 
-fn disconnection(msg: &[u8]) -> Option<EventKind<'_>> {
-    let rest = msg.strip_prefix(b"disconnection: session time: ")?;
-    let sp = memchr::memchr(b' ', rest)?;
-    let session_ms = session_time(&rest[..sp])?;
-    let rest = rest[sp + 1..].strip_prefix(b"user=")?;
-    let d = find(rest, b" database=")?;
+fn disconnection(msg: &[u8]) -> Parsed<'_> {
+    let rest = need!(msg.strip_prefix(b"disconnection: session time: "));
+    let sp = need!(memchr::memchr(b' ', rest));
+    let session_ms = need!(session_time(&rest[..sp]));
+    let rest = need!(rest[sp + 1..].strip_prefix(b"user="));
+    let d = need!(find(rest, b" database="));
     let user = &rest[..d];
     let rest = &rest[d + 10..];
-    let h = find(rest, b" host=")?;
+    let h = need!(find(rest, b" host="));
     let db = &rest[..h];
     let rest = &rest[h + 6..];
     let host = match rfind(rest, b" port=") {
         Some(i) => &rest[..i],
         None => rest,
     };
-    Some(EventKind::Disconnected { session_ms, user, db, host })
+    Parsed::Event(EventKind::Disconnected { session_ms, user, db, host })
 }
 
 fn failure<'a>(reason: Reason) -> EventKind<'a> {
