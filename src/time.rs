@@ -20,7 +20,7 @@ pub(crate) struct TimeCache {
     /// `YYYY-MM-DD` as a word and two bytes.
     date: Option<(u64, u16)>,
     days: i64,
-    zone: [u8; 8],
+    zone: u64,
     zone_len: u8,
     offset: Option<i16>,
 }
@@ -231,15 +231,13 @@ impl Timestamp {
         if zone.len() > 8 {
             return None;
         }
-        let mut z = [0u8; 8];
-        for (to, &from) in z.iter_mut().zip(zone) {
-            *to = from;
-        }
+        // The zone's bytes as one word, put together in a register: an
+        // array filled byte by byte and then read as a whole stalled
+        // (store forwarding).
+        let z = zone.iter().rev().fold(0u64, |w, &c| (w << 8) | u64::from(c));
         let offset_min = if zone.is_empty() {
             None
-        } else if usize::from(cache.zone_len) == zone.len()
-            && u64::from_le_bytes(cache.zone) == u64::from_le_bytes(z)
-        {
+        } else if usize::from(cache.zone_len) == zone.len() && cache.zone == z {
             // The zone of the line before: checked then.
             cache.offset
         } else {
@@ -255,7 +253,8 @@ impl Timestamp {
         };
         let local = local_secs * 1000 + ms;
         let utc = local - i64::from(offset_min.unwrap_or(0)) * 60_000;
-        Some(Timestamp { ms: utc, offset_min, has_ms, zone: z, zone_len: zone.len() as u8 })
+        let zone_len = zone.len() as u8;
+        Some(Timestamp { ms: utc, offset_min, has_ms, zone: z.to_le_bytes(), zone_len })
     }
 
     /// Parses `%n`: seconds since the epoch with milliseconds.
