@@ -166,6 +166,37 @@ fn fast_match<'a>(steps: &[Step], text: &'a [u8], raw: &mut Raw<'a>) -> bool {
     let digits = |from: usize, slash: bool| {
         text[from..].iter().take_while(|c| c.is_ascii_digit() || (slash && **c == b'/')).count()
     };
+    let mut steps = steps;
+    // `%m [%p] ` (the default) and the prefixes that start like it: the
+    // first four steps without the loop, whose jump per step was
+    // mispredicted often (a quarter of the matcher's time).
+    if let [
+        Step::Time { ms, until, to },
+        Step::Literal(open),
+        Step::Digits { min: 1, slash: false, to: pid },
+        Step::Literal(close),
+        rest @ ..,
+    ] = steps
+    {
+        let Some(n) = time_len(text, *ms, *until) else { return false };
+        raw[*to as usize] = &text[..n];
+        pos = n;
+        if !bytes::starts_with(&text[pos..], open) {
+            return false;
+        }
+        pos += open.len();
+        let n = digits(pos, false);
+        if n == 0 {
+            return false;
+        }
+        raw[*pid as usize] = &text[pos..pos + n];
+        pos += n;
+        if !bytes::starts_with(&text[pos..], close) {
+            return false;
+        }
+        pos += close.len();
+        steps = rest;
+    }
     for step in steps {
         let rest = &text[pos..];
         match *step {
@@ -181,23 +212,7 @@ fn fast_match<'a>(steps: &[Step], text: &'a [u8], raw: &mut Raw<'a>) -> bool {
                 pos += l.len();
             }
             Step::Time { ms, until, to } => {
-                let mut n = if ms { 23 } else { 19 };
-                if rest.len() < n + 2 || rest[4] != b'-' || rest[10] != b' ' || rest[13] != b':' {
-                    return false;
-                }
-                if (ms && rest[19] != b'.') || rest[n] != b' ' {
-                    return false;
-                }
-                let zone = rest[n + 1..]
-                    .iter()
-                    .take_while(|&&c| {
-                        Some(c) != until && (c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-'))
-                    })
-                    .count();
-                if zone == 0 {
-                    return false;
-                }
-                n += 1 + zone;
+                let Some(n) = time_len(rest, ms, until) else { return false };
                 raw[to as usize] = &rest[..n];
                 pos += n;
             }
@@ -259,6 +274,25 @@ fn fast_match<'a>(steps: &[Step], text: &'a [u8], raw: &mut Raw<'a>) -> bool {
         }
     }
     pos == text.len()
+}
+
+/// The length of the `%m` / `%t` time at the start of `rest`:
+/// `YYYY-MM-DD HH:MM:SS[.mmm] ZONE`, the zone ending before `until`.
+fn time_len(rest: &[u8], ms: bool, until: Option<u8>) -> Option<usize> {
+    let n = if ms { 23 } else { 19 };
+    if rest.len() < n + 2 || rest[4] != b'-' || rest[10] != b' ' || rest[13] != b':' {
+        return None;
+    }
+    if (ms && rest[19] != b'.') || rest[n] != b' ' {
+        return None;
+    }
+    let zone = rest[n + 1..]
+        .iter()
+        .take_while(|&&c| {
+            Some(c) != until && (c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-'))
+        })
+        .count();
+    (zone > 0).then_some(n + 1 + zone)
 }
 
 /// Per-parser scratch space for matching a `Prefix`.
