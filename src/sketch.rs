@@ -168,9 +168,13 @@ fn small_bounds(i: u16) -> (u64, u64) {
 impl SmallSketch {
     pub(crate) fn add(&mut self, v: u64) {
         let i = small_index(v) >> self.shift;
-        match self.buckets.binary_search_by_key(&i, |b| b.0) {
-            Ok(p) => self.buckets[p].1 = self.buckets[p].1.saturating_add(1),
-            Err(p) => self.buckets.insert(p, (i, 1)),
+        // A scan, not a binary search: at most SMALL_CAP short entries, and
+        // the binary search's chain of dependent loads stalled (half of a
+        // disconnection's bookkeeping in perf).
+        let p = self.buckets.iter().position(|b| b.0 >= i).unwrap_or(self.buckets.len());
+        match self.buckets.get_mut(p) {
+            Some(b) if b.0 == i => b.1 = b.1.saturating_add(1),
+            _ => self.buckets.insert(p, (i, 1)),
         }
         self.min = if self.count == 0 { v } else { self.min.min(v) };
         self.max = self.max.max(v);
