@@ -686,7 +686,10 @@ impl Tracker {
                     tls: self.access.protocol(&security),
                     gss_encrypted: security.gss_encrypted,
                 };
-                if !self.sessions.contains_key(&pid) && self.sessions.len() >= MAX_SESSIONS {
+                // Still in the table: the attempt this authorizes (an active
+                // session of the same pid was removed above).
+                let present = existing.is_some_and(|s| s.state != State::Active);
+                if !present && self.sessions.len() >= MAX_SESSIONS {
                     self.totals.untracked += 1;
                     if counted && !replication {
                         self.totals.matched += 1;
