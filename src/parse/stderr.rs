@@ -32,6 +32,19 @@ pub(crate) struct StderrParser {
     cache: Option<PrefixCache>,
     /// `decide` sampled the lines the next `process` gets: not again.
     sampled_ahead: bool,
+    /// By `follow_slot` of a connection line's kind: whether the line
+    /// after the last such line was a connection line too.
+    follows: [bool; 4],
+}
+
+/// Where `StderrParser::follows` keeps a kind.
+fn follow_slot(kind: MessageKind) -> usize {
+    match kind {
+        MessageKind::Received => 0,
+        MessageKind::Authorized | MessageKind::ReplicationAuthorized => 1,
+        MessageKind::Disconnection => 2,
+        _ => 3,
+    }
 }
 
 impl StderrParser {
@@ -47,6 +60,7 @@ impl StderrParser {
             samples: Vec::new(),
             cache,
             sampled_ahead: false,
+            follows: [true; 4],
         }
     }
 
@@ -161,15 +175,28 @@ impl StderrParser {
         self.sampled_ahead = false;
         let mut at = 0;
         // The start of a line to look at without the needle search: the
-        // one after a connection line (they come in runs).
+        // one after a connection line, when the line after the last one of
+        // its kind was one too (they come in runs: received, authorized,
+        // disconnection; but statements follow `authorized` in a log of
+        // statements, and a look at one costs more than the search).
         let mut direct = None;
+        // The kind of the last connection line, and where the line after it starts.
+        let mut last = (0, usize::MAX);
         loop {
             let (ls, searched) = match direct.take() {
-                Some(ls) if ls < chunk.len() => (ls, false),
+                Some(ls) if ls < chunk.len() => {
+                    // Until the line proves to be one.
+                    self.follows[last.0] = false;
+                    (ls, false)
+                }
                 Some(_) => break,
                 None => {
                     let Some(hit) = self.scanner.next(chunk, at) else { break };
-                    (memchr::memrchr(b'\n', &chunk[..hit]).map_or(0, |i| i + 1), true)
+                    let ls = memchr::memrchr(b'\n', &chunk[..hit]).map_or(0, |i| i + 1);
+                    if ls == last.1 {
+                        self.follows[last.0] = true;
+                    }
+                    (ls, true)
                 }
             };
             let le = memchr::memchr(b'\n', &chunk[ls..]).map_or(chunk.len(), |i| ls + i);
@@ -198,12 +225,18 @@ impl StderrParser {
             {
                 continue;
             }
-            direct = Some(le + 1);
+            if !searched {
+                self.follows[last.0] = true;
+            }
+            last = (follow_slot(kind), le + 1);
+            if self.follows[last.0] {
+                direct = Some(le + 1);
+            }
             stats.candidates += 1;
             // The message first and the bytes check between the prefix and
             // the event: each part is copied into the event well after it
-            // was written (right after, the copy stalled on store
-            // forwarding: a tenth of this loop's time).
+            // was written (copied right after, it stalled on store
+            // forwarding: two fifths of this loop's own cycles in perf).
             let parsed = message::parse(kind, &line[sev.message..]);
             let text = &line[..sev.start];
             let found = self.meta(text);
