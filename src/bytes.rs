@@ -8,7 +8,7 @@
 
 /// The 8 bytes at `b[i..]` as a word.
 #[inline]
-fn word(b: &[u8], i: usize) -> u64 {
+pub(crate) fn word(b: &[u8], i: usize) -> u64 {
     u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"))
 }
 

@@ -9,6 +9,8 @@
 
 use std::fmt;
 
+use crate::bytes;
+
 /// The last second, date and zone `Timestamp::parse_cached` worked out.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct TimeCache {
@@ -52,11 +54,6 @@ fn digits(b: &[u8]) -> Option<i64> {
         n = n * 10 + i64::from(c - b'0');
     }
     Some(n)
-}
-
-/// The 8 bytes at `b[i..]` as one word, for comparing.
-fn word(b: &[u8], i: usize) -> u64 {
-    u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"))
 }
 
 /// Two ASCII digits at `b[i..i + 2]`.
@@ -161,7 +158,7 @@ impl Timestamp {
         }
         // Lines of the same second share `YYYY-MM-DD HH:MM:SS`: three
         // word compares instead of the digits.
-        let second = [word(b, 0), word(b, 8), word(b, 11)];
+        let second = [bytes::word(b, 0), bytes::word(b, 8), bytes::word(b, 11)];
         // Word by word: an array compare was vectorised through the stack,
         // and the 16-byte load of two 8-byte stores stalled (store
         // forwarding fails), half of this function's time.
