@@ -5,7 +5,9 @@
 //! bounded channel to the parser, which turns them into batches of events
 //! (names as spans of the read buffer, which travels along) for the main
 //! thread, over another bounded channel: parsing and tracking share the
-//! work of a busy log between two cores. A signal thread turns SIGINT,
+//! work of a busy log between two cores. With `--threads 1` (the default
+//! with one CPU) the reader sends its lines to the main thread, which
+//! parses them and tracks each event as it is parsed. A signal thread turns SIGINT,
 //! SIGTERM, SIGUSR1 and SIGHUP into messages on the main thread's channel:
 //! handlers only set flags (signal-hook's self-pipe), nothing runs in them.
 //! The main thread tracks and writes, and wakes on a message or on the
@@ -72,6 +74,8 @@ enum Read {
 enum Msg {
     /// Events parsed from lines (boxed: batches are recycled whole).
     Batch(Box<Batch>),
+    /// What the reader read, to parse on the main thread (one thread).
+    Read(Read),
     /// An input could not be opened or read.
     Failed(Error),
     /// Every input has been read and parsed.
@@ -291,6 +295,15 @@ fn admitted<'a>(
     }
 }
 
+/// Tracks the events `window` admits (a run on one thread).
+fn tracked<'a>(window: &'a mut Window, tracker: &'a mut Tracker) -> impl FnMut(&Event<'_>) + 'a {
+    move |ev| {
+        if window.admits(ev.meta.time) {
+            tracker.apply(ev);
+        }
+    }
+}
+
 impl Parsing {
     pub(crate) fn new(config: &Config) -> Parsing {
         Parsing {
@@ -333,8 +346,13 @@ impl Parsing {
 
     /// Completes `batch` with the statistics as of now.
     fn seal(&self, batch: &mut Batch) {
+        self.seal_info(&mut batch.info);
+        batch.generation = self.generation;
+    }
+
+    /// What the report needs of the parsing side, as of now.
+    fn seal_info(&self, info: &mut ParseInfo) {
         let p = &self.parser;
-        let info = &mut batch.info;
         info.stats.clone_from(&self.stats);
         info.prefix = p.prefix().map(|p| p.source().to_owned());
         info.inferred = p.inferred();
@@ -343,7 +361,44 @@ impl Parsing {
         info.formats.clear();
         info.formats.extend_from_slice(p.formats());
         info.untimed = self.window.untimed;
-        batch.generation = self.generation;
+    }
+
+    /// Parses what the reader sent straight into `pipeline`'s tracker (a
+    /// run on one thread); returns what the main loop does next, and the
+    /// buffer to give back to the reader.
+    fn track(&mut self, read: Read, pipeline: &mut Pipeline) -> (Option<Msg>, Option<Vec<u8>>) {
+        self.sync(pipeline.generation.load(Ordering::Relaxed));
+        let into = tracked(&mut self.window, &mut pipeline.tracker);
+        let (then, buf) = match read {
+            Read::Lines(buf, range) => {
+                self.parser.process(&buf[range], &mut self.stats, into);
+                (None, Some(buf))
+            }
+            Read::NextInput => {
+                self.parser.end_input(&mut self.stats, into);
+                self.seal_info(&mut pipeline.info);
+                self.parser.begin_input();
+                return (None, None);
+            }
+            Read::Done => {
+                self.parser.end_input(&mut self.stats, into);
+                (Some(Msg::Done), None)
+            }
+            Read::Failed(e) => {
+                drop(into);
+                (Some(Msg::Failed(e)), None)
+            }
+        };
+        self.seal_info(&mut pipeline.info);
+        (then, buf)
+    }
+
+    /// The input paused: the lines held back are parsed into `pipeline`'s
+    /// tracker (a run on one thread).
+    fn flush_into(&mut self, pipeline: &mut Pipeline) {
+        self.sync(pipeline.generation.load(Ordering::Relaxed));
+        self.parser.flush(&mut self.stats, tracked(&mut self.window, &mut pipeline.tracker));
+        self.seal_info(&mut pipeline.info);
     }
 
     /// Reads one input to its end on this thread (tests, fuzzing).
@@ -585,14 +640,14 @@ impl Pipeline {
 /// Reads every input, in order, into the channel.
 fn read_inputs(
     inputs: Vec<Input>,
-    tx: SyncSender<Read>,
+    send: impl Fn(Read) -> bool,
     pool: Receiver<Vec<u8>>,
     counts: Arc<ReadCounts>,
 ) {
     let mut buf = LineBuffer::new();
     let mut base = 0;
     for input in inputs {
-        if tx.send(Read::NextInput).is_err() {
+        if !send(Read::NextInput) {
             return;
         }
         let mut read = |rdr: &mut dyn io::Read| -> io::Result<()> {
@@ -604,7 +659,7 @@ fn read_inputs(
                         counts.long_lines.store(buf.long_lines, Ordering::Relaxed);
                         // The buffer itself goes; a used one comes back.
                         let spare = pool.try_recv().unwrap_or_default();
-                        let _ = tx.send(Read::Lines(buf.detach(spare), range));
+                        send(Read::Lines(buf.detach(spare), range));
                     }
                     Chunk::Pending => {}
                     Chunk::Eof => return Ok(()),
@@ -620,12 +675,12 @@ fn read_inputs(
         base = counts.bytes.load(Ordering::Relaxed);
         buf.bytes_read = 0;
         if let Err(e) = result
-            && tx.send(Read::Failed(Error::io(input.name(), e))).is_err()
+            && !send(Read::Failed(Error::io(input.name(), e)))
         {
             return;
         }
     }
-    let _ = tx.send(Read::Done);
+    send(Read::Done);
 }
 
 /// Forwards the signals pgconn handles to the main loop.
@@ -794,13 +849,21 @@ pub fn run(config: &Config) -> Result<Outcome> {
     // Short queues: a few buffers in flight keep both cores busy, and
     // memory flat.
     let (tx, rx) = mpsc::sync_channel::<Msg>(1);
-    let (lines_tx, lines_rx) = mpsc::sync_channel::<Read>(1);
     let (pool_tx, pool_rx) = mpsc::channel::<Vec<u8>>();
     let (batch_tx, batch_rx) = mpsc::channel::<Box<Batch>>();
     forward_signals(tx.clone())?;
-    {
-        let (inputs, counts) = (config.inputs.clone(), pipeline.counts.clone());
-        std::thread::spawn(move || read_inputs(inputs, lines_tx, pool_rx, counts));
+    let (inputs, counts) = (config.inputs.clone(), pipeline.counts.clone());
+    // On one thread, the main loop parses what the reader sends.
+    let mut direct = None;
+    if config.threads == 1 {
+        let tx = tx.clone();
+        let send = move |r| tx.send(Msg::Read(r)).is_ok();
+        std::thread::spawn(move || read_inputs(inputs, send, pool_rx, counts));
+        direct = Some(parsing);
+    } else {
+        let (lines_tx, lines_rx) = mpsc::sync_channel::<Read>(1);
+        let send = move |r| lines_tx.send(r).is_ok();
+        std::thread::spawn(move || read_inputs(inputs, send, pool_rx, counts));
         let (generation, buffers) = (pipeline.generation.clone(), pool_tx.clone());
         std::thread::spawn(move || {
             parse_inputs(parsing, lines_rx, tx, buffers, batch_rx, generation)
@@ -818,6 +881,16 @@ pub fn run(config: &Config) -> Result<Outcome> {
         let msg = match rx.try_recv() {
             Ok(m) => m,
             Err(TryRecvError::Empty) => {
+                // Nothing more for now: lines held back to decide the
+                // format and prefix are parsed before waiting (a live log
+                // pauses).
+                if let Some(parsing) = direct.as_mut().filter(|p| p.parser.holds_back()) {
+                    parsing.flush_into(&mut pipeline);
+                    if config.mode == Mode::Watch {
+                        write_changes(&mut out, &mut pipeline, &mut changes, config, &palette)?;
+                        unflushed = true;
+                    }
+                }
                 // About to wait: whatever the last batch printed goes out now.
                 if unflushed {
                     out.flush()?;
@@ -838,7 +911,26 @@ pub fn run(config: &Config) -> Result<Outcome> {
             }
             Err(TryRecvError::Disconnected) => break,
         };
+        let msg = match (msg, direct.as_mut()) {
+            (Msg::Read(read), Some(parsing)) => {
+                let (then, buf) = parsing.track(read, &mut pipeline);
+                if let Some(buf) = buf {
+                    let _ = pool_tx.send(buf);
+                }
+                if config.mode == Mode::Watch {
+                    write_changes(&mut out, &mut pipeline, &mut changes, config, &palette)?;
+                    unflushed = true;
+                }
+                match then {
+                    Some(m) => m,
+                    None => continue,
+                }
+            }
+            (msg, _) => msg,
+        };
         match msg {
+            // Only sent when the parsing is here, handled above.
+            Msg::Read(_) => {}
             Msg::Batch(mut batch) => {
                 pipeline.apply(&batch);
                 // The reader's buffer back to the reader, the rest to the

@@ -117,6 +117,12 @@ pub(crate) const FLAGS: &[Flag] = &[
         value: Some("WHEN"),
         doc: "auto, always or never (default: auto)",
     },
+    Flag {
+        long: "threads",
+        short: None,
+        value: Some("N"),
+        doc: "parse and track on 1 or 2 threads (default: CPUs)",
+    },
     Flag { long: "help", short: Some('h'), value: None, doc: "print this help" },
     Flag { long: "version", short: Some('V'), value: None, doc: "print the version" },
 ];
@@ -280,6 +286,7 @@ pub struct Args {
     pub(crate) top: Option<usize>,
     pub(crate) by: Option<Vec<Dimension>>,
     pub(crate) color: ColorChoice,
+    pub(crate) threads: Option<usize>,
 }
 
 /// The outcome of parsing: a run, or a request answered without reading input.
@@ -364,6 +371,13 @@ where
                     }
                 }
                 out.by = Some(dims);
+            }
+            Long("threads") => {
+                let n: usize = parse_value::<Count>(&mut parser, "threads")?.0;
+                if n == 0 {
+                    return Err(Error::usage("--threads: 1 or more"));
+                }
+                out.threads = Some(n);
             }
             Long("color") | Long("colour") => out.color = parse_value(&mut parser, "color")?,
             Value(file) => out.files.push(file),
@@ -514,6 +528,15 @@ mod tests {
         );
         assert!(err(&["--brute-force", "5"]).contains("N/WINDOW"));
         assert!(err(&["--bucket", "500ms"]).contains("at least 1s"));
+    }
+
+    #[test]
+    fn threads() {
+        assert_eq!(run(&[]).threads, None);
+        assert_eq!(run(&["--threads", "1"]).threads, Some(1));
+        assert_eq!(run(&["--threads", "8"]).threads, Some(8));
+        assert!(err(&["--threads", "0"]).contains("1 or more"));
+        assert!(err(&["--threads", "two"]).contains("--threads"));
     }
 
     #[test]

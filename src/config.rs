@@ -64,6 +64,8 @@ pub struct Config {
     pub(crate) color: bool,
     /// Room for the wide table's columns: off a terminal, or 120 columns.
     pub(crate) wide: bool,
+    /// 1: parsing and tracking on the main thread; 2: each on its own.
+    pub(crate) threads: usize,
 }
 
 fn color_from_env(choice: ColorChoice, is_tty: bool) -> bool {
@@ -130,6 +132,12 @@ impl Config {
             by: args.by.unwrap_or_else(|| Dimension::ALL.to_vec()),
             color: color_from_env(args.color, stdout_tty),
             wide: !stdout_tty || terminal_size::terminal_size().is_some_and(|(w, _)| w.0 >= 120),
+            // Two threads help only with two CPUs to run them (the reader
+            // mostly waits in read).
+            threads: args
+                .threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+                .min(2),
         })
     }
 }

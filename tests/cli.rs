@@ -24,3 +24,4 @@ mod hostile;
 mod live;
 mod properties;
 mod stream;
+mod threads;

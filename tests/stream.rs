@@ -20,8 +20,11 @@ struct Live {
 }
 
 impl Live {
-    fn start(args: &[&str]) -> Live {
-        let mut child = spawn_piped(args);
+    /// `threads`: `--threads`' value.
+    fn start(threads: &str, args: &[&str]) -> Live {
+        let mut all = vec!["--threads", threads];
+        all.extend_from_slice(args);
+        let mut child = spawn_piped(&all);
         let stdin = child.stdin.take();
         let (tx, lines) = mpsc::channel();
         let out = child.stdout.take().unwrap();
@@ -109,40 +112,45 @@ impl Live {
     }
 }
 
+/// Live runs are tried with parsing and tracking on one thread and on two.
+const THREADS: [&str; 2] = ["1", "2"];
+
 fn lines_of(name: &str) -> Vec<Vec<u8>> {
     read_fixture(name).split_inclusive(|&c| c == b'\n').map(<[u8]>::to_vec).collect()
 }
 
 #[test]
 fn watch_events_come_out_while_the_input_is_open() {
-    let mut live = Live::start(&["--watch", "--json"]);
-    let lines = lines_of("stderr-default.log");
-    // Write up to the first session's authorization, then wait.
-    let first = lines
-        .iter()
-        .position(|l| String::from_utf8_lossy(l).contains("connection authorized"))
-        .unwrap();
-    for l in &lines[..=first] {
-        live.write(l);
+    for threads in THREADS {
+        let mut live = Live::start(threads, &["--watch", "--json"]);
+        let lines = lines_of("stderr-default.log");
+        // Write up to the first session's authorization, then wait.
+        let first = lines
+            .iter()
+            .position(|l| String::from_utf8_lossy(l).contains("connection authorized"))
+            .unwrap();
+        for l in &lines[..=first] {
+            live.write(l);
+        }
+        let seen = live.until(5, |l| l.contains("\"type\":\"connect\""));
+        let connect: Value = serde_json::from_str(seen.last().unwrap()).unwrap();
+        assert_eq!(connect["user"], "postgres");
+        assert_eq!(connect["host"], "[local]");
+        // One more line, one more event, input still open.
+        let next = lines[first + 1..]
+            .iter()
+            .position(|l| String::from_utf8_lossy(l).contains("disconnection:"))
+            .unwrap();
+        for l in &lines[first + 1..=first + 1 + next] {
+            live.write(l);
+        }
+        let seen = live.until(5, |l| l.contains("\"type\":\"disconnect\""));
+        let disconnect: Value = serde_json::from_str(seen.last().unwrap()).unwrap();
+        assert_eq!(disconnect["pid"], connect["pid"]);
+        assert!(disconnect["session_seconds"].as_f64().unwrap() > 0.0);
+        let (code, _) = live.wait();
+        assert_eq!(code, 0);
     }
-    let seen = live.until(5, |l| l.contains("\"type\":\"connect\""));
-    let connect: Value = serde_json::from_str(seen.last().unwrap()).unwrap();
-    assert_eq!(connect["user"], "postgres");
-    assert_eq!(connect["host"], "[local]");
-    // One more line, one more event, input still open.
-    let next = lines[first + 1..]
-        .iter()
-        .position(|l| String::from_utf8_lossy(l).contains("disconnection:"))
-        .unwrap();
-    for l in &lines[first + 1..=first + 1 + next] {
-        live.write(l);
-    }
-    let seen = live.until(5, |l| l.contains("\"type\":\"disconnect\""));
-    let disconnect: Value = serde_json::from_str(seen.last().unwrap()).unwrap();
-    assert_eq!(disconnect["pid"], connect["pid"]);
-    assert!(disconnect["session_seconds"].as_f64().unwrap() > 0.0);
-    let (code, _) = live.wait();
-    assert_eq!(code, 0);
 }
 
 #[test]
@@ -198,91 +206,103 @@ fn watch_text_lines_and_filters() {
 
 #[test]
 fn every_reports_while_reading_then_at_the_end() {
-    let mut live = Live::start(&["--every", "200ms", "--json"]);
-    let lines = lines_of("stderr-default.log");
-    for l in &lines[..40] {
-        live.write(l);
+    for threads in THREADS {
+        let mut live = Live::start(threads, &["--every", "200ms", "--json"]);
+        let lines = lines_of("stderr-default.log");
+        for l in &lines[..40] {
+            live.write(l);
+        }
+        let first: Value =
+            serde_json::from_str(&live.until(5, |l| l.contains("\"connections\":"))[0]).unwrap();
+        let second: Value = serde_json::from_str(&live.line(5)).unwrap();
+        assert_eq!(first["type"], "summary");
+        assert_eq!(second["connections"], first["connections"]);
+        for l in &lines[40..] {
+            live.write(l);
+        }
+        let (code, rest) = live.wait();
+        assert_eq!(code, 0);
+        let last: Value = serde_json::from_str(rest.last().unwrap()).unwrap();
+        assert_eq!(last["connections"], 72);
     }
-    let first: Value =
-        serde_json::from_str(&live.until(5, |l| l.contains("\"connections\":"))[0]).unwrap();
-    let second: Value = serde_json::from_str(&live.line(5)).unwrap();
-    assert_eq!(first["type"], "summary");
-    assert_eq!(second["connections"], first["connections"]);
-    for l in &lines[40..] {
-        live.write(l);
-    }
-    let (code, rest) = live.wait();
-    assert_eq!(code, 0);
-    let last: Value = serde_json::from_str(rest.last().unwrap()).unwrap();
-    assert_eq!(last["connections"], 72);
 }
 
 #[test]
 fn sigint_prints_the_final_summary() {
-    let mut live = Live::start(&["--json"]);
-    for l in lines_of("stderr-default.log") {
-        live.write(&l);
+    for threads in THREADS {
+        let mut live = Live::start(threads, &["--json"]);
+        for l in lines_of("stderr-default.log") {
+            live.write(&l);
+        }
+        thread::sleep(Duration::from_millis(300));
+        live.signal("-INT");
+        let last: Value = serde_json::from_str(&live.line(5)).unwrap();
+        assert_eq!(last["connections"], 72);
+        let status = live.child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "SIGINT ends pgconn normally");
     }
-    thread::sleep(Duration::from_millis(300));
-    live.signal("-INT");
-    let last: Value = serde_json::from_str(&live.line(5)).unwrap();
-    assert_eq!(last["connections"], 72);
-    let status = live.child.wait().unwrap();
-    assert_eq!(status.code(), Some(0), "SIGINT ends pgconn normally");
 }
 
 #[test]
 fn sigterm_prints_the_final_summary() {
-    let mut live = Live::start(&["--color", "never"]);
-    for l in lines_of("stderr-debian.log") {
-        live.write(&l);
+    for threads in THREADS {
+        let mut live = Live::start(threads, &["--color", "never"]);
+        for l in lines_of("stderr-debian.log") {
+            live.write(&l);
+        }
+        thread::sleep(Duration::from_millis(300));
+        live.signal("-TERM");
+        let out = live.until(5, |l| l.starts_with("Connections"));
+        assert!(out.last().unwrap().contains("72"), "{out:?}");
+        assert_eq!(live.child.wait().unwrap().code(), Some(0));
     }
-    thread::sleep(Duration::from_millis(300));
-    live.signal("-TERM");
-    let out = live.until(5, |l| l.starts_with("Connections"));
-    assert!(out.last().unwrap().contains("72"), "{out:?}");
-    assert_eq!(live.child.wait().unwrap().code(), Some(0));
 }
 
 #[test]
 fn sigusr1_reports_to_stderr_and_sighup_resets() {
-    let mut live = Live::start(&["--json"]);
-    for l in lines_of("stderr-default.log") {
-        live.write(&l);
+    for threads in THREADS {
+        let mut live = Live::start(threads, &["--json"]);
+        for l in lines_of("stderr-default.log") {
+            live.write(&l);
+        }
+        thread::sleep(Duration::from_millis(300));
+        live.signal("-USR1");
+        let err = live.stderr_until(5, "\n");
+        let snapshot: Value = serde_json::from_str(err.lines().next().unwrap()).unwrap();
+        assert_eq!(snapshot["connections"], 72);
+        live.signal("-HUP");
+        live.stderr_until(5, "statistics reset");
+        live.write(
+            b"2030-01-01 00:00:00.000 UTC [99999] LOG:  connection authorized: user=zed database=zdb\n",
+        );
+        thread::sleep(Duration::from_millis(300));
+        let (code, rest) = live.wait();
+        assert_eq!(code, 0);
+        let last: Value = serde_json::from_str(rest.last().unwrap()).unwrap();
+        assert_eq!(last["connections"], 1, "only what came after the reset");
+        assert_eq!(last["by_user"][0]["name"], "zed");
     }
-    thread::sleep(Duration::from_millis(300));
-    live.signal("-USR1");
-    let err = live.stderr_until(5, "\n");
-    let snapshot: Value = serde_json::from_str(err.lines().next().unwrap()).unwrap();
-    assert_eq!(snapshot["connections"], 72);
-    live.signal("-HUP");
-    live.stderr_until(5, "statistics reset");
-    live.write(
-        b"2030-01-01 00:00:00.000 UTC [99999] LOG:  connection authorized: user=zed database=zdb\n",
-    );
-    thread::sleep(Duration::from_millis(300));
-    let (code, rest) = live.wait();
-    assert_eq!(code, 0);
-    let last: Value = serde_json::from_str(rest.last().unwrap()).unwrap();
-    assert_eq!(last["connections"], 1, "only what came after the reset");
-    assert_eq!(last["by_user"][0]["name"], "zed");
 }
 
 #[test]
 fn idle_input_uses_no_cpu() {
-    let mut live = Live::start(&["--watch"]);
-    live.write(b"2030-01-01 00:00:00.000 UTC [1] LOG:  connection authorized: user=a database=b\n");
-    live.line(5);
-    let ticks = |pid: u32| -> u64 {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-        let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
-        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-    };
-    let before = ticks(live.child.id());
-    thread::sleep(Duration::from_secs(1));
-    let used = ticks(live.child.id()) - before;
-    // Clock ticks are 10 ms: a busy loop would use ~100.
-    assert!(used <= 2, "{used} ticks of CPU in a second of idle input");
-    let (code, _) = live.wait();
-    assert_eq!(code, 0);
+    for threads in THREADS {
+        let mut live = Live::start(threads, &["--watch"]);
+        live.write(
+            b"2030-01-01 00:00:00.000 UTC [1] LOG:  connection authorized: user=a database=b\n",
+        );
+        live.line(5);
+        let ticks = |pid: u32| -> u64 {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+            let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+            fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+        };
+        let before = ticks(live.child.id());
+        thread::sleep(Duration::from_secs(1));
+        let used = ticks(live.child.id()) - before;
+        // Clock ticks are 10 ms: a busy loop would use ~100.
+        assert!(used <= 2, "{used} ticks of CPU in a second of idle input");
+        let (code, _) = live.wait();
+        assert_eq!(code, 0);
+    }
 }
