@@ -48,6 +48,10 @@ pub(crate) struct Prefix {
     /// A hand-written matcher of the strict form, when every field can be
     /// cut without looking ahead (the common prefixes); it is tried first.
     fast: Option<Vec<Step>>,
+    /// The fast matcher's prefix has fixed fields only (no free text, no
+    /// `%q`) and no colon in its literals: no `WORD:  ` can be inside it,
+    /// so a line's severity word is right where it ends (`head`).
+    fixed: bool,
     groups: Groups,
 }
 
@@ -104,7 +108,7 @@ enum Slot {
 
 /// The text of each field of a match, by `Slot`; empty where the prefix
 /// has no such field or the line no value for it.
-type Raw<'a> = [&'a [u8]; 8];
+pub(crate) type Raw<'a> = [&'a [u8]; 8];
 
 impl Slot {
     fn of(c: u8, group: Option<usize>) -> Slot {
@@ -160,8 +164,14 @@ fn fast_steps(tokens: &[Token]) -> Option<Vec<Step>> {
 }
 
 /// Runs the steps over `text`, filling `raw` with the fields' texts:
-/// whether they matched.
+/// whether they matched all of it.
 fn fast_match<'a>(steps: &[Step], text: &'a [u8], raw: &mut Raw<'a>) -> bool {
+    fast_head(steps, text, raw) == Some(text.len())
+}
+
+/// Runs the steps over the start of `text`, filling `raw` with the
+/// fields' texts: where the match ends.
+fn fast_head<'a>(steps: &[Step], text: &'a [u8], raw: &mut Raw<'a>) -> Option<usize> {
     let mut pos = 0;
     let digits = |from: usize, slash: bool| {
         text[from..].iter().take_while(|c| c.is_ascii_digit() || (slash && **c == b'/')).count()
@@ -178,21 +188,21 @@ fn fast_match<'a>(steps: &[Step], text: &'a [u8], raw: &mut Raw<'a>) -> bool {
         rest @ ..,
     ] = steps
     {
-        let Some(n) = time_len(text, *ms, *until) else { return false };
+        let n = time_len(text, *ms, *until)?;
         raw[*to as usize] = &text[..n];
         pos = n;
         if !bytes::starts_with(&text[pos..], open) {
-            return false;
+            return None;
         }
         pos += open.len();
         let n = digits(pos, false);
         if n == 0 {
-            return false;
+            return None;
         }
         raw[*pid as usize] = &text[pos..pos + n];
         pos += n;
         if !bytes::starts_with(&text[pos..], close) {
-            return false;
+            return None;
         }
         pos += close.len();
         steps = rest;
@@ -202,24 +212,24 @@ fn fast_match<'a>(steps: &[Step], text: &'a [u8], raw: &mut Raw<'a>) -> bool {
         match *step {
             Step::Optional => {
                 if rest.is_empty() {
-                    return true;
+                    return Some(pos);
                 }
             }
             Step::Literal(ref l) => {
                 if !bytes::starts_with(rest, l) {
-                    return false;
+                    return None;
                 }
                 pos += l.len();
             }
             Step::Time { ms, until, to } => {
-                let Some(n) = time_len(rest, ms, until) else { return false };
+                let n = time_len(rest, ms, until)?;
                 raw[to as usize] = &rest[..n];
                 pos += n;
             }
             Step::Epoch { to } => {
                 let a = digits(pos, false);
                 if a == 0 || text.get(pos + a) != Some(&b'.') || digits(pos + a + 1, false) != 3 {
-                    return false;
+                    return None;
                 }
                 raw[to as usize] = &rest[..a + 4];
                 pos += a + 4;
@@ -227,7 +237,7 @@ fn fast_match<'a>(steps: &[Step], text: &'a [u8], raw: &mut Raw<'a>) -> bool {
             Step::Digits { min, slash, to } => {
                 let n = digits(pos, slash);
                 if n < min {
-                    return false;
+                    return None;
                 }
                 raw[to as usize] = &rest[..n];
                 pos += n;
@@ -241,11 +251,11 @@ fn fast_match<'a>(steps: &[Step], text: &'a [u8], raw: &mut Raw<'a>) -> bool {
                 };
                 let a = hex(pos);
                 if a == 0 || text.get(pos + a) != Some(&b'.') {
-                    return false;
+                    return None;
                 }
                 let b = hex(pos + a + 1);
                 if b == 0 {
-                    return false;
+                    return None;
                 }
                 raw[to as usize] = &rest[..a + 1 + b];
                 pos += a + 1 + b;
@@ -254,7 +264,7 @@ fn fast_match<'a>(steps: &[Step], text: &'a [u8], raw: &mut Raw<'a>) -> bool {
                 if rest.len() < 5
                     || !rest[..5].iter().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
                 {
-                    return false;
+                    return None;
                 }
                 pos += 5;
             }
@@ -262,7 +272,7 @@ fn fast_match<'a>(steps: &[Step], text: &'a [u8], raw: &mut Raw<'a>) -> bool {
                 let sign = usize::from(rest.first() == Some(&b'-'));
                 let n = digits(pos + sign, false);
                 if n == 0 {
-                    return false;
+                    return None;
                 }
                 pos += sign + n;
             }
@@ -273,7 +283,7 @@ fn fast_match<'a>(steps: &[Step], text: &'a [u8], raw: &mut Raw<'a>) -> bool {
             }
         }
     }
-    pos == text.len()
+    Some(pos)
 }
 
 /// The length of the `%m` / `%t` time at the start of `rest`:
@@ -496,7 +506,14 @@ impl Prefix {
         let (strict, _) = pattern(&tokens, true);
         let strict = onepass::DFA::builder().syntax(syntax).build(&strict).ok();
         let fast = fast_steps(&tokens);
-        Ok(Prefix { source: value.to_string(), regex, strict, fast, groups: g })
+        let fixed = fast.as_ref().is_some_and(|steps| {
+            steps.iter().all(|step| match step {
+                Step::Text { .. } | Step::Optional => false,
+                Step::Literal(l) => !l.contains(&b':'),
+                _ => true,
+            })
+        });
+        Ok(Prefix { source: value.to_string(), regex, strict, fast, fixed, groups: g })
     }
 
     pub(crate) fn source(&self) -> &str {
@@ -545,6 +562,21 @@ impl Prefix {
             }
         }
         Some(self.fields(&raw, time))
+    }
+
+    /// For a prefix of fixed fields (`%m [%p] `, `%t [%p-%l] `, ...): where
+    /// it ends at the start of `line`, its fields' texts in `raw` (for
+    /// `meta`). None for other prefixes, or if it does not match there.
+    pub(crate) fn head<'a>(&self, line: &'a [u8], raw: &mut Raw<'a>) -> Option<usize> {
+        match &self.fast {
+            Some(steps) if self.fixed => fast_head(steps, line, raw),
+            _ => None,
+        }
+    }
+
+    /// The fields of a prefix `head` matched.
+    pub(crate) fn meta<'a>(&self, raw: &Raw<'a>, cache: &mut PrefixCache) -> Meta<'a> {
+        self.fields(raw, &mut cache.time)
     }
 
     /// The capture groups of a match of `text`.
@@ -1085,6 +1117,31 @@ mod tests {
         assert!(!fast_match(p.fast.as_ref().unwrap(), text, &mut [&[]; 8]));
         let m = p.parse(text, &mut p.create_cache()).unwrap();
         assert_eq!(m.db, Some(&b"sales db"[..]));
+    }
+
+    #[test]
+    fn fixed_prefixes_are_matched_at_the_head_of_a_line() {
+        let cases = [
+            ("%m [%p] ", "2025-03-01 10:00:00.123 UTC [4242] "),
+            ("%n [%p] %e %x ", "1740823200.123 [5] 00000 0 "),
+            ("%t-%c-", "2025-03-01 10:00:00 UTC-6b096a2b.4cf4-"),
+        ];
+        for (p, text) in cases {
+            let prefix = Prefix::compile(p).unwrap();
+            let line = format!("{text}LOG:  connection received: host=[local]");
+            let mut raw = [&[][..]; 8];
+            assert_eq!(prefix.head(line.as_bytes(), &mut raw), Some(text.len()), "{p}");
+            let mut cache = prefix.create_cache();
+            let head = prefix.meta(&raw, &mut cache);
+            let whole = prefix.parse(text.as_bytes(), &mut prefix.create_cache()).unwrap();
+            assert_eq!(format!("{head:?}"), format!("{whole:?}"), "{p}");
+        }
+        // Free text, %q or a colon in a literal: the severity is searched.
+        for p in ["%m [%p] %q%u@%d ", "%t [%p]: [%l-1] ", "%m %u@%d ", "%t:%r:%u@%d:[%p]:"] {
+            let prefix = Prefix::compile(p).unwrap();
+            let line = b"2025-03-01 10:00:00 UTC [1]: [2-1] LOG:  x";
+            assert_eq!(prefix.head(line, &mut [&[]; 8]), None, "{p}");
+        }
     }
 
     #[test]

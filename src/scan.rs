@@ -256,18 +256,43 @@ impl Scanner {
             if !is_english_severity(word) {
                 continue;
             }
-            let mut msg = colon + 3;
-            // log_error_verbosity = verbose: `LOG:  00000: message`
-            if line.len() >= msg + 7
-                && line[msg..msg + 5].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-                && &line[msg + 5..msg + 7] == b": "
-            {
-                msg += 7;
-            }
-            return Some(Severity { start: word_start, message: msg, word });
+            return Some(found(line, word_start, colon));
         }
         None
     }
+
+    /// The severity of a line whose prefix ends at `at` (a prefix of fixed
+    /// fields, without a `WORD:  ` inside): the word that starts there, as
+    /// `severity` would find it. None if there is none, or if the byte
+    /// before it could be part of the word (then `severity` decides).
+    pub(crate) fn severity_at<'a>(&self, line: &'a [u8], at: usize) -> Option<Severity<'a>> {
+        if at > 0 && (line[at - 1].is_ascii_uppercase() || line[at - 1].is_ascii_digit()) {
+            return None;
+        }
+        // The longest severity word is STATEMENT; a loop over so few bytes
+        // beats a memchr call.
+        let head = &line[at..line.len().min(at + 10)];
+        let colon = at + head.iter().position(|&c| c == b':')?;
+        let word = &line[at..colon];
+        if line.get(colon + 1..colon + 3) != Some(b"  ") || !is_english_severity(word) {
+            return None;
+        }
+        Some(found(line, at, colon))
+    }
+}
+
+/// The severity word at `start..colon` of `line`, and where its message
+/// starts.
+fn found(line: &[u8], start: usize, colon: usize) -> Severity<'_> {
+    let mut msg = colon + 3;
+    // log_error_verbosity = verbose: `LOG:  00000: message`
+    if line.len() >= msg + 7
+        && line[msg..msg + 5].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        && &line[msg + 5..msg + 7] == b": "
+    {
+        msg += 7;
+    }
+    Severity { start, message: msg, word: &line[start..colon] }
 }
 
 /// Whether `line` starts with `YYYY-MM-DD HH:MM:SS` (or `T` between).
@@ -391,5 +416,19 @@ mod tests {
         let line = b"[1] app=A:  b STATEMENT:  select 1";
         let sev = s.severity(line).unwrap();
         assert_eq!(sev.word, b"STATEMENT");
+    }
+
+    #[test]
+    fn severity_at_the_end_of_a_prefix() {
+        let s = Scanner::new();
+        let line = b"2025-03-01 10:00:00 UTC [1] LOG:  00000: connection received: host=[local]";
+        let sev = s.severity_at(line, 28).unwrap();
+        assert_eq!((sev.start, sev.word), (28, &b"LOG"[..]));
+        assert!(line[sev.message..].starts_with(b"connection received"));
+        // Not a severity word, no two spaces, or a word that began before.
+        assert!(s.severity_at(b"[1] STATEMENTS:  x", 4).is_none());
+        assert!(s.severity_at(b"[1] LOG: x", 4).is_none());
+        assert!(s.severity_at(b"[1]XLOG:  x", 4).is_none());
+        assert!(s.severity_at(b"[1] LOG", 4).is_none());
     }
 }

@@ -10,7 +10,7 @@
 use crate::event::{Event, Meta};
 use crate::parse::Stats;
 use crate::parse::message::{self, MessageKind, Parsed};
-use crate::prefix::{self, Prefix, PrefixCache};
+use crate::prefix::{self, Prefix, PrefixCache, Raw};
 use crate::scan::{Classifier, Scanner};
 
 /// How many sample prefixes inference keeps.
@@ -163,6 +163,25 @@ impl StderrParser {
         prefix.parse(text, cache)
     }
 
+    /// Where a prefix of fixed fields ends at the start of `line`, with
+    /// its fields in `raw` (see `Prefix::head`).
+    fn head<'a>(&self, line: &'a [u8], raw: &mut Raw<'a>) -> Option<usize> {
+        match &self.state {
+            PrefixState::Given(p) | PrefixState::Inferred { prefix: p, .. } => p.head(line, raw),
+            PrefixState::Undecided => None,
+        }
+    }
+
+    /// The fields of a prefix `head` matched.
+    fn head_meta<'a>(&mut self, raw: &Raw<'a>) -> Option<Meta<'a>> {
+        match (&self.state, self.cache.as_mut()) {
+            (PrefixState::Given(p) | PrefixState::Inferred { prefix: p, .. }, Some(c)) => {
+                Some(p.meta(raw, c))
+            }
+            _ => None,
+        }
+    }
+
     /// Parses the complete lines in `chunk`, calling `emit` for each event.
     pub(crate) fn process<F>(&mut self, chunk: &[u8], stats: &mut Stats, mut emit: F)
     where
@@ -211,7 +230,13 @@ impl StderrParser {
             }
             // Wherever the needle was (in the prefix, in an SQL text), what
             // counts is the message after the line's first severity word.
-            let Some(sev) = self.scanner.severity(line) else { continue };
+            // With a prefix of fixed fields, it is right where the prefix
+            // ends: matched first, the search is not needed.
+            let mut raw: Raw = [&[]; 8];
+            let at_head =
+                self.head(line, &mut raw).and_then(|at| self.scanner.severity_at(line, at));
+            let fixed = at_head.is_some();
+            let Some(sev) = at_head.or_else(|| self.scanner.severity(line)) else { continue };
             let Some(kind) = Classifier::get().classify(sev.word, &line[sev.message..]) else {
                 continue;
             };
@@ -239,7 +264,7 @@ impl StderrParser {
             // forwarding: two fifths of this loop's own cycles in perf).
             let parsed = message::parse(kind, &line[sev.message..]);
             let text = &line[..sev.start];
-            let found = self.meta(text);
+            let found = if fixed { self.head_meta(&raw) } else { self.meta(text) };
             stats.check_bytes(line);
             let meta = match found {
                 Some(m) => m,
@@ -325,6 +350,39 @@ mod tests {
             let (after_other, _) = events(Some("%m [%p] "), &format!("{}{b}", first[1]));
             assert_eq!(&after_event[1..], &after_other[..], "{b}");
         }
+    }
+
+    /// On every line of the committed `%m [%p] ` logs, the severity where
+    /// the prefix ends, and the prefix's fields, are what the search and
+    /// the whole-prefix match give.
+    #[test]
+    fn the_head_of_a_fixed_prefix_reads_as_the_search_does() {
+        let prefix = Prefix::compile("%m [%p] ").unwrap();
+        let scanner = Scanner::new();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut files = vec![dir.join("stderr-default.log"), dir.join("history/history.log")];
+        files.extend((13..=18).map(|v| dir.join(format!("v{v}/extended.log"))));
+        let mut heads = 0;
+        for file in files {
+            let log = std::fs::read(&file).unwrap();
+            for line in log.split(|&c| c == b'\n') {
+                let mut raw = [&[][..]; 8];
+                let Some(at) = prefix.head(line, &mut raw) else { continue };
+                let Some(sev) = scanner.severity_at(line, at) else { continue };
+                heads += 1;
+                let searched = scanner.severity(line).unwrap();
+                let show = String::from_utf8_lossy(line);
+                assert_eq!(
+                    (sev.start, sev.message, sev.word),
+                    (searched.start, searched.message, searched.word),
+                    "{show}"
+                );
+                let head = prefix.meta(&raw, &mut prefix.create_cache());
+                let whole = prefix.parse(&line[..sev.start], &mut prefix.create_cache());
+                assert_eq!(format!("{:?}", Some(head)), format!("{whole:?}"), "{show}");
+            }
+        }
+        assert!(heads > 1000, "{heads} lines");
     }
 
     #[test]
