@@ -30,6 +30,9 @@ BADGER_MB=${PGCONN_BENCH_BADGER_MB:-all}
 [[ $BADGER_MB == all || $BADGER_MB =~ ^[0-9]+$ ]] || die "PGCONN_BENCH_BADGER_MB: 'all' or a number of MB"
 FILES=(light.log mixed.log heavy.log mixed.csv mixed.json)
 PATTERN='connection authorized|disconnection:'
+# Events (CLI.md section 3) as lines: every connection message pgconn tracks. Failed attempts are
+# left out (a FATAL line is not always one); heavy.log, where events/s are measured, has none.
+EVENTS='connection received|connection authenticated|connection authorized|connection ready|disconnection:'
 START_TIME=$SECONDS
 
 # ----------------------------------------------------------------------------------------------
@@ -140,32 +143,42 @@ print("(> 1 = slower than rg -c). MB = 10^6 bytes.")
 PY
 echo
 
-# events per second on heavy: connection lines (authorized + disconnection) / pgconn's time
-python3 - "$TMP/files.txt" <<'PY'
+# events per second on heavy: event lines (all connection messages) / pgconn's time; and, as in
+# earlier runs, only the lines of the rg -c pattern (authorized + disconnection)
+if [[ " ${FILES[*]} " == *" heavy.log "* ]]; then
+  rg -c "$EVENTS" -- "$DIR/heavy.log" >"$TMP/heavy-events.txt" || echo 0 >"$TMP/heavy-events.txt"
+fi
+python3 - "$TMP/files.txt" "$TMP/heavy-events.txt" <<'PY'
 import json, sys
 for name, size, conn, path in (l.rstrip("\n").split("\t") for l in open(sys.argv[1])):
     if name != "heavy.log":
         continue
+    events = int(open(sys.argv[2]).read())
+    conn = int(conn)
     res = json.load(open(path))["results"]
-    print(f"heavy.log: {int(conn):,} connection lines (connection authorized + disconnection)")
+    print(f"heavy.log: {events:,} events (connection received, authenticated, authorized, ready and "
+          f"disconnection lines: CLI.md section 3),\n  of which {conn:,} connection authorized + "
+          f"disconnection (the rg -c pattern)")
     for r in res:
         if r["command"].startswith("pgconn"):
             cpu = r["user"] + r["system"]
-            print(f"  {r['command']:<19} {int(conn) / r['mean'] / 1e6:6.2f} M events/s "
-                  f"(wall; CPU time of all threads {cpu:.3f} s: {int(conn) / cpu / 1e6:.2f} M events "
-                  f"per CPU-second)")
+            print(f"  {r['command']:<19} {events / r['mean'] / 1e6:6.2f} M events/s "
+                  f"({conn / r['mean'] / 1e6:.2f} M authorized + disconnection lines/s; wall; CPU "
+                  f"time of all threads {cpu:.3f} s: {events / cpu / 1e6:.2f} M events per CPU-second)")
 PY
 # the issue's "on one core": the same command pinned to one CPU, its threads taking turns
 if [[ " ${FILES[*]} " == *" heavy.log "* ]] && command -v taskset >/dev/null; then
   log "hyperfine: pgconn heavy.log on one core (taskset -c 0)"
   hyperfine --style basic --warmup 1 --runs "$RUNS" --export-json "$TMP/hf-one-core.json" \
     -n 'taskset -c 0 pgconn FILE' "taskset -c 0 $(q "$PGCONN") $(q "$DIR/heavy.log") > /dev/null" >&2
-  python3 - "$TMP/files.txt" "$TMP/hf-one-core.json" <<'PY'
+  python3 - "$TMP/files.txt" "$TMP/hf-one-core.json" "$TMP/heavy-events.txt" <<'PY'
 import json, sys
 conn = next(int(l.split("\t")[2]) for l in open(sys.argv[1]) if l.startswith("heavy.log\t"))
+events = int(open(sys.argv[3]).read())
 r = json.load(open(sys.argv[2]))["results"][0]
-print(f"  {'one core':<19} {conn / r['mean'] / 1e6:6.2f} M events/s "
-      f"({r['mean']:.3f} s ± {r['stddev'] or 0:.3f} s, taskset -c 0)")
+print(f"  {'one core':<19} {events / r['mean'] / 1e6:6.2f} M events/s "
+      f"({conn / r['mean'] / 1e6:.2f} M authorized + disconnection lines/s; "
+      f"{r['mean']:.3f} s ± {r['stddev'] or 0:.3f} s, taskset -c 0: one CPU, so --threads 1)")
 PY
 fi
 echo
