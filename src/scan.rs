@@ -265,6 +265,9 @@ impl Scanner {
     /// fields, without a `WORD:  ` inside): the word that starts there, as
     /// `severity` would find it. None if there is none, or if the byte
     /// before it could be part of the word (then `severity` decides).
+    /// Inlined: a `Severity` returned through memory and read back at once
+    /// stalled on store forwarding (a fifth of the line loop's cycles).
+    #[inline(always)]
     pub(crate) fn severity_at<'a>(&self, line: &'a [u8], at: usize) -> Option<Severity<'a>> {
         if at > 0 && (line[at - 1].is_ascii_uppercase() || line[at - 1].is_ascii_digit()) {
             return None;
