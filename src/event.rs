@@ -31,7 +31,11 @@ pub(crate) struct MetaOf<S> {
 
 pub(crate) type Meta<'a> = MetaOf<&'a [u8]>;
 
+/// `repr(C)`, the meta first: its time at the start of the event (see
+/// `MetaOf`); copying an event into a batch stalled likewise when the
+/// compiler put the meta at an offset that is not a multiple of 16.
 #[derive(Clone, Copy, Debug)]
+#[repr(C)]
 pub(crate) struct EventOf<S> {
     pub(crate) meta: MetaOf<S>,
     pub(crate) kind: KindOf<S>,
