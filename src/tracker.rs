@@ -607,22 +607,38 @@ impl Tracker {
         }
     }
 
+    /// Any line of its own but a failure confirms an authorized session
+    /// (see peak.rs).
+    fn confirm(&mut self, s: &mut Session) {
+        if s.state == State::Active && !s.confirmed {
+            s.confirmed = true;
+            self.peak_confirm(s.id);
+        }
+    }
+
     fn apply_pid(&mut self, pid: u32, ev: &Event<'_>) {
         let meta = &ev.meta;
+        // The session's confirmation: here, or (connection lines, which
+        // look the session up anyway) where they do.
         if !matches!(
             ev.kind,
-            EventKind::Failure { .. } | EventKind::RoleMissing | EventKind::OtherFatal
+            EventKind::Failure { .. }
+                | EventKind::RoleMissing
+                | EventKind::OtherFatal
+                | EventKind::Received { .. }
+                | EventKind::Authorized { .. }
+                | EventKind::Disconnected { .. }
         ) && let Some(s) = self.sessions.get_mut(&pid)
             && s.state == State::Active
             && !s.confirmed
         {
-            // Any other line of its own confirms an authorized session.
             s.confirmed = true;
             self.peak_confirm(u64::from(pid));
         }
         match ev.kind {
             EventKind::Received { host, port } => {
-                if let Some(old) = self.sessions.remove(&pid) {
+                if let Some(mut old) = self.sessions.remove(&pid) {
+                    self.confirm(&mut old);
                     self.end_silently(old, EndCause::PidReused);
                 }
                 let host = self.intern(HOST, Some(host));
@@ -646,7 +662,15 @@ impl Tracker {
                 }
             }
             EventKind::Authorized { user, db, app, replication, security } => {
-                let existing = self.sessions.get(&pid).copied();
+                let existing = match self.sessions.get_mut(&pid) {
+                    Some(s) if s.state == State::Active && !s.confirmed => {
+                        s.confirmed = true;
+                        let s = *s;
+                        self.peak_confirm(s.id);
+                        Some(s)
+                    }
+                    s => s.copied(),
+                };
                 let (host, port) = match existing {
                     Some(s) if s.state == State::Received => (s.host, s.port),
                     _ => (self.intern(HOST, meta.host), None),
@@ -707,7 +731,11 @@ impl Tracker {
                 }
             }
             EventKind::Disconnected { session_ms, user, db, host } => {
-                match self.sessions.remove(&pid) {
+                let mut removed = self.sessions.remove(&pid);
+                if let Some(s) = removed.as_mut() {
+                    self.confirm(s);
+                }
+                match removed {
                     Some(s) if s.state == State::Active && s.replication => {
                         if s.counted {
                             self.totals.matched += 1;
