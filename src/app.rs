@@ -7,9 +7,10 @@
 //! thread, over another bounded channel: parsing and tracking share the
 //! work of a busy log between two cores. With `--threads 1` (the default
 //! with one CPU) the reader sends its lines to the main thread, which
-//! parses them and tracks each event as it is parsed. A signal thread turns SIGINT,
-//! SIGTERM, SIGUSR1 and SIGHUP into messages on the main thread's channel:
-//! handlers only set flags (signal-hook's self-pipe), nothing runs in them.
+//! parses them and tracks each event as it is parsed. A signal thread
+//! turns SIGINT, SIGTERM, SIGUSR1 and SIGHUP into messages on the main
+//! thread's channel: handlers only set flags (signal-hook's self-pipe),
+//! nothing runs in them.
 //! The main thread tracks and writes, and wakes on a message or on the
 //! report timer, never otherwise: with no input and no timer it sleeps.
 //! SIGHUP bumps a generation counter the parser reads: batches parsed
