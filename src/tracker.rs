@@ -71,6 +71,14 @@ struct Session {
 }
 
 impl Session {
+    /// Any line of its own but a failure confirms an authorized session
+    /// (see peak.rs): whether this line did (the peak is told then).
+    fn confirms(&mut self) -> bool {
+        let now = self.state == State::Active && !self.confirmed;
+        self.confirmed |= now;
+        now
+    }
+
     fn names(&self) -> Names {
         Names {
             db: self.db,
@@ -607,15 +615,6 @@ impl Tracker {
         }
     }
 
-    /// Any line of its own but a failure confirms an authorized session
-    /// (see peak.rs).
-    fn confirm(&mut self, s: &mut Session) {
-        if s.state == State::Active && !s.confirmed {
-            s.confirmed = true;
-            self.peak_confirm(s.id);
-        }
-    }
-
     fn apply_pid(&mut self, pid: u32, ev: &Event<'_>) {
         let meta = &ev.meta;
         // The session's confirmation: here, or (connection lines, which
@@ -629,16 +628,16 @@ impl Tracker {
                 | EventKind::Authorized { .. }
                 | EventKind::Disconnected { .. }
         ) && let Some(s) = self.sessions.get_mut(&pid)
-            && s.state == State::Active
-            && !s.confirmed
+            && s.confirms()
         {
-            s.confirmed = true;
             self.peak_confirm(u64::from(pid));
         }
         match ev.kind {
             EventKind::Received { host, port } => {
                 if let Some(mut old) = self.sessions.remove(&pid) {
-                    self.confirm(&mut old);
+                    if old.confirms() {
+                        self.peak_confirm(old.id);
+                    }
                     self.end_silently(old, EndCause::PidReused);
                 }
                 let host = self.intern(HOST, Some(host));
@@ -662,15 +661,11 @@ impl Tracker {
                 }
             }
             EventKind::Authorized { user, db, app, replication, security } => {
-                let existing = match self.sessions.get_mut(&pid) {
-                    Some(s) if s.state == State::Active && !s.confirmed => {
-                        s.confirmed = true;
-                        let s = *s;
-                        self.peak_confirm(s.id);
-                        Some(s)
-                    }
-                    s => s.copied(),
-                };
+                let existing = self.sessions.get_mut(&pid).map(|s| (s.confirms(), *s));
+                if let Some((true, s)) = existing {
+                    self.peak_confirm(s.id);
+                }
+                let existing = existing.map(|(_, s)| s);
                 let (host, port) = match existing {
                     Some(s) if s.state == State::Received => (s.host, s.port),
                     _ => (self.intern(HOST, meta.host), None),
@@ -732,8 +727,10 @@ impl Tracker {
             }
             EventKind::Disconnected { session_ms, user, db, host } => {
                 let mut removed = self.sessions.remove(&pid);
-                if let Some(s) = removed.as_mut() {
-                    self.confirm(s);
+                if let Some(s) = removed.as_mut()
+                    && s.confirms()
+                {
+                    self.peak_confirm(s.id);
                 }
                 match removed {
                     Some(s) if s.state == State::Active && s.replication => {
