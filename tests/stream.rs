@@ -49,6 +49,17 @@ impl Live {
         Live { child, stdin, lines, stderr }
     }
 
+    /// pgconn with a whole fixture written to its open input, given time
+    /// to read it.
+    fn fed(threads: &str, args: &[&str], fixture: &str) -> Live {
+        let mut live = Live::start(threads, args);
+        for l in lines_of(fixture) {
+            live.write(&l);
+        }
+        thread::sleep(Duration::from_millis(300));
+        live
+    }
+
     fn write(&mut self, data: &[u8]) {
         let stdin = self.stdin.as_mut().expect("input still open");
         stdin.write_all(data).unwrap();
@@ -230,11 +241,7 @@ fn every_reports_while_reading_then_at_the_end() {
 #[test]
 fn sigint_prints_the_final_summary() {
     for threads in THREADS {
-        let mut live = Live::start(threads, &["--json"]);
-        for l in lines_of("stderr-default.log") {
-            live.write(&l);
-        }
-        thread::sleep(Duration::from_millis(300));
+        let mut live = Live::fed(threads, &["--json"], "stderr-default.log");
         live.signal("-INT");
         let last: Value = serde_json::from_str(&live.line(5)).unwrap();
         assert_eq!(last["connections"], 72);
@@ -246,11 +253,7 @@ fn sigint_prints_the_final_summary() {
 #[test]
 fn sigterm_prints_the_final_summary() {
     for threads in THREADS {
-        let mut live = Live::start(threads, &["--color", "never"]);
-        for l in lines_of("stderr-debian.log") {
-            live.write(&l);
-        }
-        thread::sleep(Duration::from_millis(300));
+        let mut live = Live::fed(threads, &["--color", "never"], "stderr-debian.log");
         live.signal("-TERM");
         let out = live.until(5, |l| l.starts_with("Connections"));
         assert!(out.last().unwrap().contains("72"), "{out:?}");
@@ -261,11 +264,7 @@ fn sigterm_prints_the_final_summary() {
 #[test]
 fn sigusr1_reports_to_stderr_and_sighup_resets() {
     for threads in THREADS {
-        let mut live = Live::start(threads, &["--json"]);
-        for l in lines_of("stderr-default.log") {
-            live.write(&l);
-        }
-        thread::sleep(Duration::from_millis(300));
+        let mut live = Live::fed(threads, &["--json"], "stderr-default.log");
         live.signal("-USR1");
         let err = live.stderr_until(5, "\n");
         let snapshot: Value = serde_json::from_str(err.lines().next().unwrap()).unwrap();
