@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Throughput, memory and start-up time of pgconn on the files of bench/make-logs.sh, against
-# grep -c and rg -c on the same files in the same hyperfine run, plus one pgBadger run on mixed.log.
+# grep -c and rg -c on the same files in the same rounds (each command once per round, in turn),
+# plus one pgBadger run on mixed.log.
 #
 #   bench/run.sh
 #
@@ -8,13 +9,13 @@
 #   PGCONN_BENCH_DIR        the data dir of make-logs.sh (default /tmp/pgconn-bench); make-logs.sh
 #                           runs first if a file is missing (PGCONN_BENCH_SIZE_MB etc. pass through)
 #   PGCONN                  the binary (default: target/release/pgconn, built if missing)
-#   PGCONN_BENCH_RUNS       hyperfine --runs per file (default 5; --warmup 1 always)
+#   PGCONN_BENCH_RUNS       runs of each command per file (default 10, after a warm-up round)
 #   PGCONN_BENCH_BADGER_MB  what pgBadger reads: all of mixed.log (default, all; ~7 minutes at
 #                           its 2-3 MB/s), a slice of that many MB, or 0 to skip it
 #
 # Needs hyperfine, ripgrep, time (/usr/bin/time) and pgbadger: as root, missing ones are installed
-# with apt-get.  The report goes to stdout and to DIR/run-YYYYmmdd-HHMMSS.txt; hyperfine's own
-# output goes to stderr.
+# with apt-get.  The report goes to stdout and to DIR/run-YYYYmmdd-HHMMSS.txt; progress and
+# hyperfine's own output go to stderr.
 set -euo pipefail
 
 log() { printf '[run] %s\n' "$*" >&2; }
@@ -25,7 +26,7 @@ SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 REPO=$(dirname -- "$SCRIPT_DIR")
 DIR=${PGCONN_BENCH_DIR:-/tmp/pgconn-bench}
 PGCONN=${PGCONN:-$REPO/target/release/pgconn}
-RUNS=${PGCONN_BENCH_RUNS:-5}
+RUNS=${PGCONN_BENCH_RUNS:-10}
 BADGER_MB=${PGCONN_BENCH_BADGER_MB:-all}
 [[ $BADGER_MB == all || $BADGER_MB =~ ^[0-9]+$ ]] || die "PGCONN_BENCH_BADGER_MB: 'all' or a number of MB"
 FILES=(light.log mixed.log heavy.log mixed.csv mixed.json)
@@ -103,23 +104,52 @@ while :; do
   sleep 2
 done >"$TMP/busy.txt" 2>/dev/null &
 SAMPLER=$!
-echo "data:    $DIR (hyperfine --warmup 1 --runs $RUNS per file; all commands of a file in one run)"
+echo "data:    $DIR (per file: a warm-up round, then $RUNS rounds of its five commands, alternating)"
 echo
 
 # ----------------------------------------------------------------------------------------------
-# throughput: the five commands on each file, in one hyperfine run per file
+# throughput: the five commands on each file, alternating. hyperfine runs one command's runs back
+# to back, so a slow spell of this shared machine (its speed drifts by 10-40 % within minutes)
+# fell on one command and skewed the ratios; here each round is one hyperfine call that runs each
+# command once, in turn, and the rounds are merged into one hyperfine result per command.
 : >"$TMP/files.txt"
 for f in "${FILES[@]}"; do
   F=$DIR/$f
-  log "hyperfine on $f ($(mb "$F") MB)"
-  # grep and rg write their count into a pipe: with output to /dev/null GNU grep stops at the
-  # first match
-  hyperfine --style basic --warmup 1 --runs "$RUNS" --export-json "$TMP/hf-$f.json" \
-    -n 'pgconn FILE' "$(q "$PGCONN") $(q "$F") > /dev/null" \
-    -n 'pgconn --json FILE' "$(q "$PGCONN") --json $(q "$F") > /dev/null" \
-    -n 'pgconn < FILE' "$(q "$PGCONN") < $(q "$F") > /dev/null" \
-    -n 'grep -c' "LC_ALL=C grep -c -E '$PATTERN' $(q "$F") | cat" \
-    -n 'rg -c' "rg -c '$PATTERN' $(q "$F") | cat" >&2
+  log "hyperfine on $f ($(mb "$F") MB): a warm-up round, then $RUNS rounds of the five commands"
+  for ((round = 0; round <= RUNS; round++)); do
+    # grep and rg write their count into a pipe: with output to /dev/null GNU grep stops at the
+    # first match
+    hyperfine --style none --runs 1 --export-json "$TMP/hf-$f-$round.json" \
+      -n 'pgconn FILE' "$(q "$PGCONN") $(q "$F") > /dev/null" \
+      -n 'pgconn --json FILE' "$(q "$PGCONN") --json $(q "$F") > /dev/null" \
+      -n 'pgconn < FILE' "$(q "$PGCONN") < $(q "$F") > /dev/null" \
+      -n 'grep -c' "LC_ALL=C grep -c -E '$PATTERN' $(q "$F") | cat" \
+      -n 'rg -c' "rg -c '$PATTERN' $(q "$F") | cat" >&2
+  done
+  # round 0 was the warm-up (the file into the page cache)
+  kept=()
+  for ((round = 1; round <= RUNS; round++)); do kept+=("$TMP/hf-$f-$round.json"); done
+  python3 - "$TMP/hf-$f.json" "${kept[@]}" <<'PY'
+import json, statistics, sys
+rounds = [json.load(open(p))["results"] for p in sys.argv[2:]]
+merged = []
+for i, first in enumerate(rounds[0]):
+    runs = [r[i] for r in rounds]
+    assert all(r["command"] == first["command"] for r in runs)
+    times = [t for r in runs for t in r["times"]]
+    merged.append({
+        "command": first["command"],
+        "mean": statistics.mean(times),
+        "stddev": statistics.stdev(times) if len(times) > 1 else None,
+        "median": statistics.median(times),
+        "min": min(times),
+        "max": max(times),
+        "user": statistics.mean(r["user"] for r in runs),
+        "system": statistics.mean(r["system"] for r in runs),
+        "times": times,
+    })
+json.dump({"results": merged}, open(sys.argv[1], "w"))
+PY
   conn=$(LC_ALL=C grep -c -E "$PATTERN" -- "$F" || true)
   rgc=$(rg -c "$PATTERN" -- "$F" || echo 0)
   [[ $conn == "$rgc" ]] || log "WARNING: $f: grep -c says $conn, rg -c says $rgc"
@@ -138,7 +168,7 @@ for name, size, conn, path in rows:
         print(f"{name:<11} {mb:>7.1f}  {r['command']:<19} {r['mean']:>8.3f} {r['stddev'] or 0:>6.3f} "
               f"{mb / r['mean']:>8.0f} {r['mean'] / rg:>8.2f}")
     print()
-print("× rg -c: mean wall time / mean wall time of rg -c on the same file in the same run")
+print("× rg -c: mean wall time / mean wall time of rg -c on the same file in the same rounds")
 print("(> 1 = slower than rg -c). MB = 10^6 bytes.")
 PY
 echo
@@ -178,7 +208,8 @@ events = int(open(sys.argv[3]).read())
 r = json.load(open(sys.argv[2]))["results"][0]
 print(f"  {'one core':<19} {events / r['mean'] / 1e6:6.2f} M events/s "
       f"({conn / r['mean'] / 1e6:.2f} M authorized + disconnection lines/s; "
-      f"{r['mean']:.3f} s ± {r['stddev'] or 0:.3f} s, taskset -c 0: one CPU, so --threads 1)")
+      f"{r['mean']:.3f} s ± {r['stddev'] or 0:.3f} s, median {r['median']:.3f} s, "
+      f"taskset -c 0: one CPU, so --threads 1)")
 PY
 fi
 echo
