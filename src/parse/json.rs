@@ -10,7 +10,10 @@
 
 use std::borrow::Cow;
 
+use std::fmt;
+
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 
 use crate::event::{Event, Meta};
 use crate::parse::Stats;
@@ -21,21 +24,61 @@ use crate::time::Timestamp;
 
 #[derive(Deserialize)]
 struct Record<'a> {
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     timestamp: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     user: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     dbname: Option<Cow<'a, str>>,
     pid: Option<u32>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     remote_host: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     error_severity: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     message: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     detail: Option<Cow<'a, str>>,
+}
+
+/// A string or null, borrowed from the line unless it holds escapes.
+/// serde's own `Option<Cow<str>>` copies every string (`borrow` borrows
+/// only a bare `Cow`): five allocations and copies per record, a tenth of
+/// the parsing thread's time on a jsonlog.
+fn borrowed<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    struct Text;
+    impl<'de> Visitor<'de> for Text {
+        type Value = Option<Cow<'de, str>>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string or null")
+        }
+
+        fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Borrowed(v)))
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_owned())))
+        }
+
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v)))
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_str(Text)
+        }
+    }
+    d.deserialize_option(Text)
 }
 
 pub(crate) struct JsonParser {}
@@ -140,6 +183,19 @@ mod tests {
         let (ev, stats) = run(log);
         assert!(ev.is_empty());
         assert_eq!(stats.unparsed, 0);
+    }
+
+    #[test]
+    fn strings_are_borrowed_unless_escaped() {
+        let line = br#"{"user":"app","message":"connection authorized: user=\"q\" database=x","detail":null,"pid":5}"#;
+        let r: Record<'_> = serde_json::from_slice(line).unwrap();
+        assert!(matches!(r.user, Some(Cow::Borrowed("app"))));
+        assert_eq!(r.message.as_deref(), Some("connection authorized: user=\"q\" database=x"));
+        assert!(matches!(r.message, Some(Cow::Owned(_))));
+        assert!(r.detail.is_none() && r.dbname.is_none() && r.timestamp.is_none());
+        assert_eq!(r.pid, Some(5));
+        // A name that is not a string is refused, as serde's own impl does.
+        assert!(serde_json::from_slice::<Record<'_>>(br#"{"user":5}"#).is_err());
     }
 
     #[test]
