@@ -9,7 +9,6 @@
 //! translated in jsonlog.
 
 use std::borrow::Cow;
-
 use std::fmt;
 
 use serde::Deserialize;
