@@ -617,8 +617,9 @@ impl Tracker {
 
     fn apply_pid(&mut self, pid: u32, ev: &Event<'_>) {
         let meta = &ev.meta;
-        // The session's confirmation: here, or (connection lines, which
-        // look the session up anyway) where they do.
+        // The session's confirmation. The connection lines are left out:
+        // they end or replace the session, and `count_close` confirms it
+        // then (one hash lookup fewer for each).
         if !matches!(
             ev.kind,
             EventKind::Failure { .. }
@@ -634,10 +635,7 @@ impl Tracker {
         }
         match ev.kind {
             EventKind::Received { host, port } => {
-                if let Some(mut old) = self.sessions.remove(&pid) {
-                    if old.confirms() {
-                        self.peak_confirm(old.id);
-                    }
+                if let Some(old) = self.sessions.remove(&pid) {
                     self.end_silently(old, EndCause::PidReused);
                 }
                 let host = self.intern(HOST, Some(host));
@@ -661,11 +659,7 @@ impl Tracker {
                 }
             }
             EventKind::Authorized { user, db, app, replication, security } => {
-                let existing = self.sessions.get_mut(&pid).map(|s| (s.confirms(), *s));
-                if let Some((true, s)) = existing {
-                    self.peak_confirm(s.id);
-                }
-                let existing = existing.map(|(_, s)| s);
+                let existing = self.sessions.get(&pid).copied();
                 let (host, port) = match existing {
                     Some(s) if s.state == State::Received => (s.host, s.port),
                     _ => (self.intern(HOST, meta.host), None),
@@ -726,13 +720,7 @@ impl Tracker {
                 }
             }
             EventKind::Disconnected { session_ms, user, db, host } => {
-                let mut removed = self.sessions.remove(&pid);
-                if let Some(s) = removed.as_mut()
-                    && s.confirms()
-                {
-                    self.peak_confirm(s.id);
-                }
-                match removed {
+                match self.sessions.remove(&pid) {
                     Some(s) if s.state == State::Active && s.replication => {
                         if s.counted {
                             self.totals.matched += 1;
