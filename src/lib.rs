@@ -13,6 +13,7 @@ pub mod error;
 mod event;
 mod filter;
 mod history;
+mod infer;
 mod input;
 mod intern;
 mod parse;
@@ -83,7 +84,7 @@ pub mod bench {
 #[doc(hidden)]
 pub mod fuzz {
     use crate::parse::{LogParser, Stats};
-    use crate::prefix::{self, Prefix};
+    use crate::prefix::Prefix;
 
     /// The needle scan and, on each hit's line, the severity and the
     /// message classifier.
@@ -123,8 +124,9 @@ pub mod fuzz {
                 n += usize::from(p.is_match(line));
             }
         }
+        let samples: Vec<_> = lines.iter().map(|l| crate::infer::Sample::bare(l)).collect();
         if value.is_empty()
-            && let Some(p) = prefix::infer(&lines)
+            && let Some(p) = crate::infer::infer(&samples)
         {
             n += p.source().len();
         }

@@ -134,6 +134,8 @@ fn fast_steps(tokens: &[Token]) -> Option<Vec<Step>> {
             Token::Literal(l) => Step::Literal(l.clone()),
             Token::Q => Step::Optional,
             &Token::Field { padded: true, .. } => return None,
+            // Values with spaces: the regex knows them.
+            &Token::Field { c: b'b' | b'i', .. } => return None,
             &Token::Field { c, .. } => {
                 let to = Slot::of(c, groups.take(c));
                 match c {
@@ -313,7 +315,7 @@ pub(crate) struct PrefixCache {
 }
 
 /// Which escapes print nothing in processes without a client connection.
-fn session_only(c: u8) -> bool {
+pub(crate) fn session_only(c: u8) -> bool {
     matches!(c, b'a' | b'u' | b'd' | b'r' | b'h' | b'i' | b'Q' | b'L')
 }
 
@@ -341,7 +343,7 @@ enum Token {
     Q,
 }
 
-fn tokenize(value: &[u8]) -> Vec<Token> {
+fn tokenize(value: &[u8]) -> std::result::Result<Vec<Token>, String> {
     let mut out = Vec::new();
     let mut literal = Vec::new();
     let mut i = 0;
@@ -352,6 +354,7 @@ fn tokenize(value: &[u8]) -> Vec<Token> {
             continue;
         }
         // '%' [-] digits* letter
+        let start = i;
         let mut j = i + 1;
         let left = value.get(j) == Some(&b'-');
         if left {
@@ -372,8 +375,12 @@ fn tokenize(value: &[u8]) -> Vec<Token> {
         }
         let known = b"aubdhrLpPtmnscliexvqQ";
         if !known.contains(&c) {
-            // PostgreSQL ignores an unknown escape.
-            continue;
+            // PostgreSQL ignores an unknown escape; a value given with
+            // one is more likely mistyped than copied.
+            let esc = String::from_utf8_lossy(&value[start..j + 1]).into_owned();
+            return Err(format!(
+                "unknown escape '{esc}' (log_line_prefix knows %a %u %d %r %h %L %b %p %P %t %m %n %i %e %c %l %s %v %x %q %Q and %%)"
+            ));
         }
         if !literal.is_empty() {
             out.push(Token::Literal(std::mem::take(&mut literal)));
@@ -387,8 +394,36 @@ fn tokenize(value: &[u8]) -> Vec<Token> {
     if !literal.is_empty() {
         out.push(Token::Literal(literal));
     }
-    out
+    Ok(out)
 }
+
+/// Backend types `%b` prints (13+), longest first.
+pub(crate) const BACKEND_TYPES: &[&str] = &[
+    "logical replication launcher",
+    "logical replication worker",
+    "autovacuum launcher",
+    "autovacuum worker",
+    "background writer",
+    "background worker",
+    "standalone backend",
+    "parallel worker",
+    "not initialized",
+    "slotsync worker",
+    "client backend",
+    "walsummarizer",
+    "checkpointer",
+    "walreceiver",
+    "walsender",
+    "walwriter",
+    "postmaster",
+    "io worker",
+    "archiver",
+    "startup",
+];
+
+/// Command tags `%i` prints on connection lines, and those with spaces.
+pub(crate) const COMMAND_TAGS: &[&str] =
+    &["idle in transaction (aborted)", "idle in transaction", "authentication", "startup", "idle"];
 
 /// The regex of one field. `next` is the first byte of the literal that
 /// follows it, for the strict form of free-text fields.
@@ -397,7 +432,21 @@ fn field_pattern(c: u8, strict: bool, next: Option<u8>) -> String {
     // PostgreSQL always prints a zone (`UTC`, `CET`, `+03`, `-0430`).
     let zone = if strict { r" [A-Za-z0-9+\-]+" } else { r"(?: [A-Za-z0-9+\-:]+)?" };
     match c {
-        b'a' | b'i' | b'b' | b'L' | b'u' | b'd' | b'h' | b'r' => match (strict, next) {
+        // Backend types and command tags hold spaces: the known ones are
+        // tried first, so that a space after the field is not taken for
+        // the one inside `client backend`.
+        b'b' | b'i' => {
+            let known = if c == b'b' { BACKEND_TYPES } else { COMMAND_TAGS };
+            let mut alt = String::from("(?:");
+            for k in known {
+                push_literal(&mut alt, k.as_bytes());
+                alt.push('|');
+            }
+            alt.push_str(&field_pattern(b'a', strict, next));
+            alt.push(')');
+            alt
+        }
+        b'a' | b'L' | b'u' | b'd' | b'h' | b'r' => match (strict, next) {
             (false, _) => ".*?".into(),
             (true, Some(n)) => format!(r"[^\x{n:02x}]*"),
             (true, None) => ".*".into(),
@@ -495,7 +544,8 @@ fn pattern(tokens: &[Token], strict: bool) -> (String, Groups) {
 impl Prefix {
     /// Compiles a log_line_prefix value, as `SHOW log_line_prefix` prints it.
     pub(crate) fn compile(value: &str) -> Result<Prefix> {
-        let tokens = tokenize(value.as_bytes());
+        let tokens = tokenize(value.as_bytes())
+            .map_err(|e| Error::usage(format!("bad --prefix '{value}': {e}")))?;
         let syntax = syntax::Config::new().unicode(false).utf8(false);
         let (lenient, g) = pattern(&tokens, false);
         let regex = Regex::builder()
@@ -599,7 +649,7 @@ impl Prefix {
 
     /// Which of the fields pgconn uses have text in `text` (`[unknown]`
     /// included: it shows the field is there).
-    fn fields_present(&self, text: &[u8], cache: &mut PrefixCache) -> Option<usize> {
+    pub(crate) fn fields_present(&self, text: &[u8], cache: &mut PrefixCache) -> Option<usize> {
         let groups = [
             self.groups.time.map(|t| t.0),
             self.groups.pid,
@@ -681,341 +731,6 @@ fn parse_u32(b: &[u8]) -> Option<u32> {
     u32::try_from(n).ok()
 }
 
-/// Common values, tried first when inferring.
-const COMMON: &[&str] = &[
-    "%m [%p] ",
-    "%t [%p] ",
-    "%m [%p] %q%u@%d ",
-    "%t [%p] %q%u@%d ",
-    "%t:%r:%u@%d:[%p]:",
-    "%m:%r:%u@%d:[%p]:",
-    "%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ",
-    "%m [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ",
-    "%t-%c-",
-    "%m %u@%d ",
-    "%t %u@%d ",
-    "%m ",
-    "%t ",
-    "",
-];
-
-/// Infers the prefix from `samples`: the text before the severity word of
-/// the first log lines. Returns None when there is no sample.
-pub(crate) fn infer(samples: &[&[u8]]) -> Option<Prefix> {
-    if samples.is_empty() {
-        return None;
-    }
-    // (value, is a wildcard fallback)
-    let mut candidates: Vec<(String, bool)> = Vec::new();
-    // The longest samples carry the most fields (client backends, not the
-    // postmaster, whose prefix stops at %q).
-    let mut longest: Vec<&[u8]> = samples.to_vec();
-    longest.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    longest.dedup();
-    for s in longest.iter().take(3) {
-        let template = template_of(s);
-        candidates.extend(with_q(&template).map(|t| (t, false)));
-        candidates.extend(with_wildcard_tail(&template).map(|t| (t, true)));
-        candidates.push((template, false));
-    }
-    candidates.extend(COMMON.iter().map(|s| (s.to_string(), false)));
-    candidates.dedup();
-    // Best: matches the most samples; then shows the most fields (a
-    // `%q%u@%d` on a log without it shows none: no evidence); then is not
-    // a wildcard fallback; then is the simplest.
-    type Score = (usize, usize, bool, std::cmp::Reverse<usize>);
-    let mut best: Option<(Score, Prefix)> = None;
-    for (c, wildcard) in candidates {
-        let Ok(prefix) = Prefix::compile(&c) else {
-            continue;
-        };
-        let mut cache = prefix.create_cache();
-        let mut matched = 0;
-        let mut fields = 0;
-        for s in samples {
-            if let Some(n) = prefix.fields_present(s, &mut cache) {
-                matched += 1;
-                fields = fields.max(n);
-            }
-        }
-        if matched == 0 {
-            continue;
-        }
-        let score = (matched, fields, !wildcard, std::cmp::Reverse(c.len()));
-        if best.as_ref().is_none_or(|(b, _)| score > *b) {
-            best = Some((score, prefix));
-        }
-    }
-    best.map(|(_, p)| p)
-}
-
-/// Keeps a template up to its pid and lets anything follow (`%m [%p] psql `
-/// becomes `%m [%p] %a`): for prefixes whose later fields pgconn cannot
-/// tell from literal text, such as a bare `%a`.
-fn with_wildcard_tail(template: &str) -> Option<String> {
-    let at = template.find("%p")? + 2;
-    let tail =
-        template[at..].bytes().take_while(|c| matches!(c, b']' | b')' | b':' | b' ')).count();
-    let head = &template[..at + tail];
-    (head.len() < template.len()).then(|| format!("{head}%a"))
-}
-
-/// Puts `%q` before the first session-only escape, so that lines from the
-/// postmaster and other processes without a client match too.
-fn with_q(template: &str) -> Option<String> {
-    let b = template.as_bytes();
-    let mut i = 0;
-    while i + 1 < b.len() {
-        if b[i] == b'%' {
-            let mut j = i + 1;
-            while j < b.len() && (b[j] == b'-' || b[j].is_ascii_digit()) {
-                j += 1;
-            }
-            if j < b.len() && session_only(b[j]) {
-                // Keep a literal that belongs to the escape with it:
-                // `user=%u` becomes `%quser=%u`.
-                let mut start = i;
-                while start > 0
-                    && (b[start - 1].is_ascii_alphanumeric() || matches!(b[start - 1], b'=' | b'_'))
-                {
-                    start -= 1;
-                }
-                if template[..start].contains("%q") {
-                    return None;
-                }
-                return Some(format!("{}%q{}", &template[..start], &template[start..]));
-            }
-            i = j + 1;
-        } else {
-            i += 1;
-        }
-    }
-    None
-}
-
-/// Key names in key=value prefixes, and the escape each one holds.
-const KEYS: &[(&str, char)] = &[
-    ("application_name", 'a'),
-    ("application", 'a'),
-    ("appname", 'a'),
-    ("app", 'a'),
-    ("user", 'u'),
-    ("usr", 'u'),
-    ("username", 'u'),
-    ("role", 'u'),
-    ("database", 'd'),
-    ("dbname", 'd'),
-    ("db", 'd'),
-    ("client_addr", 'h'),
-    ("client", 'h'),
-    ("clientip", 'h'),
-    ("remote", 'h'),
-    ("host", 'h'),
-    ("ip", 'h'),
-    ("pid", 'p'),
-    ("session_id", 'c'),
-    ("session", 'c'),
-    ("sid", 'c'),
-    ("line", 'l'),
-    ("xid", 'x'),
-    ("vxid", 'v'),
-    ("tag", 'i'),
-    ("sqlstate", 'e'),
-    ("backend", 'b'),
-    ("query_id", 'Q'),
-];
-
-fn key_at(p: &[u8], i: usize) -> Option<(&'static str, char)> {
-    if i > 0 && (p[i - 1].is_ascii_alphanumeric() || p[i - 1] == b'_') {
-        return None;
-    }
-    KEYS.iter()
-        .find(|(k, _)| p[i..].starts_with(k.as_bytes()) && p.get(i + k.len()) == Some(&b'='))
-        .copied()
-}
-
-fn is_sep(b: u8) -> bool {
-    matches!(b, b' ' | b',' | b';' | b'|')
-}
-
-/// Length of a `YYYY-MM-DD HH:MM:SS[.mmm] ZONE` at the start of `p`, and
-/// whether it has milliseconds.
-fn civil_len(p: &[u8]) -> Option<(usize, bool)> {
-    let shape = b"dddd-dd-dd dd:dd:dd";
-    if p.len() < shape.len() {
-        return None;
-    }
-    for (c, s) in p.iter().zip(shape) {
-        let ok = if *s == b'd' { c.is_ascii_digit() } else { c == s };
-        if !ok {
-            return None;
-        }
-    }
-    let mut n = shape.len();
-    let ms = p.get(n) == Some(&b'.') && p[n + 1..].iter().take(3).all(u8::is_ascii_digit);
-    if ms {
-        n += 4;
-    }
-    if p.get(n) == Some(&b' ') {
-        let zone = p[n + 1..]
-            .iter()
-            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b':'))
-            .count();
-        // A zone never ends with ':' (the RDS prefix puts one right after).
-        let zone = p[n + 1..n + 1 + zone].iter().rposition(|&c| c != b':').map_or(0, |e| e + 1);
-        if zone > 0 {
-            n += 1 + zone;
-        }
-    }
-    Some((n, ms))
-}
-
-fn run_len(p: &[u8], f: impl Fn(u8) -> bool) -> usize {
-    p.iter().take_while(|&&c| f(c)).count()
-}
-
-/// Builds a log_line_prefix value from the shape of one sample.
-fn template_of(p: &[u8]) -> String {
-    let mut out = String::new();
-    let mut i = 0;
-    let mut have_pid = false;
-    while i < p.len() {
-        let rest = &p[i..];
-        let at_start = i == 0 || !p[i - 1].is_ascii_alphanumeric();
-        if at_start && let Some((n, ms)) = civil_len(rest) {
-            out.push_str(if ms { "%m" } else { "%t" });
-            i += n;
-            continue;
-        }
-        let digits = run_len(rest, |c| c.is_ascii_digit());
-        if at_start && digits == 10 && rest.get(10) == Some(&b'.') {
-            let frac = run_len(&rest[11..], |c| c.is_ascii_digit());
-            if frac == 3 {
-                out.push_str("%n");
-                i += 14;
-                continue;
-            }
-        }
-        if rest[0] == b'[' {
-            let d = run_len(&rest[1..], |c| c.is_ascii_digit());
-            if d > 0 && rest.get(1 + d) == Some(&b']') && !have_pid {
-                out.push_str("[%p]");
-                have_pid = true;
-                i += d + 2;
-                continue;
-            }
-            if d > 0 && rest.get(1 + d) == Some(&b'-') {
-                let d2 = run_len(&rest[2 + d..], |c| c.is_ascii_digit());
-                if d2 > 0 && rest.get(2 + d + d2) == Some(&b']') {
-                    out.push_str("[%l-");
-                    out.push_str(&String::from_utf8_lossy(&rest[2 + d..2 + d + d2]));
-                    out.push(']');
-                    i += d + d2 + 3;
-                    continue;
-                }
-            }
-        }
-        if let Some((key, esc)) = key_at(p, i) {
-            let value_start = i + key.len() + 1;
-            // The value runs to the separator before the next key.
-            let mut end = p.len();
-            let mut next = value_start;
-            while next < p.len() {
-                if key_at(p, next).is_some() && next > value_start && is_sep(p[next - 1]) {
-                    end = next;
-                    while end > value_start && is_sep(p[end - 1]) {
-                        end -= 1;
-                    }
-                    break;
-                }
-                next += 1;
-            }
-            if end == p.len() {
-                while end > value_start && matches!(p[end - 1], b' ' | b':' | b']' | b'|') {
-                    end -= 1;
-                }
-            }
-            let value = &p[value_start..end];
-            let esc = if esc == 'h' && value.ends_with(b")") { 'r' } else { esc };
-            if esc == 'p' {
-                have_pid = true;
-            }
-            out.push_str(key);
-            out.push('=');
-            out.push('%');
-            out.push(esc);
-            i = end;
-            continue;
-        }
-        if at_start && let Some(n) = user_at_db(rest) {
-            out.push_str("%u@%d");
-            i += n;
-            continue;
-        }
-        if at_start && let Some(n) = remote_len(rest) {
-            out.push_str("%r");
-            i += n;
-            continue;
-        }
-        if at_start && let Some(n) = session_id_len(rest) {
-            out.push_str("%c");
-            i += n;
-            continue;
-        }
-        if rest[0] == b'%' {
-            out.push_str("%%");
-        } else {
-            out.push_str(&String::from_utf8_lossy(&rest[..1]));
-        }
-        i += 1;
-    }
-    out
-}
-
-fn name_len(p: &[u8]) -> usize {
-    if p.starts_with(b"[unknown]") {
-        return 9;
-    }
-    run_len(p, |c| !matches!(c, b' ' | b':' | b',' | b'@' | b'[' | b']' | b'\t'))
-}
-
-/// `user@db`, `[unknown]@[unknown]`, or `@` (the postmaster without %q).
-fn user_at_db(p: &[u8]) -> Option<usize> {
-    let u = name_len(p);
-    if p.get(u) != Some(&b'@') {
-        return None;
-    }
-    let d = name_len(&p[u + 1..]);
-    Some(u + 1 + d)
-}
-
-/// `host(port)` or `[local]` (the `%r` escape).
-fn remote_len(p: &[u8]) -> Option<usize> {
-    if p.starts_with(b"[local]") {
-        return Some(7);
-    }
-    let h = run_len(p, |c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b':' | b'-' | b'_'));
-    if h == 0 || p.get(h) != Some(&b'(') {
-        return None;
-    }
-    let d = run_len(&p[h + 1..], |c| c.is_ascii_digit());
-    (d > 0 && p.get(h + 1 + d) == Some(&b')')).then_some(h + d + 2)
-}
-
-/// `6b096a2b.4cf4` (the `%c` escape).
-fn session_id_len(p: &[u8]) -> Option<usize> {
-    let a = run_len(p, |c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase());
-    if !(1..=8).contains(&a) || p.get(a) != Some(&b'.') {
-        return None;
-    }
-    let b = run_len(&p[a + 1..], |c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase());
-    let end = a + 1 + b;
-    let boundary = p.get(end).is_none_or(|c| !c.is_ascii_alphanumeric() && *c != b'.');
-    // Both parts all digits is more likely a number than a session id.
-    let all_digits = p[..end].iter().all(|c| c.is_ascii_digit() || *c == b'.');
-    ((1..=8).contains(&b) && boundary && !all_digits).then_some(end)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1079,11 +794,16 @@ mod tests {
 
     #[test]
     fn padding_percent_and_unknown_escapes() {
-        let f = fields("%-10u|%5p %% %Z", "bob       |   42 % ").unwrap();
+        let f = fields("%-10u|%5p %% ", "bob       |   42 % ").unwrap();
         assert_eq!(f.2.as_deref(), Some("bob"));
         assert_eq!(f.0, Some(42));
         // A lone '%' at the end stops processing.
         assert!(fields("[%p] %", "[1] ").is_some());
+        // An unknown escape is named.
+        let e = Prefix::compile("%m [%p] %Z ").unwrap_err().to_string();
+        assert!(e.contains("unknown escape '%Z'"), "{e}");
+        let e = Prefix::compile("%-10k").unwrap_err().to_string();
+        assert!(e.contains("'%-10k'"), "{e}");
     }
 
     #[test]
@@ -1187,67 +907,5 @@ mod tests {
     fn epoch_time() {
         let f = fields("%n [%p] ", "1740823200.123 [5] ").unwrap();
         assert_eq!(f.1.as_deref(), Some("2025-03-01T10:00:00.123+00:00"));
-    }
-
-    fn inferred(samples: &[&str]) -> String {
-        let s: Vec<&[u8]> = samples.iter().map(|s| s.as_bytes()).collect();
-        infer(&s).unwrap().source().to_string()
-    }
-
-    #[test]
-    fn infers_common_prefixes() {
-        assert_eq!(inferred(&["2025-03-01 10:00:00.123 UTC [42] "]), "%m [%p] ");
-        assert_eq!(
-            inferred(&[
-                "2025-03-01 10:00:00.123 UTC [42] ",
-                "2025-03-01 10:00:00.123 UTC [43] app@prod "
-            ]),
-            "%m [%p] %q%u@%d "
-        );
-        assert_eq!(
-            inferred(&[
-                "2025-03-01 10:00:00 UTC:10.0.0.5(5432):app@prod:[42]:",
-                "2025-03-01 10:00:00 UTC::@:[1]:"
-            ]),
-            "%t:%r:%u@%d:[%p]:"
-        );
-        assert_eq!(
-            inferred(&["2025-03-01 10:00:00.123 CET a@b ", "2025-03-01 10:00:00.123 CET @ "]),
-            "%m %u@%d "
-        );
-    }
-
-    #[test]
-    fn infers_azure_session_id_prefix() {
-        let p = inferred(&[
-            "2025-03-01 10:00:00 UTC-6b096a2b.4cf4-",
-            "2025-03-01 10:00:01 UTC-6b096a2c.1f-",
-        ]);
-        assert_eq!(p, "%t-%c-");
-        let f = fields(&p, "2025-03-01 10:00:00 UTC-6b096a2b.4cf4-").unwrap();
-        assert_eq!(f.0, Some(0x4cf4), "the session id gives the pid");
-    }
-
-    #[test]
-    fn infers_a_bare_application_name() {
-        let p = inferred(&[
-            "2025-03-01 10:00:00.000 UTC [1]  ",
-            "2025-03-01 10:00:00.000 UTC [10] psql ",
-            "2025-03-01 10:00:00.000 UTC [11] my app ",
-            "2025-03-01 10:00:00.000 UTC [12] pgbench ",
-        ]);
-        assert_eq!(p, "%m [%p] %a");
-    }
-
-    #[test]
-    fn infers_key_value_styles() {
-        let p = inferred(&[
-            "2025-03-01 10:00:00 UTC [9]: [3-1] user=alice,db=sales db,app=etl,nightly,client=10.1.1.1 ",
-            "2025-03-01 10:00:00 UTC [8]: [1-1] user=,db=,app=,client= ",
-        ]);
-        assert_eq!(p, "%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ");
-        let p =
-            inferred(&["2025-03-01 10:00:00.001 UTC pid=77 user=bob database=x host=10.0.0.1 "]);
-        assert_eq!(p, "%m pid=%p user=%u database=%d host=%h ");
     }
 }

@@ -22,6 +22,7 @@ mod figures;
 mod fuzz_regressions;
 mod hostile;
 mod live;
+mod prefixes;
 mod properties;
 mod stream;
 mod threads;

@@ -324,6 +324,14 @@ pub(crate) fn looks_like_record_start(line: &[u8]) -> bool {
     end >= 19 && Timestamp::parse(&line[..end]).is_some()
 }
 
+/// Whether `line` starts a csvlog record, for telling the format: the time
+/// and then the user name, quoted or empty (`%t,%p,...` and `%m, %p, ...`
+/// in a stderr log's prefix start like a record too).
+pub(crate) fn looks_like_csvlog(line: &[u8]) -> bool {
+    let end = line.iter().take(64).position(|&c| c == b',').unwrap_or(0);
+    looks_like_record_start(line) && matches!(line.get(end + 1), Some(b'"' | b','))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,7 +43,7 @@ pub(crate) fn detect(chunk: &[u8], scanner: &Scanner) -> Option<Format> {
     for line in lines {
         let format = if line.starts_with(b"{\"timestamp\":") {
             Format::Json
-        } else if csv::looks_like_record_start(line) {
+        } else if csv::looks_like_csvlog(line) {
             Format::Csv
         } else if syslog::header(line).is_some() {
             Format::Syslog

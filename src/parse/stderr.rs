@@ -8,9 +8,10 @@
 //! then matched with the compiled (or inferred) log_line_prefix.
 
 use crate::event::{Event, Meta};
+use crate::infer::{self, Facts, Sample};
 use crate::parse::Stats;
 use crate::parse::message::{self, MessageKind, Parsed};
-use crate::prefix::{self, Prefix, PrefixCache, Raw};
+use crate::prefix::{Prefix, PrefixCache, Raw};
 use crate::scan::{Classifier, Scanner};
 
 /// How many sample prefixes inference keeps.
@@ -27,8 +28,9 @@ enum PrefixState {
 pub(crate) struct StderrParser {
     scanner: Scanner,
     state: PrefixState,
-    /// Prefix texts of the first log lines, for inference.
-    samples: Vec<Vec<u8>>,
+    /// Prefix texts of the first log lines, with what their messages
+    /// say, for inference.
+    samples: Vec<Sample>,
     cache: Option<PrefixCache>,
     /// `decide` sampled the lines the next `process` gets: not again.
     sampled_ahead: bool,
@@ -90,9 +92,33 @@ impl StderrParser {
     /// Infers the prefix from `evidence`, the first lines of an input,
     /// which the next `process` call starts with.
     pub(crate) fn decide(&mut self, evidence: &[u8], stats: &mut Stats) {
-        if matches!(self.state, PrefixState::Undecided) {
-            self.sample(evidence, stats);
-            self.sampled_ahead = true;
+        match &self.state {
+            PrefixState::Undecided => {
+                self.sample(evidence, stats);
+                self.sampled_ahead = true;
+            }
+            // `SHOW log_line_prefix` in psql prints the value with its
+            // trailing space, which is easily lost when copied: a value
+            // given without one that the lines read better with gets it.
+            PrefixState::Given(p) if !p.source().ends_with(' ') => {
+                let Ok(spaced) = Prefix::compile(&format!("{} ", p.source())) else { return };
+                let (mut plain, mut with_space) = (0, 0);
+                for line in evidence.split(|&c| c == b'\n').take(MAX_SAMPLES) {
+                    let line = line.strip_suffix(b"\r").unwrap_or(line);
+                    if line.first() == Some(&b'\t') {
+                        continue;
+                    }
+                    if let Some(sev) = self.scanner.severity(line) {
+                        plain += usize::from(p.is_match(&line[..sev.start]));
+                        with_space += usize::from(spaced.is_match(&line[..sev.start]));
+                    }
+                }
+                if with_space > plain {
+                    self.cache = Some(spaced.create_cache());
+                    self.state = PrefixState::Given(spaced);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -106,14 +132,18 @@ impl StderrParser {
             if line.first() == Some(&b'\t') {
                 continue;
             }
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
             match self.scanner.severity(line) {
-                Some(sev) => self.samples.push(line[..sev.start].to_vec()),
+                Some(sev) => {
+                    let text = line[..sev.start].to_vec();
+                    let facts = facts(sev.word, &line[sev.message..]);
+                    self.samples.push(Sample { text, facts });
+                }
                 None if foreign_severity(line) => stats.foreign_severity += 1,
                 None => {}
             }
         }
-        let samples: Vec<&[u8]> = self.samples.iter().map(Vec::as_slice).collect();
-        if let Some(p) = prefix::infer(&samples) {
+        if let Some(p) = infer::infer(&self.samples) {
             self.cache = Some(p.create_cache());
             self.state = PrefixState::Inferred { prefix: p, reinferred: 0 };
         }
@@ -121,7 +151,7 @@ impl StderrParser {
 
     /// An inferred prefix did not match `text`: infer again with it, and
     /// keep the new prefix if it matches `text` too.
-    fn reinfer(&mut self, text: &[u8]) -> bool {
+    fn reinfer(&mut self, text: &[u8], facts: Facts) -> bool {
         let PrefixState::Inferred { reinferred, .. } = &mut self.state else {
             return false;
         };
@@ -133,17 +163,19 @@ impl StderrParser {
         if self.samples.len() >= MAX_SAMPLES {
             self.samples.pop();
         }
-        self.samples.push(text.to_vec());
-        let samples: Vec<&[u8]> = self.samples.iter().map(Vec::as_slice).collect();
-        let inferred = match prefix::infer(&samples) {
+        let sample = Sample { text: text.to_vec(), facts };
+        self.samples.push(sample.clone());
+        let inferred = match infer::infer(&self.samples) {
             Some(p) if p.is_match(text) => Some(p),
             // The samples are another server's (logs concatenated): this
             // line alone says what the prefix is now, and starts the
             // samples afresh.
-            _ => prefix::infer(&[text]).filter(|p| p.is_match(text)).inspect(|_| {
-                self.samples.clear();
-                self.samples.push(text.to_vec());
-            }),
+            _ => infer::infer(std::slice::from_ref(&sample)).filter(|p| p.is_match(text)).inspect(
+                |_| {
+                    self.samples.clear();
+                    self.samples.push(sample.clone());
+                },
+            ),
         };
         match inferred {
             Some(p) => {
@@ -268,13 +300,15 @@ impl StderrParser {
             stats.check_bytes(line);
             let meta = match found {
                 Some(m) => m,
-                None if self.inferred() && self.reinfer(text) => match self.meta(text) {
-                    Some(m) => m,
-                    None => {
-                        stats.unmatched(line, true);
-                        continue;
+                None if self.inferred() && self.reinfer(text, facts_of(&parsed, line, &sev)) => {
+                    match self.meta(text) {
+                        Some(m) => m,
+                        None => {
+                            stats.unmatched(line, true);
+                            continue;
+                        }
                     }
-                },
+                }
                 None => {
                     stats.unmatched(line, true);
                     continue;
@@ -286,6 +320,23 @@ impl StderrParser {
                 Parsed::Unparsed => stats.unmatched(line, false),
             }
         }
+    }
+}
+
+/// What the message of a sample line says, to check a prefix against.
+fn facts(word: &[u8], msg: &[u8]) -> Facts {
+    let Some(kind) = Classifier::get().classify(word, msg) else { return Facts::default() };
+    match message::parse(kind, msg) {
+        Parsed::Event(event) => Facts::of(&event, msg),
+        _ => Facts::default(),
+    }
+}
+
+/// `facts` of a line already parsed.
+fn facts_of(parsed: &Parsed<'_>, line: &[u8], sev: &crate::scan::Severity<'_>) -> Facts {
+    match parsed {
+        Parsed::Event(event) => Facts::of(event, &line[sev.message..]),
+        _ => Facts::default(),
     }
 }
 
