@@ -5,6 +5,7 @@
 //! `--format` forces one) and hands the input's chunks to that format's
 //! parser.
 
+pub(crate) mod carrier;
 pub(crate) mod csv;
 pub(crate) mod json;
 pub(crate) mod message;
@@ -158,6 +159,9 @@ pub(crate) struct LogParser {
     pending: Vec<u8>,
     pending_lines: usize,
     deciding: bool,
+    /// The time the current input's RFC 3164 syslog times take their year
+    /// from (ms since the epoch; None: now).
+    reference: Option<i64>,
 }
 
 /// An input's format and log_line_prefix are decided from its first 200
@@ -195,6 +199,7 @@ impl LogParser {
             pending: Vec::new(),
             pending_lines: 0,
             deciding: true,
+            reference: None,
         }
     }
 
@@ -297,7 +302,15 @@ impl LogParser {
         self.pending.clear();
         self.pending_lines = 0;
         self.stderr.next_input();
-        self.syslog.inner.next_input();
+        self.syslog.next_input(self.reference.take());
+    }
+
+    /// The next input's RFC 3164 syslog times (which have no year) are of
+    /// the year of `reference` (ms since the epoch: the file's modification
+    /// time), or the year before for dates after it; without one, of now.
+    /// Called before `begin_input`.
+    pub(crate) fn set_reference(&mut self, reference: Option<i64>) {
+        self.reference = reference;
     }
 
     /// The log_line_prefix in use (stderr and syslog inputs).
@@ -313,14 +326,15 @@ impl LogParser {
         &self.seen
     }
 
-    /// Timestamps a format carries in every record, for "no time" notes.
+    /// Timestamps a format (or the syslog header) carries in every
+    /// record, for "no time" notes.
     pub(crate) fn has_time(&self) -> bool {
-        let prefixed = self.seen.iter().any(|f| matches!(f, Format::Stderr | Format::Syslog));
+        let prefixed = self.seen.iter().any(|f| matches!(f, Format::Stderr));
         !prefixed || self.prefix().is_none_or(Prefix::has_time)
     }
 
     pub(crate) fn has_pid(&self) -> bool {
-        let prefixed = self.seen.iter().any(|f| matches!(f, Format::Stderr | Format::Syslog));
+        let prefixed = self.seen.iter().any(|f| matches!(f, Format::Stderr));
         !prefixed || self.prefix().is_none_or(Prefix::has_pid)
     }
 }
