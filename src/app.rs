@@ -281,6 +281,7 @@ pub(crate) struct ParseInfo {
     pid_in_prefix: bool,
     time_in_prefix: bool,
     formats: Vec<crate::parse::Format>,
+    envelopes: Vec<crate::parse::envelope::Envelope>,
     untimed: u64,
 }
 
@@ -363,6 +364,8 @@ impl Parsing {
         info.time_in_prefix = p.has_time();
         info.formats.clear();
         info.formats.extend_from_slice(p.formats());
+        info.envelopes.clear();
+        info.envelopes.extend_from_slice(p.envelopes());
         info.untimed = self.window.untimed;
     }
 
@@ -582,6 +585,7 @@ impl Pipeline {
             pid_in_prefix: info.pid_in_prefix,
             time_in_prefix: info.time_in_prefix,
             formats: &info.formats,
+            envelopes: &info.envelopes,
             untimed: info.untimed,
             brute_force: &snapshot.brute_force,
             brute_rule: self.tracker.brute_rule(),

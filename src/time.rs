@@ -282,6 +282,13 @@ impl Timestamp {
         })
     }
 
+    /// The instant `ms` milliseconds after the epoch, in UTC (the times
+    /// envelopes carry as numbers: journald's microseconds, CloudWatch's
+    /// milliseconds).
+    pub(crate) fn from_unix_ms(ms: i64) -> Timestamp {
+        Timestamp { ms, ..Timestamp::utc_zone() }
+    }
+
     fn utc_zone() -> Timestamp {
         let mut zone = [0u8; 8];
         zone[..3].copy_from_slice(b"UTC");
@@ -510,6 +517,7 @@ mod tests {
         let t = Timestamp::parse_rfc3339(b"2024-01-05T10:12:03+01:00").unwrap();
         assert_eq!(t.ms, ts("2024-01-05 09:12:03 UTC").ms);
         assert!(Timestamp::parse_rfc3339(b"2024-01-05T09:12:03 UTCZ").is_none());
+        assert_eq!(Timestamp::from_unix_ms(1_740_823_200_123), ts("2025-03-01 10:00:00.123 UTC"));
     }
 
     #[test]

@@ -32,6 +32,15 @@ impl Unwrapped {
         self.carriers.clear();
     }
 
+    /// Adds `text`, one line per line in it (a trailing newline ends the
+    /// last one), each with `carrier`.
+    pub(crate) fn push(&mut self, text: &[u8], carrier: Carrier) {
+        let text = text.strip_suffix(b"\n").unwrap_or(text);
+        for line in text.split(|&c| c == b'\n') {
+            self.push_parts(b"", line.strip_suffix(b"\r").unwrap_or(line), carrier);
+        }
+    }
+
     /// Adds the line `head` + `line`.
     pub(crate) fn push_parts(&mut self, head: &[u8], line: &[u8], carrier: Carrier) {
         self.text.extend_from_slice(head);
@@ -65,5 +74,17 @@ impl Unwrapped {
             }
             None => emit(e),
         }
+    }
+
+    /// The carrier of each line, in order.
+    pub(crate) fn carriers(&self) -> &[Carrier] {
+        &self.carriers
+    }
+
+    /// Whether every line has a time, and every line a pid.
+    pub(crate) fn carried(&self) -> (bool, bool) {
+        let all =
+            |f: fn(&Carrier) -> bool| !self.carriers.is_empty() && self.carriers.iter().all(f);
+        (all(|c| c.time.is_some()), all(|c| c.pid.is_some()))
     }
 }
