@@ -31,7 +31,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::io::{self, Seek, Write};
+use std::io;
 use std::os::unix::fs::FileExt;
 
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
@@ -510,16 +510,20 @@ impl Splitter {
     }
 }
 
-/// Records kept to be read back last first: a temporary file (removed at
-/// once, so nothing is left behind), or memory if none can be made.
+/// Records kept to be read back last first: in a temporary file (removed
+/// at once, so nothing is left behind), or in memory from where the file
+/// could not be written (or made) on.
 struct Spool {
     file: Option<std::fs::File>,
-    /// Bytes not yet written to the file (all of them without a file).
+    /// The spool's first bytes, in the file.
+    written: u64,
+    /// The rest, not (yet) written.
     pending: Vec<u8>,
-    /// The spool's length, and the records' end not yet read back.
-    len: u64,
+    /// Writing failed: what is not in the file stays in memory.
+    full: bool,
+    /// The end of the records not read back yet, and the bytes before it
+    /// read already.
     end: u64,
-    /// Bytes read back from the file: `tail` ends at `end`.
     tail: Vec<u8>,
 }
 
@@ -527,35 +531,36 @@ const SPOOL_BLOCK: usize = 1024 * 1024;
 
 impl Spool {
     fn new() -> Spool {
-        Spool { file: temporary_file().ok(), pending: Vec::new(), len: 0, end: 0, tail: Vec::new() }
+        let file = temporary_file().ok();
+        let full = file.is_none();
+        Spool { file, written: 0, pending: Vec::new(), full, end: 0, tail: Vec::new() }
     }
 
     /// Each record is followed by its length, so they can be read from the end.
     fn push(&mut self, record: &[u8]) {
         self.pending.extend_from_slice(record);
         self.pending.extend_from_slice(&(record.len() as u32).to_le_bytes());
-        self.len += record.len() as u64 + 4;
-        if self.pending.len() >= SPOOL_BLOCK
-            && let Some(file) = &mut self.file
-            && file.write_all(&self.pending).is_ok()
-        {
-            self.pending.clear();
+        if self.pending.len() >= SPOOL_BLOCK {
+            self.write();
+        }
+    }
+
+    fn write(&mut self) {
+        if let (Some(file), false) = (&self.file, self.full) {
+            match file.write_all_at(&self.pending, self.written) {
+                Ok(()) => {
+                    self.written += self.pending.len() as u64;
+                    self.pending.clear();
+                }
+                Err(_) => self.full = true,
+            }
         }
     }
 
     /// Writes what is pending, and starts reading back from the end.
     fn rewind(&mut self) {
-        if let Some(file) = &mut self.file
-            && !self.pending.is_empty()
-        {
-            if file.write_all(&self.pending).is_ok() {
-                self.pending.clear();
-            } else {
-                // What was written is kept; the rest stays in memory.
-                self.file = None;
-            }
-        }
-        self.end = self.len;
+        self.write();
+        self.end = self.written + self.pending.len() as u64;
     }
 
     /// The last record not yet read back, into `out`.
@@ -576,24 +581,26 @@ impl Spool {
         true
     }
 
-    /// Makes `tail` hold the last `n` bytes before `end`.
+    /// Makes `tail` hold (at least) the last `n` bytes before `end`.
     fn load(&mut self, n: usize) -> bool {
         if self.tail.len() >= n {
             return true;
         }
-        let Some(file) = &self.file else {
-            // In memory: the spool is `pending`.
-            let end = self.end as usize;
-            self.tail.clear();
-            self.tail.extend_from_slice(&self.pending[end.saturating_sub(n.max(SPOOL_BLOCK))..end]);
-            return self.tail.len() >= n;
-        };
-        let have = self.tail.len() as u64;
         let want = (n.max(SPOOL_BLOCK) as u64).min(self.end);
         let start = self.end - want;
-        let mut block = vec![0; (want - have) as usize];
-        if file.read_exact_at(&mut block, start).is_err() {
-            return false;
+        let mut block = vec![0; (want - self.tail.len() as u64) as usize];
+        // From the file up to `written`, from memory after it.
+        let in_file = (self.written.saturating_sub(start) as usize).min(block.len());
+        if in_file > 0 {
+            let Some(file) = &self.file else { return false };
+            if file.read_exact_at(&mut block[..in_file], start).is_err() {
+                return false;
+            }
+        }
+        if in_file < block.len() {
+            let from = (start + in_file as u64 - self.written) as usize;
+            let rest = block.len() - in_file;
+            block[in_file..].copy_from_slice(&self.pending[from..from + rest]);
         }
         block.extend_from_slice(&self.tail);
         self.tail = block;
@@ -606,10 +613,8 @@ fn temporary_file() -> io::Result<std::fs::File> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let path = std::env::temp_dir().join(format!("pgconn-{}-{n}.spool", std::process::id()));
-    let mut file =
-        std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&path)?;
+    let file = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&path)?;
     std::fs::remove_file(&path)?;
-    file.rewind()?;
     Ok(file)
 }
 
@@ -664,6 +669,24 @@ impl Unwrapper {
     /// jsonlog records.
     pub(crate) fn cnpg(&self) -> bool {
         self.cnpg
+    }
+
+    /// Unwraps `evidence` with a fresh unwrapper (the real one reads it
+    /// again): the inner lines, to detect their format and prefix from.
+    /// Records whose times mostly run backwards make this unwrapper keep
+    /// them, to read them back oldest first.
+    pub(crate) fn inspect(&mut self, evidence: &[u8]) -> Unwrapped {
+        let mut inner = Unwrapped::default();
+        let mut ignored = Stats::default();
+        self.fresh().unwrap(evidence, &mut inner, &mut ignored);
+        let times: Vec<i64> =
+            inner.carriers().iter().filter_map(|c| c.time.map(|t| t.ms)).collect();
+        let back = times.windows(2).filter(|w| w[1] < w[0]).count();
+        let forth = times.windows(2).filter(|w| w[1] > w[0]).count();
+        if back > forth {
+            self.spool = Some(Spool::new());
+        }
+        inner
     }
 
     /// Unwraps the records in `chunk` (complete lines) into `out`.
@@ -1025,26 +1048,6 @@ fn vote(doc: &[u8], scanner: &Scanner) -> Option<Envelope> {
     (n >= plain).then_some(envelope)
 }
 
-impl Unwrapper {
-    /// Unwraps `evidence` with a fresh unwrapper (the real one reads it
-    /// again): the inner lines, to detect their format and prefix from.
-    /// Records whose times mostly run backwards make this unwrapper keep
-    /// them, to read them back oldest first.
-    pub(crate) fn inspect(&mut self, evidence: &[u8]) -> Unwrapped {
-        let mut inner = Unwrapped::default();
-        let mut ignored = Stats::default();
-        self.fresh().unwrap(evidence, &mut inner, &mut ignored);
-        let times: Vec<i64> =
-            inner.carriers().iter().filter_map(|c| c.time.map(|t| t.ms)).collect();
-        let back = times.windows(2).filter(|w| w[1] < w[0]).count();
-        let forth = times.windows(2).filter(|w| w[1] > w[0]).count();
-        if back > forth {
-            self.spool = Some(Spool::new());
-        }
-        inner
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1260,18 +1263,20 @@ mod tests {
 
     #[test]
     fn spool_reads_back_last_first() {
-        for file in [true, false] {
+        for fails_at in [None, Some(0), Some(2000)] {
             let mut spool = Spool::new();
-            if !file {
-                spool.file = None;
-            }
             let records: Vec<Vec<u8>> = (0..3000)
-                .map(|i| format!("record {i} {}", "x".repeat(i % 700)).into_bytes())
+                .map(|i| format!("record {i} {}", "x".repeat(i % 1400)).into_bytes())
                 .collect();
-            for r in &records {
+            for (i, r) in records.iter().enumerate() {
+                // Writing fails from here on: the rest stays in memory.
+                if fails_at == Some(i) {
+                    spool.full = true;
+                }
                 spool.push(r);
             }
             spool.rewind();
+            assert_eq!(spool.written > 0, fails_at != Some(0), "{fails_at:?}");
             let mut out = Vec::new();
             for r in records.iter().rev() {
                 assert!(spool.pop(&mut out));
