@@ -63,8 +63,9 @@ pub enum Outcome {
 enum Read {
     /// Complete lines of the current input: this range of the buffer.
     Lines(Vec<u8>, std::ops::Range<usize>),
-    /// The next input begins.
-    NextInput,
+    /// The next input begins, last written at this time (see
+    /// `modified_ms`).
+    NextInput(Option<i64>),
     /// An input could not be opened or read.
     Failed(Error),
     /// Every input has been read.
@@ -156,6 +157,7 @@ fn window(config: &Config) -> Result<Window> {
     let mut buf = LineBuffer::new();
     for input in &config.inputs {
         let Input::File(path) = input else { continue };
+        parser.set_reference(modified_ms(input));
         parser.begin_input();
         let mut note = |ev: &crate::event::Event<'_>| {
             if let Some(t) = ev.meta.time {
@@ -279,6 +281,7 @@ pub(crate) struct ParseInfo {
     pid_in_prefix: bool,
     time_in_prefix: bool,
     formats: Vec<crate::parse::Format>,
+    envelopes: Vec<crate::parse::envelope::Envelope>,
     untimed: u64,
 }
 
@@ -361,6 +364,8 @@ impl Parsing {
         info.time_in_prefix = p.has_time();
         info.formats.clear();
         info.formats.extend_from_slice(p.formats());
+        info.envelopes.clear();
+        info.envelopes.extend_from_slice(p.envelopes());
         info.untimed = self.window.untimed;
     }
 
@@ -375,9 +380,10 @@ impl Parsing {
                 self.parser.process(&buf[range], &mut self.stats, into);
                 (None, Some(buf))
             }
-            Read::NextInput => {
+            Read::NextInput(reference) => {
                 self.parser.end_input(&mut self.stats, into);
                 self.seal_info(&mut pipeline.info);
+                self.parser.set_reference(reference);
                 self.parser.begin_input();
                 return (None, None);
             }
@@ -461,7 +467,7 @@ fn parse_inputs(
         };
         parsing.sync(generation.load(Ordering::Relaxed));
         let mut batch = idle.take().unwrap_or_else(|| spare(&batches));
-        let mut next_input = false;
+        let mut next_input = None;
         let Some(msg) = msg else {
             parsing.flush(&mut batch);
             parsing.seal(&mut batch);
@@ -480,9 +486,9 @@ fn parse_inputs(
             }
             // What the parser held back (an open csvlog record) ends with
             // its input.
-            Read::NextInput => {
+            Read::NextInput(reference) => {
                 parsing.end_input(&mut batch);
-                next_input = true;
+                next_input = Some(reference);
                 None
             }
             Read::Done => {
@@ -502,7 +508,8 @@ fn parse_inputs(
         }
         // After the seal: the report keeps the ended input's prefix until
         // the next one has its own.
-        if next_input {
+        if let Some(reference) = next_input {
+            parsing.parser.set_reference(reference);
             parsing.parser.begin_input();
         }
         if let Some(m) = then
@@ -578,6 +585,7 @@ impl Pipeline {
             pid_in_prefix: info.pid_in_prefix,
             time_in_prefix: info.time_in_prefix,
             formats: &info.formats,
+            envelopes: &info.envelopes,
             untimed: info.untimed,
             brute_force: &snapshot.brute_force,
             brute_rule: self.tracker.brute_rule(),
@@ -648,7 +656,7 @@ fn read_inputs(
     let mut buf = LineBuffer::new();
     let mut base = 0;
     for input in inputs {
-        if !send(Read::NextInput) {
+        if !send(Read::NextInput(modified_ms(&input))) {
             return;
         }
         let mut read = |rdr: &mut dyn io::Read| -> io::Result<()> {
@@ -682,6 +690,19 @@ fn read_inputs(
         }
     }
     send(Read::Done);
+}
+
+/// When an input was last written, in ms since the epoch: the year of its
+/// RFC 3164 syslog times, which have none. Standard input redirected from
+/// a file is that file's; a pipe has none (the parser takes now).
+fn modified_ms(input: &Input) -> Option<i64> {
+    let path = match input {
+        Input::File(path) => path.as_path(),
+        Input::Stdin => std::path::Path::new("/dev/stdin"),
+    };
+    let meta = std::fs::metadata(path).ok().filter(std::fs::Metadata::is_file)?;
+    let since = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+    i64::try_from(since.as_millis()).ok()
 }
 
 /// Forwards the signals pgconn handles to the main loop.

@@ -141,6 +141,11 @@ concurrency; session times. On a terminal, while the input stays open (a
 pipe from tail -F), the summary is redrawn in place every second; Ctrl-C
 leaves the last one on screen.
 
+Each input's format (stderr, csvlog, jsonlog, syslog) is detected, and so
+is the envelope carrying its lines: docker json-file, Kubernetes CRI files,
+CloudNativePG, journalctl -o json, Cloud Logging, aws logs filter-log-events,
+Azure resource logs, heroku logs, logcli -o jsonl.
+
 The server must log connections: log_connections = on and
 log_disconnections = on (postgresql.conf or ALTER SYSTEM).";
 

@@ -282,6 +282,66 @@ impl Timestamp {
         })
     }
 
+    /// The instant `ms` milliseconds after the epoch, in UTC (the times
+    /// envelopes carry as numbers: journald's microseconds, CloudWatch's
+    /// milliseconds).
+    pub(crate) fn from_unix_ms(ms: i64) -> Timestamp {
+        Timestamp { ms, ..Timestamp::utc_zone() }
+    }
+
+    fn utc_zone() -> Timestamp {
+        let mut zone = [0u8; 8];
+        zone[..3].copy_from_slice(b"UTC");
+        Timestamp { ms: 0, offset_min: Some(0), has_ms: true, zone, zone_len: 3 }
+    }
+
+    /// Parses an RFC 3339 time as envelopes write it
+    /// (`2024-01-05T09:12:03.123456789Z`, `…+01:00`): `Z` is shown as
+    /// `UTC`, as PostgreSQL writes it.
+    pub(crate) fn parse_rfc3339(b: &[u8]) -> Option<Timestamp> {
+        match b.strip_suffix(b"Z").or_else(|| b.strip_suffix(b"z")) {
+            Some(local) => {
+                let t = Timestamp::parse(local)?;
+                // A zone after the `Z` is not RFC 3339.
+                (t.zone_len == 0).then(|| Timestamp {
+                    ms: t.ms,
+                    has_ms: t.has_ms,
+                    ..Timestamp::utc_zone()
+                })
+            }
+            None => Timestamp::parse(b),
+        }
+    }
+
+    /// Parses the RFC 3164 (BSD syslog) time `Mmm dd hh:mm:ss`, which has
+    /// no year and no zone: the year is `reference`'s (the file's
+    /// modification time, or now), or the one before for a date after
+    /// `reference` (more than a day after it: the zone is unknown), so that
+    /// a log that crosses New Year stays in order. The zone is unknown
+    /// (local time, ordered as if UTC).
+    pub(crate) fn parse_bsd(b: &[u8], reference_ms: i64) -> Option<Timestamp> {
+        const MONTHS: [&[u8; 3]; 12] = [
+            b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+            b"Dec",
+        ];
+        if b.len() != 15 || b[3] != b' ' || b[6] != b' ' || b[9] != b':' || b[12] != b':' {
+            return None;
+        }
+        let month = MONTHS.iter().position(|m| m[..] == b[..3])? as i64 + 1;
+        let day = match b[4] {
+            b' ' => digits(&b[5..6])?,
+            _ => digits(&b[4..6])?,
+        };
+        let (h, mi, s) = (two(b, 7)?, two(b, 10)?, two(b, 13)?);
+        if !(1..=31).contains(&day) || h > 23 || mi > 59 || s > 60 {
+            return None;
+        }
+        let (year, _, _) = civil_from_days(reference_ms.div_euclid(86_400_000));
+        let at = |y| (days_from_civil(y, month, day) * 86_400 + h * 3600 + mi * 60 + s) * 1000;
+        let ms = if at(year) > reference_ms + 86_400_000 { at(year - 1) } else { at(year) };
+        Some(Timestamp { ms, offset_min: None, has_ms: false, zone: [0; 8], zone_len: 0 })
+    }
+
     /// The same zone, `delta_ms` later (earlier when negative).
     pub(crate) fn shifted(&self, delta_ms: i64) -> Timestamp {
         Timestamp { ms: self.ms + delta_ms, ..*self }
@@ -447,6 +507,40 @@ mod tests {
     fn epoch() {
         let t = Timestamp::parse_epoch(b"1740823200.123").unwrap();
         assert_eq!(t, ts("2025-03-01 10:00:00.123 UTC"));
+    }
+
+    #[test]
+    fn envelope_times() {
+        let t = Timestamp::parse_rfc3339(b"2024-01-05T09:12:03.12345678Z").unwrap();
+        assert_eq!(t, ts("2024-01-05 09:12:03.123 UTC"));
+        assert_eq!(t.to_string(), "2024-01-05 09:12:03 UTC");
+        let t = Timestamp::parse_rfc3339(b"2024-01-05T10:12:03+01:00").unwrap();
+        assert_eq!(t.ms, ts("2024-01-05 09:12:03 UTC").ms);
+        assert!(Timestamp::parse_rfc3339(b"2024-01-05T09:12:03 UTCZ").is_none());
+        assert_eq!(Timestamp::from_unix_ms(1_740_823_200_123), ts("2025-03-01 10:00:00.123 UTC"));
+    }
+
+    #[test]
+    fn bsd_syslog_times_take_the_year_of_their_reference() {
+        let reference = ts("2026-12-07 00:14:22 UTC").ms;
+        let t = Timestamp::parse_bsd(b"Nov 27 14:04:47", reference).unwrap();
+        assert_eq!(t.to_string(), "2026-11-27 14:04:47");
+        assert_eq!(t.rfc3339(), "2026-11-27 14:04:47");
+        assert_eq!(
+            Timestamp::parse_bsd(b"Dec  7 09:00:00", reference).unwrap().ms,
+            ts("2026-12-07 09:00:00").ms
+        );
+        // A log that crosses New Year, read on January 2nd.
+        let reference = ts("2027-01-02 08:00:00 UTC").ms;
+        let dec = Timestamp::parse_bsd(b"Dec 31 23:59:59", reference).unwrap();
+        let jan = Timestamp::parse_bsd(b"Jan  1 00:00:01", reference).unwrap();
+        assert_eq!(dec.to_string(), "2026-12-31 23:59:59");
+        assert_eq!(jan.to_string(), "2027-01-01 00:00:01");
+        for bad in
+            [&b"Foo 27 14:04:47"[..], b"Nov 27 14:04", b"Nov 32 14:04:47", b"Nov 27 25:04:47"]
+        {
+            assert!(Timestamp::parse_bsd(bad, reference).is_none());
+        }
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! the man page and README honest. Hostile input (CLI.md §8): `faults`
 //! (malformed structure, I/O faults), `properties` (chunking invariance),
 //! `attack` (memory bounds under floods of names and sessions),
-//! `hostile` (names with escapes from a real server).
+//! `hostile` (names with escapes from a real server). `envelopes`: the
+//! fixtures inside the records of container runtimes, journald and cloud
+//! log services.
 
 mod util;
 
@@ -17,6 +19,7 @@ mod attack;
 mod behaviour;
 mod dashboard;
 mod docs;
+mod envelopes;
 mod faults;
 mod figures;
 mod fuzz_regressions;

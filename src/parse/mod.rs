@@ -3,9 +3,13 @@
 //!
 //! `LogParser` detects each input's format from its first lines (unless
 //! `--format` forces one) and hands the input's chunks to that format's
-//! parser.
+//! parser. An input whose lines are carried in an envelope (a container
+//! runtime's, journald's, a cloud's: see `envelope`) is unwrapped first;
+//! the format and prefix are then those of the lines inside.
 
+pub(crate) mod carrier;
 pub(crate) mod csv;
+pub(crate) mod envelope;
 pub(crate) mod json;
 pub(crate) mod message;
 pub(crate) mod stderr;
@@ -79,6 +83,9 @@ pub(crate) struct Stats {
     pub(crate) foreign_severity: u64,
     /// Lines of a syslog input without a syslog header.
     pub(crate) not_syslog: u64,
+    /// Lines (or JSON records) of an envelope input that are not its
+    /// records.
+    pub(crate) not_enveloped: u64,
     /// `--format` said one thing, the input's first lines another.
     pub(crate) forced_mismatch: Option<(Format, Format)>,
 }
@@ -158,6 +165,21 @@ pub(crate) struct LogParser {
     pending: Vec<u8>,
     pending_lines: usize,
     deciding: bool,
+    /// The input paused while its first lines were the start of a JSON
+    /// document spread over lines (`{` or `[` alone): the lines wait for
+    /// more of it (or its end), since no record is complete yet.
+    waiting: bool,
+    /// The current input's envelope, if its lines are carried in one.
+    unwrapper: Option<envelope::Unwrapper>,
+    unwrapped: carrier::Unwrapped,
+    /// Envelopes seen, in order, for the report.
+    envelopes: Vec<envelope::Envelope>,
+    /// Whether the current input's envelope gives every line a time, and
+    /// a pid.
+    carried: (bool, bool),
+    /// The time the current input's RFC 3164 syslog times take their year
+    /// from (ms since the epoch; None: now).
+    reference: Option<i64>,
 }
 
 /// An input's format and log_line_prefix are decided from its first 200
@@ -195,6 +217,12 @@ impl LogParser {
             pending: Vec::new(),
             pending_lines: 0,
             deciding: true,
+            waiting: false,
+            unwrapper: None,
+            unwrapped: carrier::Unwrapped::default(),
+            envelopes: Vec::new(),
+            carried: (false, false),
+            reference: None,
         }
     }
 
@@ -207,6 +235,7 @@ impl LogParser {
         }
         self.pending.extend_from_slice(chunk);
         self.pending_lines += memchr::memchr_iter(b'\n', chunk).count();
+        self.waiting = false;
         if self.pending_lines >= DECIDE_LINES || self.pending.len() >= DECIDE_BYTES {
             self.decide(stats, &mut emit);
         }
@@ -219,13 +248,17 @@ impl LogParser {
         F: FnMut(&Event<'_>),
     {
         if self.deciding && !self.pending.is_empty() {
+            if envelope::document_start(&self.pending) {
+                self.waiting = true;
+                return;
+            }
             self.decide(stats, &mut emit);
         }
     }
 
     /// Lines are held back to decide the format and prefix.
     pub(crate) fn holds_back(&self) -> bool {
-        self.deciding && !self.pending.is_empty()
+        self.deciding && !self.pending.is_empty() && !self.waiting
     }
 
     fn decide<F>(&mut self, stats: &mut Stats, emit: &mut F)
@@ -235,18 +268,72 @@ impl LogParser {
         self.deciding = false;
         let pending = std::mem::take(&mut self.pending);
         let evidence = &pending[..evidence_end(&pending)];
-        self.detect(evidence, stats);
-        match self.format {
-            None | Some(Format::Stderr) => self.stderr.decide(evidence, stats),
-            Some(Format::Syslog) => self.syslog.decide(evidence, stats),
-            Some(Format::Csv | Format::Json) => {}
+        match envelope::detect(evidence, &self.scanner) {
+            Some(mut unwrapper) => {
+                let inner = unwrapper.inspect(evidence);
+                self.carried = inner.carried();
+                for e in unwrapper.envelopes() {
+                    if !self.envelopes.contains(&e) {
+                        self.envelopes.push(e);
+                    }
+                }
+                if unwrapper.cnpg() {
+                    // csvlog records, by column name: read as the jsonlog
+                    // records they are turned into.
+                    self.format = Some(Format::Json);
+                    if !self.seen.contains(&Format::Csv) {
+                        self.seen.push(Format::Csv);
+                    }
+                }
+                self.unwrapper = Some(unwrapper);
+                self.decide_format(&inner.text, stats);
+            }
+            None => self.decide_format(evidence, stats),
         }
         self.dispatch(&pending, stats, emit);
         // Held back at most once per input: the buffer goes.
         self.pending_lines = 0;
     }
 
+    /// Detects the format of the server's lines and infers their prefix.
+    fn decide_format(&mut self, evidence: &[u8], stats: &mut Stats) {
+        self.detect(evidence, stats);
+        match self.format {
+            None | Some(Format::Stderr) => self.stderr.decide(evidence, stats),
+            Some(Format::Syslog) => {
+                self.carried = (true, true);
+                self.syslog.decide(evidence, stats)
+            }
+            Some(Format::Csv | Format::Json) => {}
+        }
+    }
+
     fn dispatch<F>(&mut self, chunk: &[u8], stats: &mut Stats, emit: &mut F)
+    where
+        F: FnMut(&Event<'_>),
+    {
+        let Some(unwrapper) = self.unwrapper.as_mut() else {
+            return self.parse(chunk, stats, emit);
+        };
+        let mut inner = std::mem::take(&mut self.unwrapped);
+        inner.clear();
+        unwrapper.unwrap(chunk, &mut inner, stats);
+        self.parse_unwrapped(&inner, stats, emit);
+        self.unwrapped = inner;
+    }
+
+    /// Parses lines taken out of their envelope: their events take their
+    /// records' time and pid where their prefix has none.
+    fn parse_unwrapped<F>(&mut self, inner: &carrier::Unwrapped, stats: &mut Stats, emit: &mut F)
+    where
+        F: FnMut(&Event<'_>),
+    {
+        if !inner.text.is_empty() {
+            self.parse(&inner.text, stats, &mut |e: &Event<'_>| inner.emit(e, emit));
+        }
+    }
+
+    fn parse<F>(&mut self, chunk: &[u8], stats: &mut Stats, emit: &mut F)
     where
         F: FnMut(&Event<'_>),
     {
@@ -283,7 +370,22 @@ impl LogParser {
     where
         F: FnMut(&Event<'_>),
     {
-        self.flush(stats, &mut emit);
+        if self.deciding && !self.pending.is_empty() {
+            self.decide(stats, &mut emit);
+        }
+        if let Some(mut unwrapper) = self.unwrapper.take() {
+            let mut inner = std::mem::take(&mut self.unwrapped);
+            unwrapper.finish(stats);
+            loop {
+                inner.clear();
+                if !unwrapper.unspool(&mut inner, stats) {
+                    break;
+                }
+                self.parse_unwrapped(&inner, stats, &mut emit);
+            }
+            self.unwrapped = inner;
+            self.unwrapper = Some(unwrapper);
+        }
         if self.format == Some(Format::Csv) {
             self.csv.end_input(stats, &mut emit);
         }
@@ -294,10 +396,21 @@ impl LogParser {
     pub(crate) fn begin_input(&mut self) {
         self.format = None;
         self.deciding = true;
+        self.waiting = false;
         self.pending.clear();
         self.pending_lines = 0;
+        self.unwrapper = None;
+        self.carried = (false, false);
         self.stderr.next_input();
-        self.syslog.inner.next_input();
+        self.syslog.next_input(self.reference.take());
+    }
+
+    /// The next input's RFC 3164 syslog times (which have no year) are of
+    /// the year of `reference` (ms since the epoch: the file's modification
+    /// time), or the year before for dates after it; without one, of now.
+    /// Called before `begin_input`.
+    pub(crate) fn set_reference(&mut self, reference: Option<i64>) {
+        self.reference = reference;
     }
 
     /// The log_line_prefix in use (stderr and syslog inputs).
@@ -313,15 +426,21 @@ impl LogParser {
         &self.seen
     }
 
-    /// Timestamps a format carries in every record, for "no time" notes.
+    /// The envelopes the inputs' lines were carried in, outermost first.
+    pub(crate) fn envelopes(&self) -> &[envelope::Envelope] {
+        &self.envelopes
+    }
+
+    /// Timestamps a format (or the envelope, or syslog header) carries in
+    /// every record, for "no time" notes.
     pub(crate) fn has_time(&self) -> bool {
         let prefixed = self.seen.iter().any(|f| matches!(f, Format::Stderr | Format::Syslog));
-        !prefixed || self.prefix().is_none_or(Prefix::has_time)
+        !prefixed || self.carried.0 || self.prefix().is_none_or(Prefix::has_time)
     }
 
     pub(crate) fn has_pid(&self) -> bool {
         let prefixed = self.seen.iter().any(|f| matches!(f, Format::Stderr | Format::Syslog));
-        !prefixed || self.prefix().is_none_or(Prefix::has_pid)
+        !prefixed || self.carried.1 || self.prefix().is_none_or(Prefix::has_pid)
     }
 }
 

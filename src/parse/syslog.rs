@@ -14,29 +14,110 @@
 //! splits lines longer than 900 bytes into chunks of the same sequence
 //! number: a chunk that follows a full-length one is the middle of a line,
 //! never a new entry.
+//!
+//! The header's time and pid are the carrier's (see `envelope::Unwrapped`):
+//! an event whose log_line_prefix has no time (`%m`, `%t`, `%n`) takes the
+//! header's, and one without a pid the tag's (`postgres[4301]`, the
+//! backend's). RFC 3164 times have no year: it is the input's reference
+//! year (see `Timestamp::parse_bsd`).
 
 use crate::event::Event;
 use crate::parse::Stats;
+use crate::parse::carrier::{Carrier, Unwrapped};
 use crate::parse::stderr::StderrParser;
 use crate::prefix::Prefix;
+use crate::time::Timestamp;
 
 /// Chunks this long were cut by PostgreSQL's 900-byte limit.
 const SPLIT_AT: usize = 850;
 
 pub(crate) struct SyslogParser {
     pub(crate) inner: StderrParser,
-    buf: Vec<u8>,
-    /// (pid, sequence, length) of the last chunk.
-    last: Option<(u32, u64, usize)>,
+    bodies: Unwrapped,
+    chunks: Chunks,
+    /// The time RFC 3164 headers take their year from (ms since the
+    /// epoch), and whether it was given (else: now, when first needed).
+    reference: Option<i64>,
+}
+
+/// When a syslog header's time was written.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Stamp<'a> {
+    /// RFC 3164 `Mmm dd hh:mm:ss`: no year, no zone.
+    Bsd(&'a [u8]),
+    /// RFC 3339 (rsyslog's files, RFC 5424).
+    Rfc3339(&'a [u8]),
+    None,
 }
 
 /// What the syslog header carried.
 #[derive(Debug, PartialEq)]
 pub(crate) struct Header<'a> {
+    pub(crate) time: Stamp<'a>,
     pub(crate) pid: Option<u32>,
     /// PostgreSQL's `[seq-chunk]` (or `[chunk]`).
     pub(crate) seq: Option<(u64, u64)>,
     pub(crate) body: &'a [u8],
+}
+
+/// PostgreSQL's syslog chunks (`syslog_sequence_numbers`,
+/// `syslog_split_messages`), wherever they are carried (syslog, journald's
+/// syslog transport, Heroku): which chunk continues a line.
+#[derive(Default)]
+pub(crate) struct Chunks {
+    /// (pid, sequence, length) of the last chunk.
+    last: Option<(u32, u64, usize)>,
+}
+
+impl Chunks {
+    /// The stderr line of a chunk: its text, and whether it continues the
+    /// line before (then read as a TAB continuation line). A `#011` (a
+    /// TAB, as rsyslog escapes it) starts a continuation line.
+    pub(crate) fn line<'a>(
+        &mut self,
+        pid: Option<u32>,
+        seq: Option<(u64, u64)>,
+        body: &'a [u8],
+    ) -> (bool, &'a [u8]) {
+        let continues_line = match (pid, seq, self.last) {
+            (Some(pid), Some((seq, chunk)), Some((p, s, len))) => {
+                chunk > 1 && p == pid && s == seq && len >= SPLIT_AT
+            }
+            _ => false,
+        };
+        if let (Some(pid), Some((seq, _))) = (pid, seq) {
+            self.last = Some((pid, seq, body.len()));
+        }
+        match body.strip_prefix(b"#011") {
+            Some(rest) => (true, rest),
+            None => (continues_line, body),
+        }
+    }
+}
+
+/// PostgreSQL's `[seq-chunk] ` (or `[chunk] `) at the start of `body`, and
+/// the text after it.
+pub(crate) fn sequence(body: &[u8]) -> (Option<(u64, u64)>, &[u8]) {
+    if body.first() == Some(&b'[') {
+        let a = digits(&body[1..]);
+        let after = 1 + a;
+        if a > 0 && body.get(after) == Some(&b'-') {
+            let b = digits(&body[after + 1..]);
+            let end = after + 1 + b;
+            if b > 0
+                && body.get(end..end + 2) == Some(b"] ")
+                && let (Some(s), Some(c)) = (number(&body[1..after]), number(&body[after + 1..end]))
+            {
+                return (Some((s, c)), &body[end + 2..]);
+            }
+        } else if a > 0
+            && body.get(after..after + 2) == Some(b"] ")
+            && let Some(c) = number(&body[1..after])
+        {
+            return (Some((0, c)), &body[after + 2..]);
+        }
+    }
+    (None, body)
 }
 
 fn digits(b: &[u8]) -> usize {
@@ -68,7 +149,7 @@ fn word(b: &[u8]) -> Option<(&[u8], &[u8])> {
 
 /// Splits a syslog line into its header's pid and PostgreSQL's text.
 pub(crate) fn header(line: &[u8]) -> Option<Header<'_>> {
-    let (pid, body) = if line.first() == Some(&b'<') {
+    let (time, pid, body) = if line.first() == Some(&b'<') {
         // RFC 5424: <pri>1 TIMESTAMP HOST APP PROCID MSGID SD MSG
         let close = memchr::memchr(b'>', line)?;
         let rest = line.get(close + 1..)?;
@@ -77,7 +158,7 @@ pub(crate) fn header(line: &[u8]) -> Option<Header<'_>> {
             // RFC 3164 with a priority: <pri>Mmm dd ...
             return header(&line[close + 1..]);
         }
-        let (_time, rest) = word(rest)?;
+        let (time, rest) = word(rest)?;
         let (_host, rest) = word(rest)?;
         let (_app, rest) = word(rest)?;
         let (procid, rest) = word(rest)?;
@@ -90,7 +171,8 @@ pub(crate) fn header(line: &[u8]) -> Option<Header<'_>> {
             }
             _ => return None,
         };
-        (number(procid).map(|p| p as u32), rest)
+        let time = if time == b"-" { Stamp::None } else { Stamp::Rfc3339(time) };
+        (time, number(procid).map(|p| p as u32), rest)
     } else if line.len() > 16
         && line[..3].iter().all(u8::is_ascii_alphabetic)
         && line[3] == b' '
@@ -101,64 +183,72 @@ pub(crate) fn header(line: &[u8]) -> Option<Header<'_>> {
     {
         // Mmm dd hh:mm:ss host tag[pid]: msg
         let (_host, rest) = word(&line[16..])?;
-        tag_and_pid(rest)?
+        let (pid, body) = tag_and_pid(rest)?;
+        (Stamp::Bsd(&line[..15]), pid, body)
     } else if line.len() > 20 && line[4] == b'-' && line[7] == b'-' && line[10] == b'T' {
         // rsyslog's RFC 3339 time: 2025-03-01T10:00:01.864123+00:00 host tag[pid]: msg
-        let (_time, rest) = word(line)?;
+        let (time, rest) = word(line)?;
         let (_host, rest) = word(rest)?;
-        tag_and_pid(rest)?
+        let (pid, body) = tag_and_pid(rest)?;
+        (Stamp::Rfc3339(time), pid, body)
     } else {
         return None;
     };
-    // [seq-chunk] or [chunk]
-    let mut seq = None;
-    let mut body = body;
-    if body.first() == Some(&b'[') {
-        let a = digits(&body[1..]);
-        let after = 1 + a;
-        if a > 0 && body.get(after) == Some(&b'-') {
-            let b = digits(&body[after + 1..]);
-            let end = after + 1 + b;
-            if b > 0 && body.get(end..end + 2) == Some(b"] ") {
-                seq = Some((number(&body[1..after])?, number(&body[after + 1..end])?));
-                body = &body[end + 2..];
-            }
-        } else if a > 0 && body.get(after..after + 2) == Some(b"] ") {
-            seq = Some((0, number(&body[1..after])?));
-            body = &body[after + 2..];
-        }
-    }
-    Some(Header { pid, seq, body })
+    let (seq, body) = sequence(body);
+    Some(Header { time, pid, seq, body })
 }
 
 impl SyslogParser {
     pub(crate) fn new(prefix: Option<Prefix>) -> SyslogParser {
-        SyslogParser { inner: StderrParser::new(prefix), buf: Vec::new(), last: None }
+        SyslogParser {
+            inner: StderrParser::new(prefix),
+            bodies: Unwrapped::default(),
+            chunks: Chunks::default(),
+            reference: None,
+        }
+    }
+
+    /// A new input begins, whose RFC 3164 times take their year from
+    /// `reference` (ms since the epoch; None: now).
+    pub(crate) fn next_input(&mut self, reference: Option<i64>) {
+        self.inner.next_input();
+        self.reference = reference;
     }
 
     /// Infers the prefix from the first lines of an input (see
     /// `StderrParser::decide`).
     pub(crate) fn decide(&mut self, evidence: &[u8], stats: &mut Stats) {
-        let last = self.last;
         let mut ignored = Stats::default();
-        let body = self.bodies(evidence, &mut ignored);
-        self.last = last;
-        self.inner.decide(&body, stats);
-        self.buf = body;
+        let mut chunks = Chunks { last: self.chunks.last };
+        let mut bodies = Unwrapped::default();
+        self.bodies(evidence, &mut chunks, &mut bodies, &mut ignored);
+        self.inner.decide(&bodies.text, stats);
     }
 
     pub(crate) fn process<F>(&mut self, chunk: &[u8], stats: &mut Stats, emit: &mut F)
     where
         F: FnMut(&Event<'_>),
     {
-        let buf = self.bodies(chunk, stats);
-        self.inner.process(&buf, stats, |e| emit(e));
-        self.buf = buf;
+        let mut bodies = std::mem::take(&mut self.bodies);
+        let mut chunks = std::mem::take(&mut self.chunks);
+        bodies.clear();
+        self.bodies(chunk, &mut chunks, &mut bodies, stats);
+        self.inner.process(&bodies.text, stats, |e| bodies.emit(e, emit));
+        self.bodies = bodies;
+        self.chunks = chunks;
     }
 
-    /// The stderr-like lines inside the syslog lines of `chunk`.
-    fn bodies(&mut self, chunk: &[u8], stats: &mut Stats) -> Vec<u8> {
-        self.buf.clear();
+    /// The stderr-like lines inside the syslog lines of `chunk`, each with
+    /// its header's time and pid.
+    fn bodies(
+        &mut self,
+        chunk: &[u8],
+        chunks: &mut Chunks,
+        out: &mut Unwrapped,
+        stats: &mut Stats,
+    ) {
+        // The header's time is parsed only when the prefix may lack one.
+        let timed = self.inner.prefix().is_some_and(Prefix::has_time);
         for line in chunk.split(|&c| c == b'\n') {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.is_empty() {
@@ -168,28 +258,30 @@ impl SyslogParser {
                 stats.not_syslog += 1;
                 continue;
             };
-            let mut body = h.body;
-            let continues_line = match (h.pid, h.seq, self.last) {
-                (Some(pid), Some((seq, chunk)), Some((p, s, len))) => {
-                    chunk > 1 && p == pid && s == seq && len >= SPLIT_AT
-                }
-                _ => false,
+            let (continues, body) = chunks.line(h.pid, h.seq, h.body);
+            let time = match h.time {
+                _ if timed => None,
+                Stamp::Bsd(t) => Timestamp::parse_bsd(t, self.reference()),
+                Stamp::Rfc3339(t) => Timestamp::parse_rfc3339(t),
+                Stamp::None => None,
             };
-            if let (Some(pid), Some((seq, _))) = (h.pid, h.seq) {
-                self.last = Some((pid, seq, body.len()));
-            }
-            let tab = body.starts_with(b"#011");
-            if tab {
-                body = &body[4..];
-            }
-            if continues_line || tab {
-                self.buf.push(b'\t');
-            }
-            self.buf.extend_from_slice(body);
-            self.buf.push(b'\n');
+            let tab: &[u8] = if continues { b"\t" } else { b"" };
+            out.push_parts(tab, body, Carrier { time, pid: h.pid });
         }
-        std::mem::take(&mut self.buf)
     }
+
+    /// The time RFC 3164 headers take their year from.
+    fn reference(&mut self) -> i64 {
+        *self.reference.get_or_insert_with(now_ms)
+    }
+}
+
+/// The wall clock, in ms since the epoch: the year of RFC 3164 times read
+/// from a pipe.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]
@@ -235,5 +327,36 @@ mod tests {
         assert_eq!(kinds.len(), 3, "{kinds:?}");
         assert!(kinds[0].starts_with("Received"));
         assert!(kinds[2].starts_with("RoleMissing"));
+    }
+
+    #[test]
+    fn header_times_and_pids_fill_a_prefix_without_them() {
+        let log = "Nov 27 14:04:48 db1 postgres[29372]: [7-1] LOG:  connection received: host=127.0.0.1 port=40142\n\
+                   <134>1 2026-11-27T14:04:49.123456+00:00 db1 postgres 29373 - - [7-1] LOG:  connection received: host=[local]\n\
+                   2026-11-27T14:04:50.5Z db1 postgres[29374]: [7-1] LOG:  connection received: host=[local]\n";
+        let mut p = SyslogParser::new(Some(Prefix::compile("").unwrap()));
+        p.next_input(Some(Timestamp::parse(b"2026-12-01 00:00:00 UTC").unwrap().ms));
+        let mut stats = Stats::default();
+        let mut got = Vec::new();
+        p.process(log.as_bytes(), &mut stats, &mut |e: &Event<'_>| {
+            got.push((e.meta.time.map(|t| t.rfc3339()), e.meta.pid))
+        });
+        assert_eq!(
+            got,
+            [
+                (Some("2026-11-27 14:04:48".to_string()), Some(29372)),
+                (Some("2026-11-27T14:04:49.123+00:00".to_string()), Some(29373)),
+                (Some("2026-11-27T14:04:50.500+00:00".to_string()), Some(29374)),
+            ]
+        );
+        // A prefix with a time and pid keeps its own.
+        let mut p = SyslogParser::new(Some(Prefix::compile("%m [%p] ").unwrap()));
+        let line = b"Nov 27 14:04:48 db1 postgres[1]: [7-1] 2026-11-27 14:04:48.719 UTC [2] LOG:  connection received: host=[local]\n";
+        p.process(line, &mut stats, &mut |e: &Event<'_>| {
+            assert_eq!(
+                (e.meta.time.unwrap().rfc3339().as_str(), e.meta.pid),
+                ("2026-11-27T14:04:48.719+00:00", Some(2))
+            )
+        });
     }
 }

@@ -31,7 +31,7 @@
 //!  "input":{"bytes":N,"candidate_lines":N,"invalid_utf8_lines":N,
 //!           "nul_lines":N,"long_lines":N,"log_line_prefix":S|null,
 //!           "prefix_inferred":B,"pid":B,"formats":["stderr",...],
-//!           "skipped_lines":N},
+//!           "envelopes":["docker",...],"skipped_lines":N},
 //!  "unavailable":[S,...],
 //!  "limits":{"sessions":N,"names":N,"untracked_sessions":N,
 //!            "untracked_attempts":N,"folded":["user",...]}}
@@ -204,6 +204,7 @@ struct InputInfo<'a> {
     prefix_inferred: bool,
     pid: bool,
     formats: Vec<&'static str>,
+    envelopes: Vec<&'static str>,
     skipped_lines: u64,
 }
 
@@ -331,6 +332,7 @@ pub(crate) fn write_summary<W: Write>(out: &mut W, r: &Report<'_>) -> io::Result
             prefix_inferred: r.prefix_inferred,
             pid: r.pid_in_prefix,
             formats: r.formats.iter().map(|f| f.as_str()).collect(),
+            envelopes: r.envelopes.iter().map(|e| e.as_str()).collect(),
             skipped_lines: r.stats.skipped_lines,
         },
         unavailable: &s.unavailable,

@@ -32,6 +32,8 @@ pub(crate) struct Report<'a> {
     pub(crate) time_in_prefix: bool,
     /// The formats of the inputs read.
     pub(crate) formats: &'a [crate::parse::Format],
+    /// The envelopes their lines were carried in, outermost first.
+    pub(crate) envelopes: &'a [crate::parse::envelope::Envelope],
     /// Events left out of a --since/--until window for having no time.
     pub(crate) untimed: u64,
     /// Hosts over the brute-force threshold, and the threshold.

@@ -235,15 +235,20 @@ fn write_breakdown<W: Write>(
 fn write_notes<W: Write>(out: &mut W, r: &Report<'_>, p: &Palette) -> io::Result<()> {
     let s = r.snapshot;
     let mut notes: Vec<String> = Vec::new();
-    let formats: Vec<&str> = r.formats.iter().map(|f| f.as_str()).collect();
-    match (r.prefix, formats.as_slice()) {
+    let mut formats = r.formats.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ");
+    // `csvlog in cloudnative-pg in cri`: the innermost first.
+    for e in r.envelopes.iter().rev() {
+        formats.push_str(" in ");
+        formats.push_str(e.as_str());
+    }
+    match (r.prefix, formats.is_empty()) {
         (Some(prefix), _) => {
             let how = if r.prefix_inferred { "inferred" } else { "given" };
-            let f = formats.join(", ");
+            let f = formats;
             notes.push(format!("{f}; log_line_prefix '{}' ({how})", escape(prefix.as_bytes())));
         }
-        (None, []) => {}
-        (None, f) => notes.push(f.join(", ")),
+        (None, true) => {}
+        (None, false) => notes.push(formats),
     }
     for u in &s.unavailable {
         notes.push(format!("not available: {u}"));
