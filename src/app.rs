@@ -1046,7 +1046,9 @@ fn finish<W: Write>(
             report::escape(stats.first_unparsed.as_deref().unwrap_or("").as_bytes()),
         );
     }
-    if !found {
+    // An input that could not be read was reported already, and is the
+    // likelier reason for an empty report than anything the hint says.
+    if !found && !read_failed {
         let hint = report::nothing_found_hint(&report, &pipeline.tracker.totals, &config.filter);
         let _ = writeln!(err, "pgconn: {hint}");
     }
