@@ -162,12 +162,13 @@ fn window(config: &Config) -> Result<Window> {
                 newest = Some(newest.map_or(t.ms, |n| n.max(t.ms)));
             }
         };
-        let read = File::open(path).and_then(input::decompressed).and_then(|mut r| {
+        // An input that fails here fails in the run too, which reports it
+        // once and goes on, the lines before the failure counted; here too.
+        let _ = File::open(path).and_then(input::decompressed).and_then(|mut r| {
             input::read_lines(&mut r, &mut buf, |lines, _| {
                 parser.process(lines, &mut stats, &mut note)
             })
         });
-        read.map_err(|e| Error::io(input.name(), e))?;
         parser.end_input(&mut stats, &mut note);
     }
     let newest = newest.unwrap_or(0);
