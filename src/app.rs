@@ -164,12 +164,13 @@ fn window(config: &Config) -> Result<Window> {
                 newest = Some(newest.map_or(t.ms, |n| n.max(t.ms)));
             }
         };
-        let read = File::open(path).and_then(input::decompressed).and_then(|mut r| {
+        // An input that fails here fails in the run too, which reports it
+        // once and goes on, the lines before the failure counted; here too.
+        let _ = File::open(path).and_then(input::decompressed).and_then(|mut r| {
             input::read_lines(&mut r, &mut buf, |lines, _| {
                 parser.process(lines, &mut stats, &mut note)
             })
         });
-        read.map_err(|e| Error::io(input.name(), e))?;
         parser.end_input(&mut stats, &mut note);
     }
     let newest = newest.unwrap_or(0);
@@ -1067,7 +1068,9 @@ fn finish<W: Write>(
             report::escape(stats.first_unparsed.as_deref().unwrap_or("").as_bytes()),
         );
     }
-    if !found {
+    // An input that could not be read was reported already, and is the
+    // likelier reason for an empty report than anything the hint says.
+    if !found && !read_failed {
         let hint = report::nothing_found_hint(&report, &pipeline.tracker.totals, &config.filter);
         let _ = writeln!(err, "pgconn: {hint}");
     }

@@ -9,10 +9,10 @@
 //! handed out as a line, the rest is skipped and counted, so memory stays
 //! bounded and no line is scanned twice.
 
-use std::io::{self, BufReader, Read};
-
-use flate2::read::MultiGzDecoder;
+use std::io::{self, Read};
 use std::ops::Range;
+
+pub(crate) use crate::decompress::decompressed;
 
 /// Size of one read.
 pub(crate) const READ_SIZE: usize = 256 * 1024;
@@ -153,42 +153,6 @@ impl LineBuffer {
     }
 }
 
-/// `rdr`, decompressed if it starts with gzip's magic bytes (a `.gz` file,
-/// or a compressed standard input); zstd and xz are recognised and refused.
-pub(crate) fn decompressed<'a, R: Read + 'a>(mut rdr: R) -> io::Result<Box<dyn Read + 'a>> {
-    // The magic bytes, however few bytes each read gives (a pipe may give
-    // one at a time), then the rest.
-    let mut magic = [0u8; 6];
-    let mut n = 0;
-    while n < magic.len() {
-        match rdr.read(&mut magic[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    let head = &magic[..n];
-    let br = BufReader::with_capacity(64 * 1024, io::Cursor::new(head.to_vec()).chain(rdr));
-    if head.starts_with(&[0x1f, 0x8b]) {
-        return Ok(Box::new(MultiGzDecoder::new(br)));
-    }
-    let refuse = |what: &str| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{what}-compressed input: decompress it first (e.g. {what} -dc FILE | pgconn)"),
-        )
-    };
-    if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        return Err(refuse("zstd"));
-    }
-    if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        return Err(refuse("xz"));
-    }
-    // Reads of a full LineBuffer bypass the BufReader once it is drained.
-    Ok(Box::new(br))
-}
-
 /// Reads `rdr` to its end through `buf`, handing each run of complete
 /// lines to `f` as soon as a read delivers it.
 pub(crate) fn read_lines<R: Read + ?Sized>(
@@ -223,28 +187,6 @@ mod tests {
             self.data = &self.data[n..];
             Ok(n)
         }
-    }
-
-    /// Found by the chunking property test: a pipe that gives the gzip
-    /// magic one byte per read was read as plain text.
-    #[test]
-    fn gzip_is_recognised_one_byte_at_a_time() {
-        use std::io::Write;
-        let plain = b"2025-03-01 10:00:00.000 UTC [1] LOG:  x\n".repeat(100);
-        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        enc.write_all(&plain).unwrap();
-        let gz = enc.finish().unwrap();
-        for step in [1, 2, 5, 7, 4096] {
-            let mut out = Vec::new();
-            decompressed(Trickle { data: &gz, step }).unwrap().read_to_end(&mut out).unwrap();
-            assert_eq!(out, plain, "step {step}");
-        }
-        // Shorter than any magic: read as it is.
-        let mut out = Vec::new();
-        decompressed(Trickle { data: b"ab", step: 1 }).unwrap().read_to_end(&mut out).unwrap();
-        assert_eq!(out, b"ab");
-        let zstd = [0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0];
-        assert!(decompressed(Trickle { data: &zstd, step: 1 }).is_err());
     }
 
     fn lines(data: &[u8], step: usize) -> (Vec<Vec<u8>>, u64) {

@@ -9,6 +9,7 @@ pub mod app;
 pub mod args;
 mod bytes;
 pub mod config;
+mod decompress;
 pub mod error;
 mod event;
 mod filter;

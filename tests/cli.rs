@@ -3,6 +3,7 @@
 //! One test binary, so it compiles once. `util` runs pgconn; `figures`
 //! checks the committed fixtures against the figures their workload
 //! produced; `behaviour` covers options, exit status and bad input;
+//! `compressed` reads gzip, bzip2, xz and zstd, whole and damaged;
 //! `live` runs the workload on a fresh server when one is installed;
 //! `stream` drives pgconn through a pipe that stays open; `docs` keeps
 //! the man page and README honest. Hostile input (CLI.md §8): `faults`
@@ -17,6 +18,7 @@ mod util;
 mod analysis;
 mod attack;
 mod behaviour;
+mod compressed;
 mod dashboard;
 mod docs;
 mod envelopes;

@@ -187,7 +187,8 @@ fn statements_that_look_like_events_do_not_count() {
 }
 
 /// Every log of every major and format the generator wrote: `vNN/NAME.log`
-/// (stderr), `.csv` (csvlog), `.json` (jsonlog), `.log.gz`, `syslog/`,
+/// (stderr), `.csv` (csvlog), `.json` (jsonlog), `.log.gz` (and `.bz2`,
+/// `.xz`, `.zst`), `syslog/`,
 /// each against its `NAME.expected.json`.
 #[test]
 fn every_version_and_format_gives_the_workload_figures() {
@@ -211,7 +212,7 @@ fn every_version_and_format_gives_the_workload_figures() {
         for expected in files.iter().filter(|p| p.to_string_lossy().ends_with(".expected.json")) {
             let stem = expected.to_string_lossy().trim_end_matches(".expected.json").to_string();
             let want: Value = serde_json::from_slice(&std::fs::read(expected).unwrap()).unwrap();
-            for ext in [".log", ".csv", ".json", ".log.gz"] {
+            for ext in [".log", ".csv", ".json", ".log.gz", ".log.bz2", ".log.xz", ".log.zst"] {
                 let log = format!("{stem}{ext}");
                 if !std::path::Path::new(&log).exists() {
                     continue;
@@ -232,7 +233,8 @@ fn every_version_and_format_gives_the_workload_figures() {
         }
     }
     // The fixture set: every major from 13 to 18 in stderr (default and a
-    // custom prefix) and csvlog, jsonlog from 15, one syslog, one gzip.
+    // custom prefix) and csvlog, jsonlog from 15, one syslog, one log in
+    // each compression format.
     for major in 13..=18 {
         for file in ["extended.log", "extended.csv", "custom.log"] {
             assert!(
@@ -248,5 +250,7 @@ fn every_version_and_format_gives_the_workload_figures() {
         }
     }
     assert!(cases.iter().any(|c| c.starts_with("syslog/")), "no syslog fixture: {cases:?}");
-    assert!(cases.iter().any(|c| c.ends_with(".log.gz")), "no gzip fixture: {cases:?}");
+    for ext in [".gz", ".bz2", ".xz", ".zst"] {
+        assert!(cases.iter().any(|c| c.ends_with(ext)), "no {ext} fixture: {cases:?}");
+    }
 }

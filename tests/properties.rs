@@ -24,7 +24,9 @@ static FIXTURES: LazyLock<Vec<(PathBuf, Vec<u8>)>> = LazyLock::new(|| {
                 }
             } else if !name.ends_with(".expected.json")
                 && !name.ends_with(".names.json")
-                && [".log", ".csv", ".json", ".gz"].iter().any(|e| name.ends_with(e))
+                && [".log", ".csv", ".json", ".gz", ".bz2", ".xz", ".zst"]
+                    .iter()
+                    .any(|e| name.ends_with(e))
             {
                 out.push(path);
             }
@@ -36,6 +38,13 @@ static FIXTURES: LazyLock<Vec<(PathBuf, Vec<u8>)>> = LazyLock::new(|| {
     assert!(paths.len() >= 30, "fixtures missing: {paths:?}");
     paths.into_iter().map(|p| (p.clone(), std::fs::read(&p).unwrap())).collect()
 });
+
+/// Starts with the magic bytes of gzip, bzip2, xz or zstd.
+fn compressed(data: &[u8]) -> bool {
+    [&b"\x1f\x8b"[..], b"BZh", b"\xfd7zXZ\0", b"\x28\xb5\x2f\xfd"]
+        .iter()
+        .any(|m| data.starts_with(m))
+}
 
 /// Reads in the given chunk sizes, over and over.
 struct Chunked<'a> {
@@ -119,7 +128,7 @@ proptest! {
         let names: Vec<_> = which.iter().map(|w| FIXTURES[w % FIXTURES.len()].0.display().to_string()).collect();
         // Compressed parts are separate inputs; plain ones one stream.
         let joined: Vec<u8> = parts.concat();
-        let inputs: Vec<&[u8]> = if parts.iter().any(|p| p.starts_with(&[0x1f, 0x8b])) { parts.clone() } else { vec![&joined] };
+        let inputs: Vec<&[u8]> = if parts.iter().any(|p| compressed(p)) { parts.clone() } else { vec![&joined] };
         let whole = report(MODES[mode], &inputs, None);
         let chunked = report(MODES[mode], &inputs, Some(&sizes));
         prop_assert_eq!(chunked, whole, "{:?} {:?} in chunks {:?}", names, MODES[mode], sizes);
