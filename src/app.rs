@@ -1068,6 +1068,22 @@ fn finish<W: Write>(
             report::escape(stats.first_unparsed.as_deref().unwrap_or("").as_bytes()),
         );
     }
+    if stats.prefix_disagree > 0 {
+        let prefix = match (&report.prefix, report.prefix_inferred) {
+            (Some(p), true) => format!("the inferred log_line_prefix '{p}'"),
+            (Some(p), false) => format!("--prefix '{p}'"),
+            (None, _) => "the log_line_prefix".to_string(),
+        };
+        let _ = writeln!(
+            err,
+            "pgconn: warning: on {} connection line(s) {prefix} reads a user, database or host \
+             other than the line's own message names (their messages are used; failures may \
+             show wrong names): pass the server's value (SHOW log_line_prefix) with --prefix; \
+             first: {}",
+            stats.prefix_disagree,
+            report::escape(stats.first_disagree.as_deref().unwrap_or("").as_bytes()),
+        );
+    }
     // An input that could not be read was reported already, and is the
     // likelier reason for an empty report than anything the hint says.
     if !found && !read_failed {

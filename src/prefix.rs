@@ -442,10 +442,13 @@ fn field_pattern(c: u8, strict: bool, next: Option<u8>) -> String {
                 push_literal(&mut alt, k.as_bytes());
                 alt.push('|');
             }
-            alt.push_str(&field_pattern(b'a', strict, next));
+            // Other backend types (a bgworker's) are one word here.
+            alt.push_str(&field_pattern(if c == b'b' { b'h' } else { b'a' }, strict, next));
             alt.push(')');
             alt
         }
+        // Addresses and host names hold no space: a space after one ends it.
+        b'h' | b'r' | b'L' if !strict => "[^ ]*?".into(),
         b'a' | b'L' | b'u' | b'd' | b'h' | b'r' => match (strict, next) {
             (false, _) => ".*?".into(),
             (true, Some(n)) => format!(r"[^\x{n:02x}]*"),

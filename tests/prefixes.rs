@@ -82,6 +82,11 @@ fn every_prefix_is_inferred_with_the_fields_it_has() {
             case.prefix
         );
         assert_eq!(got["unparsed"], 0, "{}: unparsed lines with {inferred:?}", case.name);
+        assert_eq!(
+            got["input"]["prefix_disagreements"], 0,
+            "{}: {inferred:?} disagrees with the messages",
+            case.name
+        );
         exact += usize::from(inferred == case.prefix);
     }
     // Where two escapes print the same text on every line of the log (%L
@@ -148,4 +153,25 @@ fn an_unknown_escape_is_named() {
     let log = fixture("prefixes/p01-default.log");
     let r = run(&["--prefix", "%m [%p] %k ", log.to_str().unwrap()], None).expect(2);
     assert!(r.stderr.contains("unknown escape '%k'"), "{}", r.stderr);
+}
+
+/// A prefix whose fields disagree with the messages is said to be wrong,
+/// line by line; the messages' names are used.
+#[test]
+fn a_wrong_prefix_is_caught_by_the_messages() {
+    let case = cases().into_iter().find(|c| c.prefix == "%m [%p] %q%u@%d ").unwrap();
+    let swapped = run(&["--json", "--prefix", "%m [%p] %q%d@%u ", &case.log], None).expect(0);
+    let got = swapped.json();
+    // Every authorized and disconnection line whose user differs from its
+    // database disagrees.
+    assert!(got["input"]["prefix_disagreements"].as_u64().unwrap() >= 6, "{got}");
+    assert!(
+        swapped.stderr.contains("reads a user, database or host other than"),
+        "{}",
+        swapped.stderr
+    );
+    check("swapped prefix", &got, &case.want);
+    let right = run(&["--json", "--prefix", &case.prefix, &case.log], None).expect(0);
+    assert_eq!(right.json()["input"]["prefix_disagreements"], 0);
+    assert!(!right.stderr.contains("reads a user"), "{}", right.stderr);
 }

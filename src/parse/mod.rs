@@ -86,6 +86,10 @@ pub(crate) struct Stats {
     /// Lines (or JSON records) of an envelope input that are not its
     /// records.
     pub(crate) not_enveloped: u64,
+    /// Connection lines whose log_line_prefix fields (user, database,
+    /// host) disagree with their own message, and the first of them.
+    pub(crate) prefix_disagree: u64,
+    pub(crate) first_disagree: Option<String>,
     /// `--format` said one thing, the input's first lines another.
     pub(crate) forced_mismatch: Option<(Format, Format)>,
 }
@@ -95,6 +99,16 @@ impl Stats {
         if self.first_unparsed.is_none() {
             let cut = &line[..line.len().min(300)];
             self.first_unparsed = Some(String::from_utf8_lossy(cut).into_owned());
+        }
+    }
+
+    /// Counts a connection line whose prefix fields disagree with its
+    /// message.
+    pub(crate) fn disagreed(&mut self, line: &[u8]) {
+        self.prefix_disagree += 1;
+        if self.first_disagree.is_none() {
+            let cut = &line[..line.len().min(300)];
+            self.first_disagree = Some(String::from_utf8_lossy(cut).into_owned());
         }
     }
 

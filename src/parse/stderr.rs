@@ -7,7 +7,7 @@
 //! continuation line is never an event. The prefix before the severity is
 //! then matched with the compiled (or inferred) log_line_prefix.
 
-use crate::event::{Event, Meta};
+use crate::event::{Event, EventKind, Meta};
 use crate::infer::{self, Facts, Sample};
 use crate::parse::Stats;
 use crate::parse::message::{self, MessageKind, Parsed};
@@ -315,11 +315,49 @@ impl StderrParser {
                 }
             };
             match parsed {
-                Parsed::Event(kind) => emit(&Event { meta, kind, raw: line }),
+                Parsed::Event(kind) => {
+                    // The prefix is checked on every connection line whose
+                    // message names what its fields hold (none do in `%m
+                    // [%p] `): a disagreement shows the wrong prefix.
+                    let named = meta.user.is_some() || meta.db.is_some() || meta.host.is_some();
+                    let meta = if named && disagrees(&meta, &kind) {
+                        stats.disagreed(line);
+                        let facts = Facts::of(&kind, &line[sev.message..]);
+                        match self.inferred() && self.reinfer(text, facts) {
+                            true => self.meta(text).unwrap_or(meta),
+                            false => meta,
+                        }
+                    } else {
+                        meta
+                    };
+                    emit(&Event { meta, kind, raw: line })
+                }
                 Parsed::Ignore => {}
                 Parsed::Unparsed => stats.unmatched(line, false),
             }
         }
+    }
+}
+
+/// Whether the prefix's user, database or host on a connection line are
+/// other than its message says (a name cut at a delimiter it holds is no
+/// disagreement: `sales` of `sales db` before a space).
+fn disagrees(meta: &Meta<'_>, kind: &EventKind<'_>) -> bool {
+    let differ = |got: Option<&[u8]>, said: Option<&[u8]>| match (got, said) {
+        (Some(g), Some(s)) => g != s && !(s.starts_with(g) || g.starts_with(s)),
+        _ => false,
+    };
+    match *kind {
+        EventKind::Received { host, .. } => differ(meta.host, Some(host)),
+        EventKind::Authorized { user, db, replication: false, .. } => {
+            differ(meta.user, Some(user)) || differ(meta.db, db)
+        }
+        EventKind::Disconnected { user, db, host, .. } => {
+            differ(meta.user, Some(user))
+                || differ(meta.db, Some(db))
+                || differ(meta.host, Some(host))
+        }
+        _ => false,
     }
 }
 

@@ -31,7 +31,8 @@
 //!  "input":{"bytes":N,"candidate_lines":N,"invalid_utf8_lines":N,
 //!           "nul_lines":N,"long_lines":N,"log_line_prefix":S|null,
 //!           "prefix_inferred":B,"pid":B,"formats":["stderr",...],
-//!           "envelopes":["docker",...],"skipped_lines":N},
+//!           "envelopes":["docker",...],"skipped_lines":N,
+//!           "prefix_disagreements":N},
 //!  "unavailable":[S,...],
 //!  "limits":{"sessions":N,"names":N,"untracked_sessions":N,
 //!            "untracked_attempts":N,"folded":["user",...]}}
@@ -206,6 +207,7 @@ struct InputInfo<'a> {
     formats: Vec<&'static str>,
     envelopes: Vec<&'static str>,
     skipped_lines: u64,
+    prefix_disagreements: u64,
 }
 
 fn rows(b: &Breakdown) -> Option<Vec<Row>> {
@@ -334,6 +336,7 @@ pub(crate) fn write_summary<W: Write>(out: &mut W, r: &Report<'_>) -> io::Result
             formats: r.formats.iter().map(|f| f.as_str()).collect(),
             envelopes: r.envelopes.iter().map(|e| e.as_str()).collect(),
             skipped_lines: r.stats.skipped_lines,
+            prefix_disagreements: r.stats.prefix_disagree,
         },
         unavailable: &s.unavailable,
         limits: Limits {
