@@ -136,17 +136,7 @@ fn render(parts: &[Part]) -> String {
     let mut out = String::new();
     for part in parts {
         match part {
-            Part::Lit(l) => {
-                for &b in l {
-                    if b == b'%' {
-                        out.push_str("%%");
-                    } else if b.is_ascii() {
-                        out.push(b as char);
-                    } else {
-                        out.push_str(&String::from_utf8_lossy(&[b]));
-                    }
-                }
-            }
+            Part::Lit(l) => out.push_str(&String::from_utf8_lossy(l).replace('%', "%%")),
             Part::Esc { c, pad, .. } => {
                 out.push('%');
                 match pad {
