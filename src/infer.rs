@@ -98,6 +98,13 @@ impl Facts {
     }
 }
 
+/// Lines whose prefix text is longer are not read field by field (a
+/// prefix is rarely over 200 bytes; a `LOG:  ` found far into a line is
+/// more likely in its message).
+const MAX_TEXT: usize = 1024;
+/// Literal words `generalise` tries as fields, per round.
+const MAX_WORDS: usize = 32;
+
 /// Common values, tried besides the ones built from the lines.
 const COMMON: &[&str] = &[
     "%m [%p] ",
@@ -501,6 +508,7 @@ struct Candidate {
 /// name the most (disconnections over TCP, authorized lines whose user
 /// and database differ), and the longest lines.
 fn references(samples: &[Sample]) -> Vec<&Sample> {
+    let samples: Vec<&Sample> = samples.iter().filter(|s| s.text.len() <= MAX_TEXT).collect();
     let rank = |s: &Sample| {
         let f = &s.facts;
         let distinct = f.user.is_some() && f.user != f.db;
@@ -512,13 +520,13 @@ fn references(samples: &[Sample]) -> Vec<&Sample> {
             Said::Nothing => 0,
         }
     };
-    let mut by_kind: Vec<&Sample> = samples.iter().filter(|s| rank(s) > 0).collect();
+    let mut by_kind: Vec<&Sample> = samples.iter().copied().filter(|s| rank(s) > 0).collect();
     by_kind.sort_by_key(|s| std::cmp::Reverse(rank(s)));
     let mut out: Vec<&Sample> = Vec::new();
     for said in [Said::Disconnection, Said::Authorized, Said::Received, Said::Failure] {
         out.extend(by_kind.iter().filter(|s| s.facts.said == said).take(2));
     }
-    let mut longest: Vec<&Sample> = samples.iter().collect();
+    let mut longest: Vec<&Sample> = samples.clone();
     longest.sort_by_key(|s| std::cmp::Reverse(s.text.len()));
     out.extend(longest.into_iter().take(3));
     let mut seen: Vec<&[u8]> = Vec::new();
@@ -637,15 +645,19 @@ fn merge_literals(parts: Vec<Part>) -> Vec<Part> {
 fn generalise(mut now: Score, mut parts: Vec<Part>, samples: &[Sample]) -> (Score, Vec<Part>) {
     for _ in 0..4 {
         let mut best: Option<(Score, Vec<Part>)> = None;
+        // A prefix has a few words of its own; a line that seems to have
+        // more is no prefix worth the time.
+        let mut words = 0;
         for (i, part) in parts.iter().enumerate() {
             let Part::Lit(l) = part else { continue };
             let mut at = 0;
-            while at < l.len() {
+            while at < l.len() && words < MAX_WORDS {
                 let n = run_len(&l[at..], is_word);
                 if n == 0 {
                     at += 1;
                     continue;
                 }
+                words += 1;
                 // `key=` is the prefix's own text.
                 if l.get(at + n) != Some(&b'=') {
                     let mut v = parts[..i].to_vec();
