@@ -85,6 +85,12 @@ pub(crate) const FLAGS: &[Flag] = &[
         doc: "before log time TIME (same forms)",
     },
     Flag {
+        long: "tz-abbrev",
+        short: None,
+        value: Some("NAME=+HH:MM"),
+        doc: "the offset of a zone abbreviation (repeatable)",
+    },
+    Flag {
         long: "every",
         short: None,
         value: Some("DURATION"),
@@ -292,6 +298,8 @@ pub struct Args {
     pub(crate) by: Option<Vec<Dimension>>,
     pub(crate) color: ColorChoice,
     pub(crate) threads: Option<usize>,
+    /// `--tz-abbrev`: zone abbreviations and their offsets (minutes).
+    pub(crate) tz_abbrevs: Vec<(String, i16)>,
 }
 
 /// The outcome of parsing: a run, or a request answered without reading input.
@@ -383,6 +391,14 @@ where
                     return Err(Error::usage("--threads: 1 or more"));
                 }
                 out.threads = Some(n);
+            }
+            Long("tz-abbrev") => {
+                let text = parse_string(&mut parser, "tz-abbrev")?;
+                let (name, offset) = crate::time::parse_abbreviation(&text)
+                    .map_err(|e| Error::usage(format!("--tz-abbrev: {e}")))?;
+                // A name given again takes its last offset.
+                out.tz_abbrevs.retain(|(n, _)| *n != name);
+                out.tz_abbrevs.push((name, offset));
             }
             Long("color") | Long("colour") => out.color = parse_value(&mut parser, "color")?,
             Value(file) => out.files.push(file),
@@ -551,6 +567,15 @@ mod tests {
         assert_eq!(run(&["--every", "10s"]).every, Some(std::time::Duration::from_secs(10)));
         assert!(err(&["--every", "soon"]).contains("--every"));
         assert!(err(&["-w", "--every", "1s"]).contains("goes with the summary or --history"));
+    }
+
+    #[test]
+    fn zone_abbreviations() {
+        let a =
+            run(&["--tz-abbrev", "SST=-11:00", "--tz-abbrev", "IST=+02", "--tz-abbrev=SST=-10"]);
+        assert_eq!(a.tz_abbrevs, vec![("IST".to_string(), 120), ("SST".to_string(), -600)]);
+        assert!(err(&["--tz-abbrev", "SST"]).contains("--tz-abbrev: 'SST' is not NAME=+HH:MM"));
+        assert!(err(&["--tz-abbrev", "SST=soon"]).contains("not an offset"));
     }
 
     #[test]

@@ -38,7 +38,8 @@
 //! ```
 //!
 //! Keys are snake_case and only ever added. Times are RFC 3339 with the
-//! log's offset (as written in the log when the zone is unknown). Session
+//! log's offset (`+00:00` when the zone is unknown or not written: taken
+//! as UTC). Session
 //! times are seconds (fractional). A breakdown that cannot be given is
 //! `null`; so is a row's `active` when it cannot be known. Names are the
 //! log's bytes, with invalid UTF-8 replaced by U+FFFD.
