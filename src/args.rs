@@ -444,6 +444,26 @@ pub(crate) enum TimeArg {
     Before(std::time::Duration),
 }
 
+/// As `--since`/`--until` would take it back: `'2025-03-01 10:00:00'`,
+/// `30m` (before the newest line).
+impl std::fmt::Display for TimeArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TimeArg::Civil(ms) => write!(f, "'{}'", crate::time::format_civil(*ms)),
+            TimeArg::Before(d) => {
+                let ms = d.as_millis();
+                match [(86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1000, "s")]
+                    .into_iter()
+                    .find(|&(unit, _)| ms % unit == 0)
+                {
+                    Some((unit, name)) => write!(f, "{}{name}", ms / unit),
+                    None => write!(f, "{ms}ms"),
+                }
+            }
+        }
+    }
+}
+
 impl FromStr for TimeArg {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
@@ -542,6 +562,9 @@ mod tests {
         assert!(matches!(a.since, Some(TimeArg::Civil(_))));
         assert_eq!(a.until, Some(TimeArg::Before(std::time::Duration::from_secs(1800))));
         assert!(err(&["--since", "yesterday"]).contains("YYYY-MM-DD"));
+        assert_eq!(a.since.unwrap().to_string(), "'2025-03-01 10:00:00'");
+        assert_eq!(a.until.unwrap().to_string(), "30m");
+        assert_eq!(run(&["--since", "90s"]).since.unwrap().to_string(), "90s");
         assert!(err(&["--history", "--sessions"]).contains("choose one"));
         assert_eq!(
             run(&["--brute-force", "5/30s"]).brute_force,

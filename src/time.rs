@@ -8,7 +8,7 @@
 //! overrides the common meaning of an ambiguous one). An unknown
 //! abbreviation, or a time without a zone (RFC 3164 syslog headers), is
 //! taken as UTC: ordered as UTC, printed as written in text and with
-//! `+00:00` in RFC 3339 (JSON).
+//! `+00:00` in RFC 3339 (JSON); the report names it.
 
 use std::fmt;
 use std::sync::RwLock;
@@ -434,6 +434,15 @@ impl Timestamp {
         out.push_str(&format!("{sign}{:02}:{:02}", off / 60, off % 60));
         out
     }
+
+    /// The zone as written when pgconn does not know its offset (empty for
+    /// a time written without one); None when the offset is known.
+    pub(crate) fn unknown_zone(&self) -> Option<&[u8]> {
+        match self.offset_min {
+            Some(_) => None,
+            None => Some(self.zone()),
+        }
+    }
 }
 
 /// As the log writes it, to the second: `2025-03-01 10:00:00 UTC`.
@@ -460,6 +469,14 @@ pub(crate) fn parse_civil(s: &str) -> Option<i64> {
     };
     let t = Timestamp::parse(&full)?;
     Some(t.ms)
+}
+
+/// `ms` of the log's local clock (as `parse_civil` returns) as
+/// `YYYY-MM-DD HH:MM:SS`.
+pub(crate) fn format_civil(ms: i64) -> String {
+    let (y, mo, d) = civil_from_days(ms.div_euclid(86_400_000));
+    let s = ms.rem_euclid(86_400_000) / 1000;
+    format!("{y:04}-{mo:02}-{d:02} {:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
 /// Parses a duration: a number and a unit, `ms`, `s`, `m`, `h` or `d`
@@ -529,6 +546,8 @@ mod tests {
         let odd = ts("2025-03-01 10:00:00 XYZT");
         assert_eq!(odd.rfc3339(), "2025-03-01T10:00:00+00:00");
         assert_eq!(odd.to_string(), "2025-03-01 10:00:00 XYZT");
+        assert_eq!(odd.unknown_zone(), Some(&b"XYZT"[..]));
+        assert_eq!(ts("2025-03-01 10:00:00 CET").unknown_zone(), None);
     }
 
     #[test]
@@ -546,8 +565,9 @@ mod tests {
         assert_eq!(t.rfc3339(), "2025-03-01T10:00:00.500-11:00");
         assert_eq!(t.to_string(), "2025-03-01 10:00:00 PGCT");
         assert_eq!(t.ms, ts("2025-03-01 21:00:00.5 UTC").ms);
+        assert_eq!(t.unknown_zone(), None);
         set_abbreviations(&[]);
-        assert_eq!(ts("2025-03-01 10:00:00 PGCT").rfc3339(), "2025-03-01T10:00:00+00:00");
+        assert_eq!(ts("2025-03-01 10:00:00 PGCT").unknown_zone(), Some(&b"PGCT"[..]));
     }
 
     #[test]
@@ -582,6 +602,7 @@ mod tests {
         let t = Timestamp::parse_bsd(b"Nov 27 14:04:47", reference).unwrap();
         assert_eq!(t.to_string(), "2026-11-27 14:04:47");
         assert_eq!(t.rfc3339(), "2026-11-27T14:04:47+00:00");
+        assert_eq!(t.unknown_zone(), Some(&b""[..]));
         assert_eq!(
             Timestamp::parse_bsd(b"Dec  7 09:00:00", reference).unwrap().ms,
             ts("2026-12-07 09:00:00").ms
@@ -613,6 +634,7 @@ mod tests {
         assert_eq!(parse_civil("2025-03-01 10:30"), Some(ts("2025-03-01 10:30:00").ms));
         assert_eq!(parse_civil("2025-03-01T10:30:15"), Some(ts("2025-03-01 10:30:15").ms));
         assert_eq!(parse_civil("01/03/2025"), None);
+        assert_eq!(format_civil(parse_civil("2025-03-01 10:30").unwrap()), "2025-03-01 10:30:00");
     }
 
     #[test]
