@@ -103,6 +103,10 @@ pub(crate) struct Window {
     local: bool,
     /// Events left out for having no time.
     pub(crate) untimed: u64,
+    /// Events left out for being outside, and the first and last of them
+    /// (for the note when nothing is inside).
+    outside: u64,
+    outside_span: Option<(Timestamp, Timestamp)>,
 }
 
 impl Window {
@@ -119,7 +123,22 @@ impl Window {
             return false;
         };
         let at = if self.local { t.ms + t.offset_ms() } else { t.ms };
-        self.since.is_none_or(|s| at >= s) && self.until.is_none_or(|u| at < u)
+        let inside = self.since.is_none_or(|s| at >= s) && self.until.is_none_or(|u| at < u);
+        if !inside {
+            self.outside += 1;
+            self.outside_span = Some(match self.outside_span {
+                None => (t, t),
+                Some((a, b)) => (if t.ms < a.ms { t } else { a }, if t.ms > b.ms { t } else { b }),
+            });
+        }
+        inside
+    }
+
+    /// Forgets what was left out (SIGHUP).
+    fn reset_counts(&mut self) {
+        self.untimed = 0;
+        self.outside = 0;
+        self.outside_span = None;
     }
 }
 
@@ -284,6 +303,8 @@ pub(crate) struct ParseInfo {
     formats: Vec<crate::parse::Format>,
     envelopes: Vec<crate::parse::envelope::Envelope>,
     untimed: u64,
+    outside: u64,
+    outside_span: Option<(Timestamp, Timestamp)>,
 }
 
 /// Pushes the events `window` admits into `batch` (`buf`: the read buffer
@@ -325,7 +346,7 @@ impl Parsing {
         if generation != self.generation {
             self.generation = generation;
             self.stats = Stats::default();
-            self.window.untimed = 0;
+            self.window.reset_counts();
         }
     }
 
@@ -368,6 +389,8 @@ impl Parsing {
         info.envelopes.clear();
         info.envelopes.extend_from_slice(p.envelopes());
         info.untimed = self.window.untimed;
+        info.outside = self.window.outside;
+        info.outside_span = self.window.outside_span;
     }
 
     /// Parses what the reader sent straight into `pipeline`'s tracker (a
@@ -568,6 +591,8 @@ impl Pipeline {
         self.tracker = Pipeline::tracker(config);
         self.info.stats = Stats::default();
         self.info.untimed = 0;
+        self.info.outside = 0;
+        self.info.outside_span = None;
     }
 
     pub(crate) fn snapshot(&self, config: &Config) -> Snapshot {
@@ -587,7 +612,20 @@ impl Pipeline {
             time_in_prefix: info.time_in_prefix,
             formats: &info.formats,
             envelopes: &info.envelopes,
+            totals: &self.tracker.totals,
+            asked: report::Asked {
+                filters: config.filter.describe(),
+                window: [("--since", config.since), ("--until", config.until)]
+                    .iter()
+                    .filter_map(|(flag, b)| b.map(|b| format!("{flag} {b}")))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                prefix_given: config.prefix.is_some(),
+                mode: config.mode,
+            },
             untimed: info.untimed,
+            outside: info.outside,
+            outside_span: info.outside_span,
             brute_force: &snapshot.brute_force,
             brute_rule: self.tracker.brute_rule(),
             wide: config.wide,
@@ -596,6 +634,24 @@ impl Pipeline {
 
     /// The whole report (table or JSON) as of now.
     fn write_report<W: Write>(
+        &self,
+        config: &Config,
+        out: &mut W,
+        palette: &Palette,
+    ) -> io::Result<()> {
+        // The table of a mode other than the summary (which has its own)
+        // ends with the notes.
+        if !config.json && matches!(config.mode, Mode::History | Mode::Sessions | Mode::Failures) {
+            self.write_mode(config, out, palette)?;
+            let snapshot = self.snapshot(config);
+            let notes = report::notes::notes(&self.report(&snapshot, config));
+            return report::write_notes_block(out, &notes, palette);
+        }
+        self.write_mode(config, out, palette)
+    }
+
+    /// The report of the mode, table or JSON, as of now.
+    fn write_mode<W: Write>(
         &self,
         config: &Config,
         out: &mut W,
@@ -1051,12 +1107,13 @@ fn finish<W: Write>(
     out.flush()?;
 
     let mut err = io::stderr().lock();
-    if let Some((forced, found)) = stats.forced_mismatch {
+    // With nothing found, the notes below say it.
+    if let Some((forced, seen)) = stats.forced_mismatch.filter(|_| found) {
         let _ = writeln!(
             err,
             "pgconn: warning: --format {} read an input that looks like {}",
             forced.as_str(),
-            found.as_str()
+            seen.as_str()
         );
     }
     if stats.unparsed > 0 && found {
@@ -1087,8 +1144,27 @@ fn finish<W: Write>(
     // An input that could not be read was reported already, and is the
     // likelier reason for an empty report than anything the hint says.
     if !found && !read_failed {
-        let hint = report::nothing_found_hint(&report, &pipeline.tracker.totals, &config.filter);
-        let _ = writeln!(err, "pgconn: {hint}");
+        let _ = err.write_all(report::nothing_found_hint(&report).as_bytes());
+    } else if found && (config.mode == Mode::Watch || (config.json && config.mode != Mode::Summary))
+    {
+        // No room for them in the stream or the NDJSON lines: they go here.
+        for n in report::notes::notes(&report) {
+            let _ = writeln!(err, "pgconn: note: {}\n  fix: {}", n.message, n.fix);
+        }
+    } else if found {
+        // A time read wrong is worth a word where it is seen, whatever
+        // the output (the notes have the details).
+        let zones = &pipeline.tracker.totals.unknown_zones;
+        let named: Vec<String> =
+            zones.iter().filter(|z| !z.is_empty()).map(|z| report::escape(z)).collect();
+        if let Some(first) = named.first() {
+            let _ = writeln!(
+                err,
+                "pgconn: warning: time zone abbreviation {} unknown: times taken as UTC; give \
+                 the offset with --tz-abbrev {first}=+HH:MM",
+                named.join(", ")
+            );
+        }
     }
     Ok(if read_failed {
         Outcome::Failed

@@ -85,6 +85,12 @@ pub(crate) const FLAGS: &[Flag] = &[
         doc: "before log time TIME (same forms)",
     },
     Flag {
+        long: "tz-abbrev",
+        short: None,
+        value: Some("NAME=+HH:MM"),
+        doc: "the offset of a zone abbreviation (repeatable)",
+    },
+    Flag {
         long: "every",
         short: None,
         value: Some("DURATION"),
@@ -292,6 +298,8 @@ pub struct Args {
     pub(crate) by: Option<Vec<Dimension>>,
     pub(crate) color: ColorChoice,
     pub(crate) threads: Option<usize>,
+    /// `--tz-abbrev`: zone abbreviations and their offsets (minutes).
+    pub(crate) tz_abbrevs: Vec<(String, i16)>,
 }
 
 /// The outcome of parsing: a run, or a request answered without reading input.
@@ -384,6 +392,14 @@ where
                 }
                 out.threads = Some(n);
             }
+            Long("tz-abbrev") => {
+                let text = parse_string(&mut parser, "tz-abbrev")?;
+                let (name, offset) = crate::time::parse_abbreviation(&text)
+                    .map_err(|e| Error::usage(format!("--tz-abbrev: {e}")))?;
+                // A name given again takes its last offset.
+                out.tz_abbrevs.retain(|(n, _)| *n != name);
+                out.tz_abbrevs.push((name, offset));
+            }
             Long("color") | Long("colour") => out.color = parse_value(&mut parser, "color")?,
             Value(file) => out.files.push(file),
             _ => return Err(arg.unexpected().into()),
@@ -426,6 +442,26 @@ pub(crate) enum TimeArg {
     /// Milliseconds since the epoch of the log's local time.
     Civil(i64),
     Before(std::time::Duration),
+}
+
+/// As `--since`/`--until` would take it back: `'2025-03-01 10:00:00'`,
+/// `30m` (before the newest line).
+impl std::fmt::Display for TimeArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TimeArg::Civil(ms) => write!(f, "'{}'", crate::time::format_civil(*ms)),
+            TimeArg::Before(d) => {
+                let ms = d.as_millis();
+                match [(86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1000, "s")]
+                    .into_iter()
+                    .find(|&(unit, _)| ms % unit == 0)
+                {
+                    Some((unit, name)) => write!(f, "{}{name}", ms / unit),
+                    None => write!(f, "{ms}ms"),
+                }
+            }
+        }
+    }
 }
 
 impl FromStr for TimeArg {
@@ -526,6 +562,9 @@ mod tests {
         assert!(matches!(a.since, Some(TimeArg::Civil(_))));
         assert_eq!(a.until, Some(TimeArg::Before(std::time::Duration::from_secs(1800))));
         assert!(err(&["--since", "yesterday"]).contains("YYYY-MM-DD"));
+        assert_eq!(a.since.unwrap().to_string(), "'2025-03-01 10:00:00'");
+        assert_eq!(a.until.unwrap().to_string(), "30m");
+        assert_eq!(run(&["--since", "90s"]).since.unwrap().to_string(), "90s");
         assert!(err(&["--history", "--sessions"]).contains("choose one"));
         assert_eq!(
             run(&["--brute-force", "5/30s"]).brute_force,
@@ -551,6 +590,15 @@ mod tests {
         assert_eq!(run(&["--every", "10s"]).every, Some(std::time::Duration::from_secs(10)));
         assert!(err(&["--every", "soon"]).contains("--every"));
         assert!(err(&["-w", "--every", "1s"]).contains("goes with the summary or --history"));
+    }
+
+    #[test]
+    fn zone_abbreviations() {
+        let a =
+            run(&["--tz-abbrev", "SST=-11:00", "--tz-abbrev", "IST=+02", "--tz-abbrev=SST=-10"]);
+        assert_eq!(a.tz_abbrevs, vec![("IST".to_string(), 120), ("SST".to_string(), -600)]);
+        assert!(err(&["--tz-abbrev", "SST"]).contains("--tz-abbrev: 'SST' is not NAME=+HH:MM"));
+        assert!(err(&["--tz-abbrev", "SST=soon"]).contains("not an offset"));
     }
 
     #[test]

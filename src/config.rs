@@ -91,6 +91,12 @@ impl Config {
                 .map(|f| if f == "-" { Input::Stdin } else { Input::File(PathBuf::from(f)) })
                 .collect()
         };
+        // Times are read with them from the first line on (time.rs keeps
+        // them, for the many parsers that read times). Only when given: a
+        // process makes one Config (tests make many, at once).
+        if !args.tz_abbrevs.is_empty() {
+            crate::time::set_abbreviations(&args.tz_abbrevs);
+        }
         let stdout_tty = std::io::stdout().is_terminal();
         let mode = if args.watch {
             Mode::Watch

@@ -106,8 +106,11 @@ pub(crate) enum KindOf<S> {
         cause: EndCause,
     },
     /// A FATAL pgconn does not classify: a failure if the backend was still
-    /// starting, an abnormal end otherwise.
-    OtherFatal,
+    /// starting, an abnormal end otherwise. `translated`: its text reads as
+    /// another language than English (lc_messages).
+    OtherFatal {
+        translated: bool,
+    },
     /// `server process (PID n) was terminated by signal ...` and kin: that
     /// backend is gone without a disconnection line.
     ChildCrashed {
@@ -164,7 +167,7 @@ impl<S: Copy> EventOf<S> {
             },
             KindOf::RoleMissing => KindOf::RoleMissing,
             KindOf::Ended { cause } => KindOf::Ended { cause },
-            KindOf::OtherFatal => KindOf::OtherFatal,
+            KindOf::OtherFatal { translated } => KindOf::OtherFatal { translated },
             KindOf::ChildCrashed { pid } => KindOf::ChildCrashed { pid },
             KindOf::Server(e) => KindOf::Server(e),
         };

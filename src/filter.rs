@@ -46,6 +46,19 @@ impl FromStr for HostPattern {
     }
 }
 
+impl std::fmt::Display for HostPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HostPattern::Local => f.write_str("[local]"),
+            HostPattern::Name(name) => f.write_str(name),
+            HostPattern::Net { addr, bits } => {
+                let max = if addr.is_ipv4() { 32 } else { 128 };
+                if *bits == max { write!(f, "{addr}") } else { write!(f, "{addr}/{bits}") }
+            }
+        }
+    }
+}
+
 impl HostPattern {
     fn matches(&self, host: &[u8]) -> bool {
         match self {
@@ -115,6 +128,17 @@ impl Filter {
             && self.hosts.is_empty()
     }
 
+    /// The filters as given: `--db a --db b --host 10.0.0.0/8`.
+    pub(crate) fn describe(&self) -> String {
+        let mut out = Vec::new();
+        for (flag, values) in [("--db", &self.dbs), ("--user", &self.users), ("--app", &self.apps)]
+        {
+            out.extend(values.iter().map(|v| format!("{flag} {}", quoted(v))));
+        }
+        out.extend(self.hosts.iter().map(|h| format!("--host {}", quoted(&h.to_string()))));
+        out.join(" ")
+    }
+
     pub(crate) fn matches(&self, s: &Subject<'_>) -> bool {
         fn names(list: &[String], value: Option<&[u8]>) -> bool {
             list.is_empty() || value.is_some_and(|v| list.iter().any(|n| n.as_bytes() == v))
@@ -127,9 +151,32 @@ impl Filter {
     }
 }
 
+/// A value as a shell would take it back: quoted when it holds anything
+/// but plain characters.
+fn quoted(v: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./:@%+,".contains(c);
+    if !v.is_empty() && v.chars().all(plain) {
+        v.to_string()
+    } else {
+        format!("'{}'", v.replace('\'', "'\\''"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn described_as_given() {
+        let f = Filter {
+            dbs: vec!["sales db".into()],
+            users: vec!["alice".into()],
+            hosts: vec!["10.0.0.0/8".parse().unwrap(), "[local]".parse().unwrap()],
+            ..Filter::default()
+        };
+        assert_eq!(f.describe(), "--db 'sales db' --user alice --host 10.0.0.0/8 --host '[local]'");
+        assert_eq!(quoted("it's"), "'it'\\''s'");
+    }
 
     fn host(p: &str, h: &str) -> bool {
         p.parse::<HostPattern>().unwrap().matches(h.as_bytes())

@@ -3,11 +3,16 @@
 //! "Now" in pgconn is always the newest timestamp in the log, never the wall
 //! clock, so a replayed log gives the same report as a live one. A timestamp
 //! keeps its instant (milliseconds since the Unix epoch, UTC) when the zone
-//! is known: `UTC`, a numeric offset (`+03`, `-0430`) or a common
-//! abbreviation. An unknown abbreviation is kept as written and its local
-//! time is treated as UTC for ordering.
+//! is known: `UTC`, a numeric offset (`+03`, `-0430`), a common
+//! abbreviation, or one given with `--tz-abbrev NAME=+HH:MM` (which also
+//! overrides the common meaning of an ambiguous one). An unknown
+//! abbreviation, or a time without a zone (RFC 3164 syslog headers), is
+//! taken as UTC: ordered as UTC, printed as written in text and with
+//! `+00:00` in RFC 3339 (JSON); the report names it.
 
 use std::fmt;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::bytes;
 
@@ -120,6 +125,49 @@ fn abbreviation_offset(zone: &[u8]) -> Option<i16> {
         b"NDT" => Some(-(2 * 60 + 30)),
         _ => None,
     }
+}
+
+/// Zone abbreviations given with `--tz-abbrev`, set once before any log is
+/// read (`set_abbreviations`). A global: the parsers that read times (the
+/// prefix's, csvlog's, jsonlog's, the envelopes') are many and reach it
+/// only when a line's zone differs from the line before's, behind `GIVEN`.
+static ABBREVIATIONS: RwLock<Vec<(String, i16)>> = RwLock::new(Vec::new());
+static GIVEN: AtomicBool = AtomicBool::new(false);
+
+/// Makes `given` (name, minutes east of UTC) the offsets of those zone
+/// abbreviations, before pgconn's own table.
+pub(crate) fn set_abbreviations(given: &[(String, i16)]) {
+    let mut table = ABBREVIATIONS.write().unwrap_or_else(|e| e.into_inner());
+    table.clear();
+    table.extend_from_slice(given);
+    GIVEN.store(!table.is_empty(), Ordering::Release);
+}
+
+fn given_offset(zone: &[u8]) -> Option<i16> {
+    if !GIVEN.load(Ordering::Acquire) {
+        return None;
+    }
+    let table = ABBREVIATIONS.read().unwrap_or_else(|e| e.into_inner());
+    table.iter().find(|(name, _)| name.as_bytes() == zone).map(|&(_, off)| off)
+}
+
+/// Parses a `--tz-abbrev` value, `NAME=+HH:MM` (or `+HH`, `-HHMM`): the
+/// abbreviation as the log writes it (letters, up to 8) and its offset.
+pub(crate) fn parse_abbreviation(s: &str) -> Result<(String, i16), String> {
+    let (name, offset) =
+        s.split_once('=').ok_or_else(|| format!("'{s}' is not NAME=+HH:MM, e.g. SST=-11:00"))?;
+    if name.is_empty() || name.len() > 8 || !name.bytes().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(format!(
+            "'{name}' is not a zone abbreviation (letters and digits, up to 8, as the log \
+             writes it)"
+        ));
+    }
+    if !name.bytes().any(|c| c.is_ascii_alphabetic()) {
+        return Err(format!("'{name}' is not a zone abbreviation (it has no letter)"));
+    }
+    let off = numeric_offset(offset.as_bytes())
+        .ok_or_else(|| format!("'{offset}' is not an offset such as +05:30 or -11:00"))?;
+    Ok((name.to_string(), off))
 }
 
 /// `+03`, `-0430`, `+05:30`.
@@ -246,7 +294,9 @@ impl Timestamp {
             if !zone.iter().all(word) {
                 return None;
             }
-            let offset = numeric_offset(zone).or_else(|| abbreviation_offset(zone));
+            let offset = numeric_offset(zone)
+                .or_else(|| given_offset(zone))
+                .or_else(|| abbreviation_offset(zone));
             cache.zone = z;
             cache.zone_len = zone.len() as u8;
             cache.offset = offset;
@@ -370,33 +420,28 @@ impl Timestamp {
         (y, m, d, in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60, in_day % 1000)
     }
 
-    /// RFC 3339 with the log's offset (`2025-03-01T10:00:00.123+00:00`), or
-    /// the log's own form when the zone is unknown.
+    /// RFC 3339 with the log's offset (`2025-03-01T10:00:00.123+00:00`);
+    /// a time whose zone is unknown (or not written) is taken as UTC.
     pub(crate) fn rfc3339(&self) -> String {
         let (y, mo, d, h, mi, s, ms) = self.local_fields();
-        let mut out = format!("{y:04}-{mo:02}-{d:02}");
-        match self.offset_min {
-            Some(off) => {
-                out.push_str(&format!("T{h:02}:{mi:02}:{s:02}"));
-                if self.has_ms {
-                    out.push_str(&format!(".{ms:03}"));
-                }
-                let sign = if off < 0 { '-' } else { '+' };
-                let off = off.unsigned_abs();
-                out.push_str(&format!("{sign}{:02}:{:02}", off / 60, off % 60));
-            }
-            None => {
-                out.push_str(&format!(" {h:02}:{mi:02}:{s:02}"));
-                if self.has_ms {
-                    out.push_str(&format!(".{ms:03}"));
-                }
-                if self.zone_len > 0 {
-                    out.push(' ');
-                    out.push_str(&String::from_utf8_lossy(self.zone()));
-                }
-            }
+        let mut out = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}");
+        if self.has_ms {
+            out.push_str(&format!(".{ms:03}"));
         }
+        let off = self.offset_min.unwrap_or(0);
+        let sign = if off < 0 { '-' } else { '+' };
+        let off = off.unsigned_abs();
+        out.push_str(&format!("{sign}{:02}:{:02}", off / 60, off % 60));
         out
+    }
+
+    /// The zone as written when pgconn does not know its offset (empty for
+    /// a time written without one); None when the offset is known.
+    pub(crate) fn unknown_zone(&self) -> Option<&[u8]> {
+        match self.offset_min {
+            Some(_) => None,
+            None => Some(self.zone()),
+        }
     }
 }
 
@@ -424,6 +469,14 @@ pub(crate) fn parse_civil(s: &str) -> Option<i64> {
     };
     let t = Timestamp::parse(&full)?;
     Some(t.ms)
+}
+
+/// `ms` of the log's local clock (as `parse_civil` returns) as
+/// `YYYY-MM-DD HH:MM:SS`.
+pub(crate) fn format_civil(ms: i64) -> String {
+    let (y, mo, d) = civil_from_days(ms.div_euclid(86_400_000));
+    let s = ms.rem_euclid(86_400_000) / 1000;
+    format!("{y:04}-{mo:02}-{d:02} {:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
 /// Parses a duration: a number and a unit, `ms`, `s`, `m`, `h` or `d`
@@ -491,7 +544,30 @@ mod tests {
         assert_eq!(ts("2025-03-01 11:00:00 CET").rfc3339(), "2025-03-01T11:00:00+01:00");
         assert_eq!(ts("2025-03-01 15:30:00 IST").ms, ts("2025-03-01 10:00:00 UTC").ms);
         let odd = ts("2025-03-01 10:00:00 XYZT");
-        assert_eq!(odd.rfc3339(), "2025-03-01 10:00:00 XYZT");
+        assert_eq!(odd.rfc3339(), "2025-03-01T10:00:00+00:00");
+        assert_eq!(odd.to_string(), "2025-03-01 10:00:00 XYZT");
+        assert_eq!(odd.unknown_zone(), Some(&b"XYZT"[..]));
+        assert_eq!(ts("2025-03-01 10:00:00 CET").unknown_zone(), None);
+    }
+
+    #[test]
+    fn given_abbreviations() {
+        assert_eq!(parse_abbreviation("SST=-11:00"), Ok(("SST".to_string(), -660)));
+        assert_eq!(parse_abbreviation("IST=+02"), Ok(("IST".to_string(), 120)));
+        assert_eq!(parse_abbreviation("ChST=+1000"), Ok(("ChST".to_string(), 600)));
+        assert!(parse_abbreviation("SST").unwrap_err().contains("NAME=+HH:MM"));
+        assert!(parse_abbreviation("SST=11").unwrap_err().contains("not an offset"));
+        assert!(parse_abbreviation("+03=+03:00").unwrap_err().contains("abbreviation"));
+        assert!(parse_abbreviation("=+03:00").unwrap_err().contains("abbreviation"));
+        // Only this test sets the table (a name no other test uses).
+        set_abbreviations(&[("PGCT".to_string(), -660)]);
+        let t = ts("2025-03-01 10:00:00.5 PGCT");
+        assert_eq!(t.rfc3339(), "2025-03-01T10:00:00.500-11:00");
+        assert_eq!(t.to_string(), "2025-03-01 10:00:00 PGCT");
+        assert_eq!(t.ms, ts("2025-03-01 21:00:00.5 UTC").ms);
+        assert_eq!(t.unknown_zone(), None);
+        set_abbreviations(&[]);
+        assert_eq!(ts("2025-03-01 10:00:00 PGCT").unknown_zone(), Some(&b"PGCT"[..]));
     }
 
     #[test]
@@ -525,7 +601,8 @@ mod tests {
         let reference = ts("2026-12-07 00:14:22 UTC").ms;
         let t = Timestamp::parse_bsd(b"Nov 27 14:04:47", reference).unwrap();
         assert_eq!(t.to_string(), "2026-11-27 14:04:47");
-        assert_eq!(t.rfc3339(), "2026-11-27 14:04:47");
+        assert_eq!(t.rfc3339(), "2026-11-27T14:04:47+00:00");
+        assert_eq!(t.unknown_zone(), Some(&b""[..]));
         assert_eq!(
             Timestamp::parse_bsd(b"Dec  7 09:00:00", reference).unwrap().ms,
             ts("2026-12-07 09:00:00").ms
@@ -557,6 +634,7 @@ mod tests {
         assert_eq!(parse_civil("2025-03-01 10:30"), Some(ts("2025-03-01 10:30:00").ms));
         assert_eq!(parse_civil("2025-03-01T10:30:15"), Some(ts("2025-03-01 10:30:15").ms));
         assert_eq!(parse_civil("01/03/2025"), None);
+        assert_eq!(format_civil(parse_civil("2025-03-01 10:30").unwrap()), "2025-03-01 10:30:00");
     }
 
     #[test]

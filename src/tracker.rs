@@ -333,6 +333,30 @@ pub(crate) struct Totals {
     /// FATALs pgconn does not know from processes it did not see connect
     /// (many of them, and nothing else, hint at a translated log).
     pub(crate) unknown_fatal: u64,
+    /// FATALs pgconn does not know whose text is not English (lc_messages),
+    /// whichever process wrote them.
+    pub(crate) translated_fatal: u64,
+    /// Connection lines seen, matching the filters or not: which of
+    /// log_connections and log_disconnections the server had on.
+    pub(crate) seen_received: u64,
+    pub(crate) seen_authorized: u64,
+    pub(crate) seen_disconnections: u64,
+    /// Evidence that the server does not log one of them: sessions that
+    /// ended without their disconnection line (a new session on their pid,
+    /// or open at a clean shutdown's end), and disconnections of sessions
+    /// that began after the log's first line without a connection line.
+    pub(crate) silent_ends: u64,
+    pub(crate) unseen_starts: u64,
+    /// Without pids: sessions whose host the log_line_prefix did not give
+    /// (no `%h`/`%r`), so the host breakdown cannot be given.
+    pub(crate) pidless_hostless: u64,
+    /// Failures counted without a database (their message does not name
+    /// it, and neither does the prefix or record).
+    pub(crate) failures_without_db: u64,
+    /// Events whose time has a zone pgconn does not know (or none), and
+    /// the first few such zones as written.
+    pub(crate) unknown_zone_times: u64,
+    pub(crate) unknown_zones: Vec<Vec<u8>>,
 }
 
 /// How sessions connected: encryption and authentication (counted once per
@@ -537,6 +561,9 @@ impl Tracker {
     pub(crate) fn apply(&mut self, ev: &Event<'_>) {
         self.now = ev.meta.time;
         if let Some(t) = ev.meta.time {
+            if let Some(zone) = t.unknown_zone() {
+                self.unknown_zone(zone);
+            }
             if self.first.is_none_or(|f| t.ms < f.ms) {
                 self.first = Some(t);
             }
@@ -552,6 +579,16 @@ impl Tracker {
         self.apply_event(ev);
         if let Some(t) = ev.meta.time {
             self.history.at(&t, self.totals.active).active = self.totals.active;
+        }
+    }
+
+    /// Counts a time whose zone pgconn does not know.
+    #[cold]
+    fn unknown_zone(&mut self, zone: &[u8]) {
+        let t = &mut self.totals;
+        t.unknown_zone_times += 1;
+        if t.unknown_zones.len() < 4 && !t.unknown_zones.iter().any(|z| z == zone) {
+            t.unknown_zones.push(zone.to_vec());
         }
     }
 
@@ -603,6 +640,13 @@ impl Tracker {
             _ => {}
         }
         self.totals.events += 1;
+        match ev.kind {
+            EventKind::Received { .. } => self.totals.seen_received += 1,
+            EventKind::Authorized { .. } => self.totals.seen_authorized += 1,
+            EventKind::Disconnected { .. } => self.totals.seen_disconnections += 1,
+            EventKind::OtherFatal { translated: true } => self.totals.translated_fatal += 1,
+            _ => {}
+        }
         match ev.meta.pid {
             Some(pid) => {
                 self.totals.with_pid += 1;
@@ -624,7 +668,7 @@ impl Tracker {
             ev.kind,
             EventKind::Failure { .. }
                 | EventKind::RoleMissing
-                | EventKind::OtherFatal
+                | EventKind::OtherFatal { .. }
                 | EventKind::Received { .. }
                 | EventKind::Authorized { .. }
                 | EventKind::Disconnected { .. }
@@ -791,7 +835,7 @@ impl Tracker {
             },
             EventKind::RoleMissing => self.role_missing(Some(pid)),
             EventKind::Ended { cause } => self.ended(pid, cause, ev.raw),
-            EventKind::OtherFatal => self.ended(pid, EndCause::Other, ev.raw),
+            EventKind::OtherFatal { .. } => self.ended(pid, EndCause::Other, ev.raw),
             EventKind::Server(_) | EventKind::ChildCrashed { .. } => {}
         }
     }
@@ -957,6 +1001,11 @@ impl Tracker {
 
     /// A session or attempt ends without a line of its own.
     fn end_silently(&mut self, s: Session, cause: EndCause) {
+        // A backend that was replaced, or that logged a terminating FATAL,
+        // exited: with log_disconnections on, its line would have come.
+        if s.state == State::Active && (cause == EndCause::PidReused || s.abnormal.is_some()) {
+            self.totals.silent_ends += 1;
+        }
         match s.state {
             State::Received => {
                 if self.matches(&Names::attempt(Sym::UNSET, Sym::UNSET, s.host, s.port)) {
@@ -992,6 +1041,9 @@ impl Tracker {
         }
         self.totals.matched += 1;
         self.totals.failures[reason as usize] += 1;
+        if names.db == Sym::UNSET {
+            self.totals.failures_without_db += 1;
+        }
         let now = self.now;
         let detail = &mut self.failure_detail[reason as usize];
         detail.first = detail.first.or(now);
@@ -1105,6 +1157,13 @@ impl Tracker {
         db: &[u8],
         host: &[u8],
     ) {
+        // A session that began after the log's first line, whose
+        // connection lines are missing.
+        if let (Some(end), Some(first)) = (self.now, self.first)
+            && end.ms - (session_ms.min(i64::MAX as u64) as i64) > first.ms
+        {
+            self.totals.unseen_starts += 1;
+        }
         let user = self.intern(USER, Some(user));
         let db = self.intern(DB, Some(db));
         let host = self.intern(HOST, Some(host));
@@ -1134,7 +1193,9 @@ impl Tracker {
             }
         } else {
             self.totals.active = self.totals.active.saturating_sub(1);
-            for (d, sym) in [(DB, db), (USER, user)] {
+            // The host's count is shown only when the prefix gave every
+            // session's host (`%h`, `%r`).
+            for (d, sym) in [(DB, db), (USER, user), (HOST, host)] {
                 let row = self.row(d, sym);
                 row.active = (row.active - 1).max(0);
             }
@@ -1154,6 +1215,11 @@ impl Tracker {
         }
         if !ev.ends_sessions() {
             return;
+        }
+        // After a smart or fast shutdown every session has logged its
+        // disconnection (an immediate one or a crash ended them before).
+        if ev == ServerEvent::Stopped {
+            self.totals.silent_ends += ended;
         }
         self.peak.confirm_all();
         for p in self.history.recent_peaks() {
@@ -1191,7 +1257,7 @@ impl Tracker {
                 }
             }
             EventKind::Authenticated { .. } => {}
-            EventKind::OtherFatal => self.totals.unknown_fatal += 1,
+            EventKind::OtherFatal { .. } => self.totals.unknown_fatal += 1,
             EventKind::Ready { total_us, fork_us, auth_us } => {
                 if self.filter.is_empty() {
                     self.setup(total_us, fork_us, auth_us);
@@ -1202,6 +1268,9 @@ impl Tracker {
                 let db = self.intern(DB, if replication { db.or(meta.db) } else { db });
                 let app = self.intern(APP, app);
                 let host = self.intern(HOST, meta.host);
+                if meta.host.is_none() {
+                    self.totals.pidless_hostless += 1;
+                }
                 if !self.matches(&Names { db, user, app, host, app_known: true, port: None }) {
                     return;
                 }
@@ -1318,10 +1387,20 @@ impl Tracker {
                     (Some(_), None) => false,
                 }
         };
-        let peak_lower_bound =
-            self.totals.with_pid + self.totals.without_pid > 0 && unseen(peak_at);
-        let active_lower_bound =
-            self.totals.with_pid + self.totals.without_pid > 0 && self.reset_at.is_none();
+        // log_connections off: sessions are known from their end alone,
+        // so they are counted from their disconnections, and none is seen
+        // open (the figures are at least what the log shows).
+        // Said only with evidence (a session that began inside the log
+        // ended without any connection line), not of a log's first lines.
+        let no_connections = t.unseen_starts > 0 && t.seen_received == 0 && t.seen_authorized == 0;
+        // log_disconnections off: sessions are never seen to end but by a
+        // restart, so active and peak count sessions that had ended (the
+        // note says whether a session was seen to end without its line).
+        let no_disconnections = t.seen_authorized > 0 && t.seen_disconnections == 0;
+        let peak_lower_bound = self.totals.with_pid + self.totals.without_pid > 0
+            && (unseen(peak_at) || no_connections);
+        let active_lower_bound = self.totals.with_pid + self.totals.without_pid > 0
+            && (self.reset_at.is_none() || no_connections);
         let sessions = (self.sketch.count > 0).then(|| SessionTimes {
             count: self.sketch.count,
             mean_ms: self.sketch.mean().unwrap_or(0.0),
@@ -1330,17 +1409,21 @@ impl Tracker {
             p99_ms: self.sketch.percentile(99.0).unwrap_or(0),
             max_ms: self.sketch.max,
         });
+        let hostless = pidless && t.pidless_hostless > 0;
         let mut unavailable = Vec::new();
-        if pidless {
+        if hostless {
             unavailable.push("host (connections and active need %p or %h in log_line_prefix)");
+        }
+        if pidless {
             unavailable.push("application active (disconnection lines do not name it)");
         }
-        let breakdowns = by.iter().map(|&d| self.breakdown(d, top, pidless)).collect();
+        let shape = Shape { top, pidless, hostless, no_connections };
+        let breakdowns = by.iter().map(|&d| self.breakdown(d, &shape)).collect();
         Snapshot {
             first: self.first,
             last: self.last,
             active: t.active,
-            connections: t.connections,
+            connections: if no_connections { t.disconnections } else { t.connections },
             disconnections: t.disconnections,
             failures: t.failures.iter().sum(),
             failures_by_reason,
@@ -1357,6 +1440,9 @@ impl Tracker {
             peak_at,
             peak_lower_bound,
             active_lower_bound,
+            peak_upper_bound: no_disconnections,
+            active_upper_bound: no_disconnections,
+            connections_from_disconnections: no_connections,
             sessions,
             breakdowns,
             unavailable,
@@ -1554,14 +1640,24 @@ impl Tracker {
         }
     }
 
-    fn breakdown(&self, d: Dimension, top: usize, pidless: bool) -> Breakdown {
+    fn breakdown(&self, d: Dimension, shape: &Shape) -> Breakdown {
+        let (top, pidless) = (shape.top, shape.pidless);
         let i = dim(d);
-        let mut rows: Vec<(Sym, &Row)> = self.rows[i]
+        let mut rows: Vec<(Sym, std::borrow::Cow<'_, Row>)> = self.rows[i]
             .iter()
             .enumerate()
             .map(|(s, r)| (Sym(s as u32), r))
             .filter(|(_, r)| {
                 r.active > 0 || r.connections > 0 || r.failures > 0 || r.disconnections > 0
+            })
+            .map(|(s, r)| {
+                if shape.no_connections {
+                    let mut r = r.clone();
+                    r.connections = r.disconnections;
+                    (s, std::borrow::Cow::Owned(r))
+                } else {
+                    (s, std::borrow::Cow::Borrowed(r))
+                }
             })
             .collect();
         let label = |sym: Sym| -> &[u8] { self.names[i].name(sym) };
@@ -1584,20 +1680,32 @@ impl Tracker {
                 folded += 1;
                 continue;
             }
-            out.push(BreakdownRow { name: label(sym).to_vec(), row: r.clone() });
+            out.push(BreakdownRow { name: label(sym).to_vec(), row: r.into_owned() });
         }
         if folded > 0 {
             out.push(BreakdownRow { name: b"(other)".to_vec(), row: other });
         }
-        let no_active = pidless && (d == Dimension::Application || d == Dimension::Host);
+        let host = d == Dimension::Host && shape.hostless;
+        let no_active = pidless && (d == Dimension::Application || host);
         Breakdown {
             dimension: d,
             rows: out,
             overflowed: self.names[i].overflowed,
             no_active,
-            unavailable: pidless && d == Dimension::Host,
+            unavailable: host,
         }
     }
+}
+
+/// How the breakdowns are cut, and what the log lets them show.
+struct Shape {
+    top: usize,
+    /// No pid in the log, and (`hostless`) no host in its prefix either.
+    pidless: bool,
+    hostless: bool,
+    /// log_connections was off: connections are counted from
+    /// disconnections.
+    no_connections: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -1706,6 +1814,13 @@ pub(crate) struct Snapshot {
     /// Sessions from before the log may have been open, unseen.
     pub(crate) peak_lower_bound: bool,
     pub(crate) active_lower_bound: bool,
+    /// Sessions may have ended unseen (no disconnection lines: the server
+    /// has log_disconnections off).
+    pub(crate) peak_upper_bound: bool,
+    pub(crate) active_upper_bound: bool,
+    /// No connection lines (log_connections off): `connections` and each
+    /// row's are the disconnections.
+    pub(crate) connections_from_disconnections: bool,
     pub(crate) sessions: Option<SessionTimes>,
     pub(crate) breakdowns: Vec<Breakdown>,
     pub(crate) unavailable: Vec<&'static str>,

@@ -11,7 +11,8 @@
 //! `attack` (memory bounds under floods of names and sessions),
 //! `hostile` (names with escapes from a real server). `envelopes`: the
 //! fixtures inside the records of container runtimes, journald and cloud
-//! log services.
+//! log services. `notes`: what a report could not give, why, and the
+//! fix, on real logs with lines taken out.
 
 mod util;
 
@@ -27,6 +28,7 @@ mod figures;
 mod fuzz_regressions;
 mod hostile;
 mod live;
+mod notes;
 mod prefixes;
 mod properties;
 mod stream;

@@ -114,12 +114,15 @@ fn syslog_without_time_in_the_prefix_takes_the_header_time() {
     check("syslog-notime.log", &got, &expected("syslog/syslog.log"));
     assert_eq!(got["input"]["log_line_prefix"], "");
     assert_eq!(got["input"]["pid"], true);
-    // RFC 3164: whole seconds, no zone, the year of the file's mtime.
-    assert_eq!(got["first"], "2026-11-27 14:04:47");
+    // RFC 3164: whole seconds, no zone (taken as UTC, and said so), the
+    // year of the file's mtime.
+    assert_eq!(got["first"], "2026-11-27T14:04:47+00:00");
     assert_eq!(plain["first"], "2026-11-27T14:04:47.887+00:00");
+    let zone = got["notes"].as_array().unwrap().iter().find(|n| n["code"] == "unknown_zone");
+    assert!(zone.unwrap()["message"].as_str().unwrap().contains("carry no zone"), "{got}");
     // Read in January, November's lines are of the year before.
     let got = summary(&[syslog_3164("2027-01-05").to_str().unwrap()]);
-    assert_eq!(got["first"], "2026-11-27 14:04:47");
+    assert_eq!(got["first"], "2026-11-27T14:04:47+00:00");
 }
 
 /// Bucket counts of `--history --json --bucket 10s`, without the times

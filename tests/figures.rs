@@ -152,7 +152,7 @@ fn without_pid_says_what_it_cannot_give() {
     let notes = got["unavailable"].as_array().unwrap();
     assert!(notes.iter().any(|n| n.as_str().unwrap().starts_with("host")), "{notes:?}");
     let table = run(&["--color", "never", path.to_str().unwrap()], None).expect(0).out();
-    assert!(table.contains("HOST (not available: no pid in the log)"), "{table}");
+    assert!(table.contains("HOST (not available: no pid in the log, nor %h or %r"), "{table}");
 }
 
 #[test]

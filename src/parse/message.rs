@@ -303,9 +303,88 @@ fn fatal(msg: &[u8]) -> Parsed<'_> {
         let user = quoted_to_last(&msg[i..], b"user \"");
         EventKind::Failure { reason: Reason::Authentication, user, db: None, host: None }
     } else {
-        EventKind::OtherFatal
+        EventKind::OtherFatal { translated: translated(msg) }
     };
     Parsed::Event(ev)
+}
+
+/// Words of PostgreSQL's English FATAL messages, one of which nearly every
+/// one holds (lower case: a translation's nouns are capitalised in German,
+/// and short words that other languages share are left out).
+const ENGLISH: &[&[u8]] = &[
+    b"already",
+    b"and",
+    b"authentication",
+    b"canceling",
+    b"connection",
+    b"connections",
+    b"could",
+    b"database",
+    b"denied",
+    b"does",
+    b"due",
+    b"entry",
+    b"exist",
+    b"exists",
+    b"failed",
+    b"for",
+    b"from",
+    b"invalid",
+    b"lost",
+    b"many",
+    b"memory",
+    b"must",
+    b"not",
+    b"permission",
+    b"process",
+    b"received",
+    b"recovery",
+    b"remaining",
+    b"role",
+    b"server",
+    b"shutting",
+    b"sorry",
+    b"starting",
+    b"system",
+    b"terminating",
+    b"the",
+    b"timeout",
+    b"too",
+    b"unsupported",
+    b"user",
+    b"with",
+];
+
+/// Whether a FATAL message pgconn does not know reads as a translation
+/// (lc_messages) rather than English. English messages quote names in
+/// `"`, are ASCII outside them, and hold one of the `ENGLISH` words; a
+/// translation has letters outside ASCII (`für`, `»alice«`, Cyrillic) or
+/// none of those words (`Verbindung wird abgebrochen ...`).
+pub(crate) fn translated(msg: &[u8]) -> bool {
+    let (mut quoted, mut words, mut english) = (false, 0, false);
+    let mut start = None;
+    for (i, &c) in msg.iter().chain(std::iter::once(&b' ')).enumerate() {
+        if c == b'"' {
+            quoted = !quoted;
+        }
+        if quoted || c == b'"' {
+            start = None;
+            continue;
+        }
+        if c >= 0x80 {
+            return true;
+        }
+        match (c.is_ascii_alphabetic(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                words += 1;
+                english |= ENGLISH.contains(&&msg[s..i]);
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    words > 0 && !english
 }
 
 #[derive(Clone, Copy)]
@@ -631,6 +710,27 @@ mod tests {
     }
 
     #[test]
+    fn translated_messages() {
+        for german in [
+            "Passwort-Authentifizierung für Benutzer »alice« fehlgeschlagen",
+            "Verbindung wird abgebrochen aufgrund von Anweisung des Administrators",
+            "zu viele Verbindungen von Rolle »carol«",
+            "слишком много подключений",
+        ] {
+            assert!(translated(german.as_bytes()), "{german}");
+        }
+        for english in [
+            "terminating walreceiver process due to administrator command",
+            "requested timeline 2 is not a child of this server's history",
+            "lock file \"postmaster.pid\" already exists",
+            "invalid value for parameter \"für\": \"x\"",
+            "",
+        ] {
+            assert!(!translated(english.as_bytes()), "{english}");
+        }
+    }
+
+    #[test]
     fn abnormal_ends_and_others() {
         assert_eq!(
             ev(MessageKind::Fatal, "terminating connection due to administrator command"),
@@ -640,7 +740,11 @@ mod tests {
             ev(MessageKind::Fatal, "terminating connection due to idle-session timeout"),
             EventKind::Ended { cause: EndCause::IdleSessionTimeout }
         );
-        assert_eq!(ev(MessageKind::Fatal, "something new"), EventKind::OtherFatal);
+        assert!(matches!(ev(MessageKind::Fatal, "something new"), EventKind::OtherFatal { .. }));
+        assert_eq!(
+            ev(MessageKind::Fatal, "could not receive data from WAL stream: x"),
+            EventKind::OtherFatal { translated: false }
+        );
         assert_eq!(
             parse(
                 MessageKind::Fatal,

@@ -344,7 +344,8 @@ mod tests {
         assert_eq!(
             got,
             [
-                (Some("2026-11-27 14:04:48".to_string()), Some(29372)),
+                // No zone: taken as UTC.
+                (Some("2026-11-27T14:04:48+00:00".to_string()), Some(29372)),
                 (Some("2026-11-27T14:04:49.123+00:00".to_string()), Some(29373)),
                 (Some("2026-11-27T14:04:50.500+00:00".to_string()), Some(29374)),
             ]

@@ -17,8 +17,9 @@
 //!  "setup_ms":{"count":N,"p50":MS,"p95":MS,"p99":MS,"max":MS,
 //!              "fork":{"p50":..,"p95":..,"p99":..,"max":..},
 //!              "authentication":{...}},
-//!  "peak":{"active":N,"at":RFC3339|null,"lower_bound":B},
-//!  "active_lower_bound":B,
+//!  "peak":{"active":N,"at":RFC3339|null,"lower_bound":B,"upper_bound":B},
+//!  "active_lower_bound":B,"active_upper_bound":B,
+//!  "connections_from_disconnections":B,
 //!  "leaks":[{"dimension":S,"name":S,"since":TIME,"open":N,"per_minute":F}],
 //!  "brute_force":[{"host":S,"failures":N,"roles":N,"first":TIME,"last":TIME}],
 //!  "session_seconds":{"count":N,"mean":S|null,"p50":S|null,"p95":S|null,
@@ -35,11 +36,14 @@
 //!           "prefix_disagreements":N},
 //!  "unavailable":[S,...],
 //!  "limits":{"sessions":N,"names":N,"untracked_sessions":N,
-//!            "untracked_attempts":N,"folded":["user",...]}}
+//!            "untracked_attempts":N,"folded":["user",...]},
+//!  "notes":[{"code":S,"message":S,"fix":S},...]}
 //! ```
 //!
 //! Keys are snake_case and only ever added. Times are RFC 3339 with the
-//! log's offset (as written in the log when the zone is unknown). Session
+//! log's offset (`+00:00` when the zone is unknown: the `unknown_zone`
+//! note says so). `notes` (see notes.rs) say what could not be given, or
+//! was degraded, why, and the fix; their codes are stable. Session
 //! times are seconds (fractional). A breakdown that cannot be given is
 //! `null`; so is a row's `active` when it cannot be known. Names are the
 //! log's bytes, with invalid UTF-8 replaced by U+FFFD.
@@ -50,6 +54,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::report::Report;
+use crate::report::notes::Note;
 use crate::tracker::{Breakdown, Durations};
 
 #[derive(Serialize)]
@@ -73,6 +78,8 @@ struct Summary<'a> {
     setup_ms: SetupMs,
     peak: Peak,
     active_lower_bound: bool,
+    active_upper_bound: bool,
+    connections_from_disconnections: bool,
     leaks: Vec<LeakJson>,
     brute_force: Vec<BruteJson>,
     session_seconds: SessionSeconds,
@@ -84,6 +91,7 @@ struct Summary<'a> {
     input: InputInfo<'a>,
     unavailable: &'a [&'static str],
     limits: Limits<'a>,
+    notes: Vec<Note>,
 }
 
 /// What the memory bounds left out.
@@ -154,6 +162,8 @@ struct Peak {
     at: Option<String>,
     /// Sessions from before the log may have been open, unseen.
     lower_bound: bool,
+    /// Sessions may have ended unseen (no disconnection lines).
+    upper_bound: bool,
 }
 
 #[derive(Serialize)]
@@ -287,8 +297,11 @@ pub(crate) fn write_summary<W: Write>(out: &mut W, r: &Report<'_>) -> io::Result
             active: s.peak,
             at: s.peak_at.map(|t| t.rfc3339()),
             lower_bound: s.peak_lower_bound,
+            upper_bound: s.peak_upper_bound,
         },
         active_lower_bound: s.active_lower_bound,
+        active_upper_bound: s.active_upper_bound,
+        connections_from_disconnections: s.connections_from_disconnections,
         leaks: s
             .leaks
             .iter()
@@ -346,6 +359,7 @@ pub(crate) fn write_summary<W: Write>(out: &mut W, r: &Report<'_>) -> io::Result
             untracked_attempts: s.untracked_attempts,
             folded: &s.folded,
         },
+        notes: crate::report::notes::notes(r),
     };
     serde_json::to_writer(&mut *out, &summary).map_err(io::Error::from)?;
     out.write_all(b"\n")

@@ -10,14 +10,16 @@ pub(crate) mod failures;
 pub(crate) mod history;
 pub(crate) mod json;
 pub(crate) mod live;
+pub(crate) mod notes;
 pub(crate) mod sessions;
 pub(crate) mod table;
 pub(crate) mod watch;
 
 use owo_colors::Style;
 
-use crate::filter::Filter;
+use crate::config::Mode;
 use crate::parse::Stats;
+use crate::time::Timestamp;
 use crate::tracker::{Snapshot, Totals};
 
 /// Everything a summary shows.
@@ -34,13 +36,33 @@ pub(crate) struct Report<'a> {
     pub(crate) formats: &'a [crate::parse::Format],
     /// The envelopes their lines were carried in, outermost first.
     pub(crate) envelopes: &'a [crate::parse::envelope::Envelope],
+    /// Whole-log counters, matching the filters or not.
+    pub(crate) totals: &'a Totals,
+    /// What the command line asked for, for the notes.
+    pub(crate) asked: Asked,
     /// Events left out of a --since/--until window for having no time.
     pub(crate) untimed: u64,
+    /// ... for being outside it, and the first and last of those.
+    pub(crate) outside: u64,
+    pub(crate) outside_span: Option<(Timestamp, Timestamp)>,
     /// Hosts over the brute-force threshold, and the threshold.
     pub(crate) brute_force: &'a [crate::tracker::BruteForce],
     pub(crate) brute_rule: (u64, i64),
     /// Room for the session-time columns.
     pub(crate) wide: bool,
+}
+
+/// What the command line asked for that can explain a report (see
+/// notes.rs): a filter or window that left nothing, a prefix that was not
+/// used, the view whose cost a note names first.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Asked {
+    /// `--db a --host 10.0.0.0/8`, or empty.
+    pub(crate) filters: String,
+    /// `--since '2025-03-01 10:00:00' --until 30m`, or empty.
+    pub(crate) window: String,
+    pub(crate) prefix_given: bool,
+    pub(crate) mode: Mode,
 }
 
 /// Colors, decided once. With color off every style is plain and writes
@@ -122,53 +144,38 @@ pub(crate) fn truncate(s: &str, width: usize) -> String {
     out
 }
 
-/// What to tell the user when nothing was found (exit status 1).
-pub(crate) fn nothing_found_hint(r: &Report<'_>, totals: &Totals, filter: &Filter) -> String {
-    let events = totals.events - totals.unknown_fatal;
-    if events > 0 && !filter.is_empty() {
-        return format!("no connection event matched the filters ({events} events in the input)");
+/// Lines of the "Notes" block are cut to this width (they wrap at words).
+const NOTES_WIDTH: usize = 79;
+
+/// Writes the "Notes" block (nothing when there are none), after a blank
+/// line.
+pub(crate) fn write_notes_block<W: std::io::Write>(
+    out: &mut W,
+    notes: &[notes::Note],
+    p: &Palette,
+) -> std::io::Result<()> {
+    use owo_colors::OwoColorize;
+    if notes.is_empty() {
+        return Ok(());
     }
-    // No English message pgconn knows, but FATALs it does not: the
-    // messages are in another language (lc_messages).
-    let unknown_only = totals.unknown_fatal > 0 && events == 0 && totals.server_events == 0;
-    if r.stats.prefix_mismatch > 0 {
-        let prefix = match (r.prefix, r.prefix_inferred) {
-            (Some(p), true) => format!("the inferred log_line_prefix '{p}'"),
-            (Some(p), false) => format!("--prefix '{p}'"),
-            (None, _) => "the log_line_prefix".to_string(),
-        };
-        return format!(
-            "{} connection or server line(s) did not match {prefix}; first: {}\n\
-             pass the server's value (SHOW log_line_prefix) with --prefix",
-            r.stats.prefix_mismatch,
-            escape(r.stats.first_unparsed.as_deref().unwrap_or("").as_bytes()),
-        );
+    writeln!(out)?;
+    writeln!(out, "{}", "Notes".style(p.header))?;
+    notes::write_text(out, notes, "  ", NOTES_WIDTH)
+}
+
+/// What to tell the user when nothing was found (exit status 1): the
+/// notes, each with its fix, for standard error.
+pub(crate) fn nothing_found_hint(r: &Report<'_>) -> String {
+    let mut out = String::new();
+    for n in notes::notes(r) {
+        out.push_str(&format!(
+            "pgconn: {}
+  fix: {}
+",
+            n.message, n.fix
+        ));
     }
-    if r.stats.foreign_severity > 0 || unknown_only {
-        let why = if r.stats.foreign_severity > 0 {
-            format!("{} line(s) have severity words that are not English", r.stats.foreign_severity)
-        } else {
-            format!("{} FATAL message(s) are none pgconn knows", totals.unknown_fatal)
-        };
-        return format!(
-            "no connection events found, and {why}: the log looks translated \
-             (lc_messages). pgconn reads PostgreSQL's English messages: set lc_messages = 'C' \
-             on the server (ALTER SYSTEM SET lc_messages = 'C'; SELECT pg_reload_conf();)"
-        );
-    }
-    if r.prefix.is_none() && r.formats.is_empty() {
-        return format!(
-            "no PostgreSQL log lines found in {} bytes of input (expected stderr-format \
-             lines such as '2025-03-01 10:00:00.123 UTC [4242] LOG:  ...')",
-            r.bytes
-        );
-    }
-    "no connection events found; the server must log them, in English:\n  \
-     ALTER SYSTEM SET log_connections = on;\n  \
-     ALTER SYSTEM SET log_disconnections = on;\n  \
-     ALTER SYSTEM SET lc_messages = 'C';   -- if it is another language\n  \
-     SELECT pg_reload_conf();"
-        .to_string()
+    out
 }
 
 #[cfg(test)]

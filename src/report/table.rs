@@ -8,6 +8,7 @@ use std::io::{self, Write};
 
 use owo_colors::OwoColorize;
 
+use crate::parse::Format;
 use crate::report::{Palette, Report, escape, truncate};
 use crate::time::human_ms;
 use crate::tracker::{Breakdown, Snapshot};
@@ -38,26 +39,35 @@ pub(crate) fn write_summary_in<W: Write>(
     }
     writeln!(out)?;
     let as_of = s.last.map(|t| format!("as of {t}")).unwrap_or_default();
-    let ge = |lower: bool| if lower { "≥" } else { " " };
+    // At least (sessions from before the log, unseen), at most (sessions
+    // never seen to end), or neither.
+    let bound = |lower: bool, upper: bool| match (lower, upper) {
+        (true, true) => "~",
+        (true, false) => "≥",
+        (false, true) => "≤",
+        (false, false) => " ",
+    };
     writeln!(
         out,
         "{:<14}{}{:>7}   {}",
         "Active now",
-        ge(s.active_lower_bound),
+        bound(s.active_lower_bound, s.active_upper_bound),
         s.active.style(p.active),
         as_of.style(p.dim)
     )?;
     writeln!(
         out,
-        "{:<15}{:>7}   disconnections {}, failures {}, abandoned {}",
+        "{:<15}{:>7}   disconnections {}, failures {}, abandoned {}{}",
         "Connections",
         s.connections,
         s.disconnections,
         s.failures.style(p.failure),
-        s.abandoned
+        s.abandoned,
+        if s.connections_from_disconnections { " (counted from disconnections)" } else { "" }
     )?;
     let at = s.peak_at.map(|t| format!("at {t}")).unwrap_or_default();
-    writeln!(out, "{:<14}{}{:>7}   {}", "Peak", ge(s.peak_lower_bound), s.peak, at.style(p.dim))?;
+    let peak = bound(s.peak_lower_bound, s.peak_upper_bound);
+    writeln!(out, "{:<14}{peak}{:>7}   {}", "Peak", s.peak, at.style(p.dim))?;
     match &s.sessions {
         Some(t) => writeln!(
             out,
@@ -183,7 +193,7 @@ fn write_breakdown<W: Write>(
             out,
             "{} {}",
             title.style(p.header),
-            "(not available: no pid in the log)".style(p.dim)
+            "(not available: no pid in the log, nor %h or %r: see Notes)".style(p.dim)
         );
     }
     let names: Vec<String> =
@@ -241,7 +251,13 @@ fn write_notes<W: Write>(out: &mut W, r: &Report<'_>, p: &Palette) -> io::Result
         formats.push_str(" in ");
         formats.push_str(e.as_str());
     }
-    match (r.prefix, formats.is_empty()) {
+    // A prefix given for csvlog/jsonlog only is not used (a note says so).
+    let prefix = r.prefix.filter(|_| {
+        !r.asked.prefix_given
+            || r.formats.is_empty()
+            || r.formats.iter().any(|f| matches!(f, Format::Stderr | Format::Syslog))
+    });
+    match (prefix, formats.is_empty()) {
         (Some(prefix), _) => {
             let how = if r.prefix_inferred { "inferred" } else { "given" };
             let f = formats;
@@ -250,14 +266,15 @@ fn write_notes<W: Write>(out: &mut W, r: &Report<'_>, p: &Palette) -> io::Result
         (None, true) => {}
         (None, false) => notes.push(formats),
     }
-    for u in &s.unavailable {
-        notes.push(format!("not available: {u}"));
-    }
-    if !r.time_in_prefix {
-        notes
-            .push("no time in log_line_prefix (%m or %t): no first/last, peak time or ages".into());
-    }
-    if s.active_lower_bound || s.peak_lower_bound {
+    // (Without connection lines, the no_connections note says why.)
+    let lower = (s.active_lower_bound || s.peak_lower_bound) && !s.connections_from_disconnections;
+    if lower && (s.active_upper_bound || s.peak_upper_bound) {
+        notes.push(
+            "~: sessions from before the log may have been open unseen (no server start in it), \
+             and sessions never seen to end are counted as open"
+                .into(),
+        );
+    } else if lower {
         notes.push(
             "≥: sessions from before the log may have been open unseen (no server start in it)"
                 .into(),
@@ -285,7 +302,8 @@ fn write_notes<W: Write>(out: &mut W, r: &Report<'_>, p: &Palette) -> io::Result
             st.invalid_utf8, st.nul_lines
         ));
     }
-    if r.untimed > 0 {
+    // Without a time in the prefix, the no_time note says it.
+    if r.untimed > 0 && r.time_in_prefix {
         notes.push(format!("{} event(s) without a time left out of --since/--until", r.untimed));
     }
     if st.skipped_lines > 0 {
@@ -303,5 +321,5 @@ fn write_notes<W: Write>(out: &mut W, r: &Report<'_>, p: &Palette) -> io::Result
             writeln!(out, "{}", n.style(p.dim))?;
         }
     }
-    Ok(())
+    crate::report::write_notes_block(out, &crate::report::notes::notes(r), p)
 }
