@@ -12,6 +12,7 @@ pub(crate) mod csv;
 pub(crate) mod envelope;
 pub(crate) mod json;
 pub(crate) mod message;
+pub(crate) mod spool;
 pub(crate) mod stderr;
 pub(crate) mod syslog;
 
