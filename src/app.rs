@@ -343,6 +343,12 @@ impl Parsing {
         self.parser.flush(&mut self.stats, admitted(&mut self.window, batch, &[]));
     }
 
+    /// The current input ended: a part of what the parser kept to read
+    /// oldest first goes into `batch`; false when nothing is left.
+    fn read_back(&mut self, batch: &mut Batch) -> bool {
+        self.parser.read_back(&mut self.stats, admitted(&mut self.window, batch, &[]))
+    }
+
     /// The current input ended: what the parser held back goes into
     /// `batch`.
     fn end_input(&mut self, batch: &mut Batch) {
@@ -477,6 +483,17 @@ fn parse_inputs(
             }
             continue;
         };
+        // A newest-first input is read back in parts, a batch each.
+        if matches!(msg, Read::NextInput(_) | Read::Done) {
+            while parsing.read_back(&mut batch) {
+                parsing.seal(&mut batch);
+                sent.clone_from(&batch.info);
+                if tx.send(Msg::Batch(batch)).is_err() {
+                    return;
+                }
+                batch = spare(&batches);
+            }
+        }
         let then = match msg {
             Read::Lines(v, range) => {
                 parsing.process(v, range, &mut batch);

@@ -579,6 +579,12 @@ impl Unwrapper {
         inner
     }
 
+    /// Its records run newest first: they are kept, and read back oldest
+    /// first at the end of the input.
+    pub(crate) fn newest_first(&self) -> bool {
+        self.spool.is_some()
+    }
+
     /// Unwraps the records in `chunk` (complete lines) into `out`.
     pub(crate) fn unwrap(&mut self, chunk: &[u8], out: &mut Unwrapped, stats: &mut Stats) {
         match self.framing {

@@ -6,17 +6,24 @@
 //! parser. An input whose lines are carried in an envelope (a container
 //! runtime's, journald's, a cloud's: see `envelope`) is unwrapped first;
 //! the format and prefix are then those of the lines inside.
+//!
+//! An input whose first lines run newest first (a log service's export,
+//! `tac`) is kept in a temporary file and read back oldest first at its
+//! end (see `order`; the envelopes' records are kept by their unwrapper).
 
 pub(crate) mod carrier;
 pub(crate) mod csv;
 pub(crate) mod envelope;
 pub(crate) mod json;
 pub(crate) mod message;
+pub(crate) mod order;
 pub(crate) mod spool;
 pub(crate) mod stderr;
 pub(crate) mod syslog;
 
 use crate::event::Event;
+use crate::parse::order::{Head, LineTimes};
+use crate::parse::spool::Spool;
 use crate::prefix::Prefix;
 use crate::scan::Scanner;
 
@@ -181,7 +188,20 @@ pub(crate) struct LogParser {
     /// The time the current input's RFC 3164 syslog times take their year
     /// from (ms since the epoch; None: now).
     reference: Option<i64>,
+    /// The same, for the times of the current input's first lines.
+    year_of: Option<i64>,
+    /// What the current input's first lines said about its times, once
+    /// they were read.
+    head: Option<Head>,
+    /// The lines of a plain input that runs newest first, kept to be read
+    /// back oldest first at its end.
+    spool: Option<Spool>,
+    /// The input ended: what was kept is being read back.
+    ending: bool,
 }
+
+/// What is read back of a newest-first input at a time.
+const READ_BACK: usize = 256 * 1024;
 
 /// An input's format and log_line_prefix are decided from its first 200
 /// lines (or 256 KiB, or all of it, if less), whatever sizes the reads
@@ -224,6 +244,10 @@ impl LogParser {
             envelopes: Vec::new(),
             carried: (false, false),
             reference: None,
+            year_of: None,
+            head: None,
+            spool: None,
+            ending: false,
         }
     }
 
@@ -286,14 +310,36 @@ impl LogParser {
                         self.seen.push(Format::Csv);
                     }
                 }
+                let newest_first = unwrapper.newest_first();
                 self.unwrapper = Some(unwrapper);
                 self.decide_format(&inner.text, stats);
+                let times = self.times(&inner.text, inner.carriers());
+                self.head = Some(Head::of(&times, newest_first));
             }
-            None => self.decide_format(evidence, stats),
+            None => {
+                self.decide_format(evidence, stats);
+                let times = self.times(evidence, &[]);
+                let newest_first = order::runs_backwards(&times);
+                if newest_first {
+                    self.spool = Some(Spool::new());
+                }
+                self.head = Some(Head::of(&times, newest_first));
+            }
         }
         self.dispatch(&pending, stats, emit);
         // Held back at most once per input: the buffer goes.
         self.pending_lines = 0;
+    }
+
+    /// The times of `lines` (the server's, their format and prefix
+    /// decided): each line's own, or else its carrier's.
+    fn times(&self, lines: &[u8], carriers: &[carrier::Carrier]) -> Vec<crate::time::Timestamp> {
+        let reference = self.year_of.unwrap_or_else(syslog::now_ms);
+        let format = self.format.unwrap_or(Format::Stderr);
+        let mut of = LineTimes::new(format, self.prefix(), reference);
+        let lines = lines.strip_suffix(b"\n").unwrap_or(lines);
+        let each = lines.split(|&c| c == b'\n').enumerate();
+        each.filter_map(|(i, line)| of.of(line).or_else(|| carriers.get(i)?.time)).collect()
     }
 
     /// Detects the format of the server's lines and infers their prefix.
@@ -313,6 +359,12 @@ impl LogParser {
     where
         F: FnMut(&Event<'_>),
     {
+        if let Some(spool) = &mut self.spool {
+            for line in chunk.split_inclusive(|&c| c == b'\n') {
+                spool.push(line.strip_suffix(b"\n").unwrap_or(line));
+            }
+            return;
+        }
         let Some(unwrapper) = self.unwrapper.as_mut() else {
             return self.parse(chunk, stats, emit);
         };
@@ -365,28 +417,56 @@ impl LogParser {
         }
     }
 
-    /// The current input ended: flush what a format holds back (a csvlog
-    /// record still open).
-    pub(crate) fn end_input<F>(&mut self, stats: &mut Stats, mut emit: F)
+    /// The current input ended: reads back a part of what was kept to be
+    /// read oldest first (a newest-first input), and parses it; false
+    /// when nothing is left. `end_input` reads back the rest.
+    pub(crate) fn read_back<F>(&mut self, stats: &mut Stats, mut emit: F) -> bool
     where
         F: FnMut(&Event<'_>),
     {
         if self.deciding && !self.pending.is_empty() {
             self.decide(stats, &mut emit);
         }
-        if let Some(mut unwrapper) = self.unwrapper.take() {
-            let mut inner = std::mem::take(&mut self.unwrapped);
-            unwrapper.finish(stats);
-            loop {
-                inner.clear();
-                if !unwrapper.unspool(&mut inner, stats) {
-                    break;
-                }
-                self.parse_unwrapped(&inner, stats, &mut emit);
+        let first = !std::mem::replace(&mut self.ending, true);
+        if let Some(mut spool) = self.spool.take() {
+            if first {
+                spool.rewind();
             }
-            self.unwrapped = inner;
-            self.unwrapper = Some(unwrapper);
+            let (mut lines, mut line) = (Vec::new(), Vec::new());
+            while lines.len() < READ_BACK && spool.pop(&mut line) {
+                lines.extend_from_slice(&line);
+                lines.push(b'\n');
+            }
+            if lines.is_empty() {
+                return false;
+            }
+            self.spool = Some(spool);
+            self.parse(&lines, stats, &mut emit);
+            return true;
         }
+        let Some(mut unwrapper) = self.unwrapper.take() else { return false };
+        if first {
+            unwrapper.finish(stats);
+        }
+        let mut inner = std::mem::take(&mut self.unwrapped);
+        inner.clear();
+        let more = unwrapper.unspool(&mut inner, stats);
+        if more {
+            self.parse_unwrapped(&inner, stats, &mut emit);
+        }
+        self.unwrapped = inner;
+        self.unwrapper = Some(unwrapper);
+        more
+    }
+
+    /// The current input ended: reads back what was kept (see
+    /// `read_back`), and flushes what a format holds back (a csvlog record
+    /// still open).
+    pub(crate) fn end_input<F>(&mut self, stats: &mut Stats, mut emit: F)
+    where
+        F: FnMut(&Event<'_>),
+    {
+        while self.read_back(stats, &mut emit) {}
         if self.format == Some(Format::Csv) {
             self.csv.end_input(stats, &mut emit);
         }
@@ -402,6 +482,10 @@ impl LogParser {
         self.pending_lines = 0;
         self.unwrapper = None;
         self.carried = (false, false);
+        self.head = None;
+        self.spool = None;
+        self.ending = false;
+        self.year_of = self.reference;
         self.stderr.next_input();
         self.syslog.next_input(self.reference.take());
     }
@@ -465,6 +549,46 @@ mod tests {
         }
         for line in cases {
             assert_eq!(ascii_and_nul(&line), (line.is_ascii(), line.contains(&0)), "{line:?}");
+        }
+    }
+
+    /// The events of `input` read in chunks of `step` bytes (whole lines).
+    fn events(input: &[u8], step: usize) -> Vec<String> {
+        let mut parser = LogParser::new(None, None);
+        let mut stats = Stats::default();
+        let mut out = Vec::new();
+        let mut emit = |e: &Event<'_>| out.push(format!("{e:?}"));
+        parser.begin_input();
+        let mut rest = input;
+        while !rest.is_empty() {
+            let cut = rest.len().min(step);
+            let cut = memchr::memchr(b'\n', &rest[cut..]).map_or(rest.len(), |i| cut + i + 1);
+            parser.process(&rest[..cut], &mut stats, &mut emit);
+            rest = &rest[cut..];
+        }
+        parser.end_input(&mut stats, &mut emit);
+        out
+    }
+
+    #[test]
+    fn newest_first_lines_are_read_oldest_first() {
+        let logs: [&[u8]; 4] = [
+            include_bytes!("../../fixtures/history/history.log"),
+            include_bytes!("../../fixtures/v15/extended.csv"),
+            include_bytes!("../../fixtures/v15/extended.json"),
+            include_bytes!("../../fixtures/syslog/syslog.log"),
+        ];
+        for log in logs {
+            let want = events(log, usize::MAX);
+            assert!(want.len() > 50, "{}", want.len());
+            // `tac`: the last line (with its newline) first.
+            let mut reversed: Vec<u8> = Vec::new();
+            for line in log.split_inclusive(|&c| c == b'\n').rev() {
+                reversed.extend_from_slice(line);
+            }
+            for step in [usize::MAX, 1000, 1] {
+                assert_eq!(events(&reversed, step), want, "step {step}");
+            }
         }
     }
 

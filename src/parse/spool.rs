@@ -1,6 +1,7 @@
 //! Records kept to be read back last first, for inputs whose records run
-//! newest first (see `envelope`): in a temporary file, so memory stays
-//! bounded however long the input is.
+//! newest first (an envelope's, see `envelope`; a plain log's lines, see
+//! `LogParser`): in a temporary file, so memory stays bounded however
+//! long the input is.
 
 use std::io;
 use std::os::unix::fs::FileExt;
