@@ -11,7 +11,8 @@
 //! `attack` (memory bounds under floods of names and sessions),
 //! `hostile` (names with escapes from a real server). `envelopes`: the
 //! fixtures inside the records of container runtimes, journald and cloud
-//! log services.
+//! log services. `order`: several files in log-time order, newest-first
+//! logs.
 
 mod util;
 
@@ -27,6 +28,7 @@ mod figures;
 mod fuzz_regressions;
 mod hostile;
 mod live;
+mod order;
 mod prefixes;
 mod properties;
 mod stream;

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::util::{fixture, read_fixture, run};
+use crate::util::{fixture, read_fixture, run, unnamed};
 
 /// The format's name in pgconn's messages, and the fixture's extension.
 const FORMATS: [(&str, &str); 4] =
@@ -35,7 +35,7 @@ fn read(dir: Option<&std::path::Path>, name: &str, data: &[u8]) -> (i32, Value, 
         }
         None => run(&["--json", "--top", "0"], Some(data)),
     };
-    let v = r.json();
+    let v = unnamed(r.json());
     (r.code, v, r.stderr)
 }
 
@@ -48,7 +48,7 @@ fn every_format_as_a_file_and_on_standard_input_gives_the_plain_log_figures() {
     for (name, ext) in FORMATS {
         let file = fixture(&format!("{PLAIN}.{ext}"));
         let r = run(&["--json", "--top", "0", file.to_str().unwrap()], None).expect(0);
-        assert_eq!(r.json(), want, "{name} as a file");
+        assert_eq!(unnamed(r.json()), want, "{name} as a file");
         assert_eq!(r.stderr, "", "{name} as a file");
         let (code, v, stderr) = read(None, "", &compressed(ext));
         assert_eq!((code, stderr.as_str()), (0, ""), "{name} on standard input");

@@ -498,6 +498,12 @@ impl LogParser {
         self.reference = reference;
     }
 
+    /// What the current input's first lines said about its times, once
+    /// its format is decided.
+    pub(crate) fn head(&self) -> Option<Head> {
+        self.head
+    }
+
     /// The log_line_prefix in use (stderr and syslog inputs).
     pub(crate) fn prefix(&self) -> Option<&Prefix> {
         self.stderr.prefix().or_else(|| self.syslog.inner.prefix())

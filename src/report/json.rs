@@ -31,7 +31,9 @@
 //!  "input":{"bytes":N,"candidate_lines":N,"invalid_utf8_lines":N,
 //!           "nul_lines":N,"long_lines":N,"log_line_prefix":S|null,
 //!           "prefix_inferred":B,"pid":B,"formats":["stderr",...],
-//!           "envelopes":["docker",...],"skipped_lines":N},
+//!           "envelopes":["docker",...],"skipped_lines":N,
+//!           "files":[{"name":S,"first":TIME|null,"last":TIME|null,
+//!                     "newest_first":B},...],"reordered":B},
 //!  "unavailable":[S,...],
 //!  "limits":{"sessions":N,"names":N,"untracked_sessions":N,
 //!            "untracked_attempts":N,"folded":["user",...]}}
@@ -206,6 +208,17 @@ struct InputInfo<'a> {
     formats: Vec<&'static str>,
     envelopes: Vec<&'static str>,
     skipped_lines: u64,
+    /// The inputs in the order read.
+    files: Vec<FileJson<'a>>,
+    reordered: bool,
+}
+
+#[derive(Serialize)]
+struct FileJson<'a> {
+    name: &'a str,
+    first: Option<String>,
+    last: Option<String>,
+    newest_first: bool,
 }
 
 fn rows(b: &Breakdown) -> Option<Vec<Row>> {
@@ -334,6 +347,21 @@ pub(crate) fn write_summary<W: Write>(out: &mut W, r: &Report<'_>) -> io::Result
             formats: r.formats.iter().map(|f| f.as_str()).collect(),
             envelopes: r.envelopes.iter().map(|e| e.as_str()).collect(),
             skipped_lines: r.stats.skipped_lines,
+            files: r
+                .inputs
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    let times = r.input_times.get(i).copied().unwrap_or_default();
+                    FileJson {
+                        name,
+                        first: times.first.map(|t| t.rfc3339()),
+                        last: times.last.map(|t| t.rfc3339()),
+                        newest_first: times.newest_first,
+                    }
+                })
+                .collect(),
+            reordered: r.reordered,
         },
         unavailable: &s.unavailable,
         limits: Limits {

@@ -36,6 +36,11 @@ pub(crate) struct Report<'a> {
     pub(crate) envelopes: &'a [crate::parse::envelope::Envelope],
     /// Events left out of a --since/--until window for having no time.
     pub(crate) untimed: u64,
+    /// The inputs in the order read, and the times of those begun.
+    pub(crate) inputs: &'a [String],
+    pub(crate) input_times: &'a [crate::clock::InputTimes],
+    /// The order read is log time's, not the command line's.
+    pub(crate) reordered: bool,
     /// Hosts over the brute-force threshold, and the threshold.
     pub(crate) brute_force: &'a [crate::tracker::BruteForce],
     pub(crate) brute_rule: (u64, i64),

@@ -250,6 +250,17 @@ fn write_notes<W: Write>(out: &mut W, r: &Report<'_>, p: &Palette) -> io::Result
         (None, true) => {}
         (None, false) => notes.push(formats),
     }
+    if r.reordered {
+        let names: Vec<String> = r.inputs.iter().map(|n| escape(n.as_bytes())).collect();
+        notes.push(format!("read in log-time order: {}", names.join(", ")));
+    }
+    let backwards: Vec<String> = (r.inputs.iter().zip(r.input_times))
+        .filter(|(_, t)| t.newest_first)
+        .map(|(n, _)| escape(n.as_bytes()))
+        .collect();
+    if !backwards.is_empty() {
+        notes.push(format!("newest line first, read oldest first: {}", backwards.join(", ")));
+    }
     for u in &s.unavailable {
         notes.push(format!("not available: {u}"));
     }

@@ -1,0 +1,155 @@
+//! Time order: several files read in log-time order whatever order they
+//! are given in (a rotated set, compressed pieces among them), and a log
+//! whose lines run newest first read oldest first. The log is the history
+//! fixture (~100 s of a workload, sessions of up to 41 s), cut here into
+//! the pieces a log rotation would have left.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::util::{fixture, read_fixture, run};
+
+const LOG: &str = "history/history.log";
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pgconn-order-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The lines of `log` from line `from` (1-based) up to `to` (excluded).
+fn lines(log: &[u8], from: usize, to: usize) -> Vec<u8> {
+    log.split_inclusive(|&c| c == b'\n').skip(from - 1).take(to - from).flatten().copied().collect()
+}
+
+/// The history log rotated twice: `main.log.2` the oldest, `main.log.1`
+/// (gzip-compressed) the middle, `main.log` the newest; paths as a shell
+/// glob gives them, newest first. Cut so that sessions span both
+/// rotations: alice's of pid 23111 begins in main.log.2 and ends in
+/// main.log.1, carol's of pid 27707 begins in main.log.1 and ends in
+/// main.log.
+fn rotated(dir: &Path) -> Vec<String> {
+    use std::io::Write;
+    let log = read_fixture(LOG);
+    let n = log.split_inclusive(|&c| c == b'\n').count();
+    let pieces = [lines(&log, 124, n + 1), lines(&log, 12, 124), lines(&log, 1, 12)];
+    let spans = |piece: &[u8], what: &str| String::from_utf8_lossy(piece).contains(what);
+    assert!(spans(&pieces[2], "[23111] LOG:  connection authorized"));
+    assert!(spans(&pieces[1], "[23111] LOG:  disconnection"));
+    assert!(spans(&pieces[1], "[27707] LOG:  connection authorized"));
+    assert!(spans(&pieces[0], "[27707] LOG:  disconnection"));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&pieces[1]).unwrap();
+    let files = [("main.log", pieces[0].clone()), ("main.log.1.gz", gz.finish().unwrap())];
+    let files = [files[0].clone(), files[1].clone(), ("main.log.2", pieces[2].clone())];
+    files
+        .iter()
+        .map(|(name, data)| {
+            let path = dir.join(name);
+            std::fs::write(&path, data).unwrap();
+            path.to_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+/// `pgconn ARGS`: its NDJSON output, and standard error.
+fn ndjson(args: &[&str], stdin: Option<&[u8]>) -> (Vec<Value>, String) {
+    let r = run(args, stdin).expect(0);
+    (r.out().lines().map(|l| serde_json::from_str(l).unwrap()).collect(), r.stderr)
+}
+
+/// The figures of a summary, and the history of `--bucket 10s`, that do not
+/// depend on what the inputs were called.
+fn figures(inputs: &[&str], stdin: Option<&[u8]>) -> (Value, Vec<Value>, String) {
+    let summary = [&["--json", "--top", "0"], inputs].concat();
+    let (mut s, stderr) = ndjson(&summary, stdin);
+    let mut s = s.remove(0);
+    s["input"] = Value::Null;
+    let history = [&["--history", "--bucket", "10s", "--json"], inputs].concat();
+    let (buckets, _) = ndjson(&history, stdin);
+    (s, buckets, stderr)
+}
+
+#[test]
+fn a_rotated_set_given_newest_first_reads_as_the_whole_log() {
+    let whole = fixture(LOG);
+    let want = figures(&[whole.to_str().unwrap()], None);
+    assert!(want.0["connections"].as_u64().unwrap() >= 20, "{}", want.0);
+    assert_eq!(want.1.len(), 8, "{:?}", want.1);
+    let dir = temp_dir("rotated");
+    let files = rotated(&dir);
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    // As a glob gives them, and shuffled.
+    for given in [files.clone(), vec![files[1], files[2], files[0]]] {
+        let got = figures(&given, None);
+        assert_eq!(got.0, want.0, "{given:?}");
+        assert_eq!(got.1, want.1, "{given:?}: history");
+        assert_eq!(got.0["session_seconds"]["count"], want.0["session_seconds"]["count"]);
+    }
+    // The order read is in the report: oldest first, with each file's times.
+    let s = crate::util::summary(&files);
+    let read: Vec<&str> = s["input"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(read, [files[2], files[1], files[0]], "{s}");
+    assert_eq!(s["input"]["reordered"], true);
+    let first = &s["input"]["files"][0];
+    assert_eq!(first["first"], "2026-11-27T14:16:52.020+00:00", "{s}");
+    assert_eq!(first["newest_first"], false);
+    let text = run(&["--color", "never", files[0], files[1], files[2]], None).expect(0).out();
+    let said = format!("read in log-time order: {}, {}, {}", files[2], files[1], files[0]);
+    assert!(text.contains(&said), "{text}");
+    // Given in log-time order, nothing is said.
+    let s = crate::util::summary(&[files[2], files[1], files[0]]);
+    assert_eq!(s["input"]["reordered"], false, "{s}");
+    let text = run(&["--color", "never", files[2], files[1], files[0]], None).expect(0).out();
+    assert!(!text.contains("log-time order"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn files_without_a_time_keep_their_places() {
+    let dir = temp_dir("untimed");
+    let files = rotated(&dir);
+    let empty = dir.join("empty.log");
+    std::fs::write(&empty, "").unwrap();
+    let missing = dir.join("missing.log");
+    let (empty, missing) = (empty.to_str().unwrap(), missing.to_str().unwrap());
+    let given = [empty, files[0].as_str(), missing, files[1].as_str(), files[2].as_str()];
+    let r = run(&[&["--json"], &given[..]].concat(), None).expect(2);
+    let s = r.json();
+    let read: Vec<&str> = s["input"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(read, [empty, files[2].as_str(), missing, files[1].as_str(), files[0].as_str()]);
+    assert!(r.stderr.contains("missing.log"), "{}", r.stderr);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_log_whose_lines_run_newest_first_reads_as_the_log() {
+    let log = read_fixture(LOG);
+    let want = figures(&[], Some(&log));
+    let mut reversed = Vec::new();
+    for line in log.split_inclusive(|&c| c == b'\n').rev() {
+        reversed.extend_from_slice(line);
+    }
+    let got = figures(&[], Some(&reversed));
+    assert_eq!(got.0, want.0);
+    assert_eq!(got.1, want.1, "history");
+    for threads in ["1", "2"] {
+        let s = run(&["--json", "--threads", threads], Some(&reversed)).expect(0).json();
+        assert_eq!(s["input"]["files"][0]["newest_first"], true, "{s}");
+        assert_eq!(s["input"]["files"][0]["first"], "2026-11-27T14:16:52.020+00:00", "{s}");
+    }
+    let text = run(&["--color", "never"], Some(&reversed)).expect(0).out();
+    assert!(text.contains("newest line first, read oldest first: <stdin>"), "{text}");
+}
