@@ -417,6 +417,7 @@ impl Parsing {
             self.generation = generation;
             self.stats = Stats::default();
             self.window.untimed = 0;
+            self.clock.reset();
         }
     }
 
@@ -712,6 +713,7 @@ impl Pipeline {
             inputs: &self.names,
             input_times: &info.clock.inputs,
             reordered: self.reordered,
+            went_back: info.clock.went_back,
             brute_force: &snapshot.brute_force,
             brute_rule: self.tracker.brute_rule(),
             wide: config.wide,
@@ -1196,6 +1198,9 @@ fn finish<W: Write>(
             if stats.prefix_mismatch > 0 { " (log_line_prefix did not match)" } else { "" },
             report::escape(stats.first_unparsed.as_deref().unwrap_or("").as_bytes()),
         );
+    }
+    if let Some(w) = report.went_back {
+        let _ = writeln!(err, "pgconn: warning: {}", report::went_back(&w, report.inputs));
     }
     // An input that could not be read was reported already, and is the
     // likelier reason for an empty report than anything the hint says.

@@ -1,8 +1,10 @@
 //! Time order: several files read in log-time order whatever order they
-//! are given in (a rotated set, compressed pieces among them), and a log
-//! whose lines run newest first read oldest first. The log is the history
-//! fixture (~100 s of a workload, sessions of up to 41 s), cut here into
-//! the pieces a log rotation would have left.
+//! are given in (a rotated set, compressed pieces among them), a log whose
+//! lines run newest first read oldest first, and a warning where time goes
+//! back in a way pgconn cannot repair (overlapping logs in one stream).
+//! The log is mostly the history fixture (~100 s of a workload, sessions
+//! of up to 41 s), cut here into the pieces a log rotation would have
+//! left.
 
 use std::path::{Path, PathBuf};
 
@@ -152,4 +154,98 @@ fn a_log_whose_lines_run_newest_first_reads_as_the_log() {
     }
     let text = run(&["--color", "never"], Some(&reversed)).expect(0).out();
     assert!(text.contains("newest line first, read oldest first: <stdin>"), "{text}");
+}
+
+/// The standard error of a run that warns of time going back.
+fn went_back(stderr: &str) -> bool {
+    stderr.contains("warning: time went back")
+}
+
+#[test]
+fn overlapping_logs_in_one_stream_warn_that_time_went_back() {
+    let log = read_fixture(LOG);
+    // The same log twice: at the second's start, back from 14:18:02.020 to
+    // 14:16:52.020.
+    let twice = log.repeat(2);
+    let r = run(&["--json"], Some(&twice)).expect(0);
+    let back = &r.json()["input"]["time_went_back"];
+    assert_eq!(back["count"], 1, "{back}");
+    assert_eq!(back["max_seconds"], 70.0, "{back}");
+    assert_eq!(back["first_at"], "2026-11-27T14:16:52.020+00:00", "{back}");
+    assert_eq!(back["first_from"], "2026-11-27T14:18:02.020+00:00", "{back}");
+    assert_eq!(back["first_input"], "<stdin>", "{back}");
+    let warning = "pgconn: warning: time went back once in the input, by up to 1m10s (first in \
+                   <stdin>, from 2026-11-27 14:18:02 UTC to 2026-11-27 14:16:52 UTC)";
+    assert!(r.stderr.starts_with(warning), "{}", r.stderr);
+    assert!(r.stderr.contains("are unreliable"), "{}", r.stderr);
+    let r = run(&["--color", "never"], Some(&twice)).expect(0);
+    assert!(r.out().contains("warning: time went back once"), "{}", r.out());
+    assert!(went_back(&r.stderr), "{}", r.stderr);
+    // Two files that cover the same time: read one after the other, the
+    // second goes back.
+    let path = fixture(LOG);
+    let path = path.to_str().unwrap();
+    let r = run(&["--json", path, path], None).expect(0);
+    assert_eq!(r.json()["input"]["time_went_back"]["count"], 1);
+    assert!(went_back(&r.stderr), "{}", r.stderr);
+}
+
+#[test]
+fn ordered_logs_do_not_warn() {
+    // Real logs: lines of several backends a millisecond out of order
+    // (v17), a server restarted, the envelopes' times, a rotated set given
+    // newest first, a log read backwards.
+    let mut inputs: Vec<Vec<String>> = [
+        LOG,
+        "stderr-default.log",
+        "v17/extended.log",
+        "v17/extended.json",
+        "v18/extended.csv",
+        "syslog/syslog.log",
+        "envelopes/azure-notime.json",
+        "envelopes/docker.log",
+    ]
+    .iter()
+    .map(|f| vec![fixture(f).to_str().unwrap().to_string()])
+    .collect();
+    let dir = temp_dir("ordered");
+    inputs.push(rotated(&dir));
+    for input in &inputs {
+        let args: Vec<&str> = input.iter().map(String::as_str).collect();
+        let r = run(&[&["--json"], &args[..]].concat(), None).expect(0);
+        assert_eq!(r.json()["input"]["time_went_back"], Value::Null, "{input:?}");
+        assert!(!went_back(&r.stderr), "{input:?}: {}", r.stderr);
+    }
+    let mut reversed = Vec::new();
+    for line in read_fixture(LOG).split_inclusive(|&c| c == b'\n').rev() {
+        reversed.extend_from_slice(line);
+    }
+    let r = run(&["--json"], Some(&reversed)).expect(0);
+    assert_eq!(r.json()["input"]["time_went_back"], Value::Null);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_clock_set_back_while_the_server_was_down_is_not_going_back() {
+    // v15/extended.log has a restart (immediate shutdown, new server):
+    // its second server written an hour earlier, as if the clock had
+    // been set back while the server was down.
+    let log = String::from_utf8(read_fixture("v15/extended.log")).unwrap();
+    let start = log.find("LOG:  starting PostgreSQL").unwrap();
+    let restart = start + log[start + 1..].find("LOG:  starting PostgreSQL").unwrap() + 1;
+    let restart = log[..restart].rfind('\n').unwrap() + 1;
+    let earlier = |line: &str| line.replacen("2026-11-27 14:", "2026-11-27 13:", 1);
+    let shifted: String = log[..restart].to_string()
+        + &log[restart..].split_inclusive('\n').map(earlier).collect::<String>();
+    assert_ne!(shifted, log);
+    let r = run(&["--json"], Some(shifted.as_bytes())).expect(0);
+    assert_eq!(r.json()["input"]["time_went_back"], Value::Null, "{}", r.stderr);
+    assert!(!went_back(&r.stderr), "{}", r.stderr);
+    // The same step at a session's line is going back.
+    let at = log[restart..].find("connection received").unwrap() + restart;
+    let at = log[..at].rfind('\n').unwrap() + 1;
+    let shifted: String =
+        log[..at].to_string() + &log[at..].split_inclusive('\n').map(earlier).collect::<String>();
+    let r = run(&["--json"], Some(shifted.as_bytes())).expect(0);
+    assert_eq!(r.json()["input"]["time_went_back"]["count"], 1, "{}", r.stderr);
 }

@@ -33,7 +33,9 @@
 //!           "prefix_inferred":B,"pid":B,"formats":["stderr",...],
 //!           "envelopes":["docker",...],"skipped_lines":N,
 //!           "files":[{"name":S,"first":TIME|null,"last":TIME|null,
-//!                     "newest_first":B},...],"reordered":B},
+//!                     "newest_first":B},...],"reordered":B,
+//!           "time_went_back":{"count":N,"max_seconds":S,"first_at":TIME,
+//!                             "first_from":TIME,"first_input":S}|null},
 //!  "unavailable":[S,...],
 //!  "limits":{"sessions":N,"names":N,"untracked_sessions":N,
 //!            "untracked_attempts":N,"folded":["user",...]}}
@@ -211,6 +213,18 @@ struct InputInfo<'a> {
     /// The inputs in the order read.
     files: Vec<FileJson<'a>>,
     reordered: bool,
+    time_went_back: Option<WentBackJson<'a>>,
+}
+
+/// Where time went back: how often, the longest step, and the first (the
+/// time it went back to, the time before, the input).
+#[derive(Serialize)]
+struct WentBackJson<'a> {
+    count: u64,
+    max_seconds: f64,
+    first_at: String,
+    first_from: String,
+    first_input: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -362,6 +376,13 @@ pub(crate) fn write_summary<W: Write>(out: &mut W, r: &Report<'_>) -> io::Result
                 })
                 .collect(),
             reordered: r.reordered,
+            time_went_back: r.went_back.map(|w| WentBackJson {
+                count: w.count,
+                max_seconds: w.max_ms as f64 / 1000.0,
+                first_at: w.to.rfc3339(),
+                first_from: w.from.rfc3339(),
+                first_input: r.inputs.get(w.input).map(String::as_str),
+            }),
         },
         unavailable: &s.unavailable,
         limits: Limits {

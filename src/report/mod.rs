@@ -41,6 +41,8 @@ pub(crate) struct Report<'a> {
     pub(crate) input_times: &'a [crate::clock::InputTimes],
     /// The order read is log time's, not the command line's.
     pub(crate) reordered: bool,
+    /// Where time went back in the events as read.
+    pub(crate) went_back: Option<crate::clock::WentBack>,
     /// Hosts over the brute-force threshold, and the threshold.
     pub(crate) brute_force: &'a [crate::tracker::BruteForce],
     pub(crate) brute_rule: (u64, i64),
@@ -125,6 +127,20 @@ pub(crate) fn truncate(s: &str, width: usize) -> String {
     let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
     out.push('…');
     out
+}
+
+/// What time going back means for the figures, and where it did.
+pub(crate) fn went_back(w: &crate::clock::WentBack, inputs: &[String]) -> String {
+    let input = inputs.get(w.input).map_or_else(String::new, |n| escape(n.as_bytes()));
+    format!(
+        "time went back {} in the input, by up to {} (first in {input}, from {} to {}): \
+         logs that overlap or a clock set back; figures that depend on time order (active, \
+         peak, sessions, history) are unreliable",
+        if w.count == 1 { "once".to_string() } else { format!("{} times", w.count) },
+        crate::time::human_ms(w.max_ms as u64),
+        w.from,
+        w.to
+    )
 }
 
 /// What to tell the user when nothing was found (exit status 1).

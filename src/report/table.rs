@@ -261,6 +261,9 @@ fn write_notes<W: Write>(out: &mut W, r: &Report<'_>, p: &Palette) -> io::Result
     if !backwards.is_empty() {
         notes.push(format!("newest line first, read oldest first: {}", backwards.join(", ")));
     }
+    if let Some(w) = &r.went_back {
+        notes.push(format!("warning: {}", crate::report::went_back(w, r.inputs)));
+    }
     for u in &s.unavailable {
         notes.push(format!("not available: {u}"));
     }
