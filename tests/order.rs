@@ -1,7 +1,8 @@
 //! Time order: several files read in log-time order whatever order they
 //! are given in (a rotated set, compressed pieces among them), a log whose
-//! lines run newest first read oldest first, and a warning where time goes
-//! back in a way pgconn cannot repair (overlapping logs in one stream).
+//! lines run newest first read oldest first, a warning where time goes
+//! back in a way pgconn cannot repair (overlapping logs in one stream),
+//! and one stream of two formats read as each part is.
 //! The log is mostly the history fixture (~100 s of a workload, sessions
 //! of up to 41 s), cut here into the pieces a log rotation would have
 //! left.
@@ -248,4 +249,39 @@ fn a_clock_set_back_while_the_server_was_down_is_not_going_back() {
         log[..at].to_string() + &log[at..].split_inclusive('\n').map(earlier).collect::<String>();
     let r = run(&["--json"], Some(shifted.as_bytes())).expect(0);
     assert_eq!(r.json()["input"]["time_went_back"]["count"], 1, "{}", r.stderr);
+}
+
+#[test]
+fn one_stream_of_two_formats_gives_the_sum_of_their_figures() {
+    // The same server's stderr, csvlog and jsonlog output, one after the
+    // other in one stream: each part's figures, added up.
+    let summary = |data: &[u8]| run(&["--json", "--top", "0"], Some(data)).expect(0);
+    for (a, b) in [("log", "csv"), ("csv", "log"), ("log", "json"), ("json", "csv")] {
+        let (a, b) = (format!("v15/extended.{a}"), format!("v15/extended.{b}"));
+        let (one, two) = (summary(&read_fixture(&a)).json(), summary(&read_fixture(&b)).json());
+        let r = summary(&[read_fixture(&a), read_fixture(&b)].concat());
+        let got = r.json();
+        let case = format!("{a} + {b}");
+        let sum = |key: &str| {
+            let n = |v: &Value| key.split('.').fold(v, |v, k| &v[k]).as_u64().unwrap();
+            assert!(n(&one) > 0 || key == "abandoned", "{case}: no {key}");
+            (n(&got), n(&one) + n(&two))
+        };
+        for key in
+            ["connections", "disconnections", "failures", "abandoned", "session_seconds.count"]
+        {
+            let (got, want) = sum(key);
+            assert_eq!(got, want, "{case}: {key}");
+        }
+        for reason in one["failures_by_reason"].as_object().unwrap().keys() {
+            let (got, want) = sum(&format!("failures_by_reason.{reason}"));
+            assert_eq!(got, want, "{case}: {reason}");
+        }
+        let formats = [&one["input"]["formats"][0], &two["input"]["formats"][0]];
+        assert_eq!(got["input"]["formats"], serde_json::json!(formats), "{case}");
+        assert_eq!(got["unparsed"], 0, "{case}");
+        // The second part goes back to the first one's start (the same
+        // server's times), as `cat` of two logs that overlap would.
+        assert!(went_back(&r.stderr), "{case}: {}", r.stderr);
+    }
 }
