@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 
 use crate::args::TimeArg;
+use crate::clock::Clock;
 use crate::config::{Config, Input, Mode};
 use crate::error::{Error, Result};
 use crate::event::{Event, EventOf, Span};
@@ -143,9 +144,9 @@ impl Window {
 }
 
 /// Resolves `--since`/`--until`. A duration counts back from the newest
-/// timestamp of the FILE inputs, found by reading them once first; on
+/// timestamp of the FILE inputs (`newest`, which reads them once first); on
 /// standard input it cannot be known in advance.
-fn window(config: &Config) -> Result<Window> {
+fn window(config: &Config, newest: impl FnOnce() -> i64) -> Result<Window> {
     let mut w = Window::default();
     let (since, until) = (config.since, config.until);
     if since.is_none() && until.is_none() {
@@ -170,29 +171,7 @@ fn window(config: &Config) -> Result<Window> {
              standard input cannot tell in advance: give FILE arguments, or a date",
         ));
     }
-    let mut newest: Option<i64> = None;
-    let mut parser = LogParser::new(config.prefix.clone(), config.format);
-    let mut stats = Stats::default();
-    let mut buf = LineBuffer::new();
-    for input in &config.inputs {
-        let Input::File(path) = input else { continue };
-        parser.set_reference(modified_ms(input));
-        parser.begin_input();
-        let mut note = |ev: &crate::event::Event<'_>| {
-            if let Some(t) = ev.meta.time {
-                newest = Some(newest.map_or(t.ms, |n| n.max(t.ms)));
-            }
-        };
-        // An input that fails here fails in the run too, which reports it
-        // once and goes on, the lines before the failure counted; here too.
-        let _ = File::open(path).and_then(input::decompressed).and_then(|mut r| {
-            input::read_lines(&mut r, &mut buf, |lines, _| {
-                parser.process(lines, &mut stats, &mut note)
-            })
-        });
-        parser.end_input(&mut stats, &mut note);
-    }
-    let newest = newest.unwrap_or(0);
+    let newest = newest();
     let back = |b: Option<TimeArg>| match b {
         Some(TimeArg::Before(d)) => Some(newest - d.as_millis() as i64),
         _ => None,
@@ -203,6 +182,97 @@ fn window(config: &Config) -> Result<Window> {
     Ok(w)
 }
 
+/// What reading a FILE input before the run found.
+#[derive(Clone, Copy, Default)]
+struct Survey {
+    /// The earliest time of its first lines (see `parse::order`).
+    first: Option<Timestamp>,
+    /// Its newest event's time, when it was read whole.
+    newest: Option<i64>,
+}
+
+/// Reads each FILE input once before the run, through the decompression
+/// and parser the run uses: its first lines (until its format is
+/// decided), for the time it begins; with `whole`, all of it, for its
+/// newest time too. Standard input cannot be read twice: it is not read.
+fn survey(config: &Config, whole: bool) -> Vec<Survey> {
+    let mut parser = LogParser::new(config.prefix.clone(), config.format);
+    let mut stats = Stats::default();
+    let mut buf = LineBuffer::new();
+    let mut surveys = vec![Survey::default(); config.inputs.len()];
+    for (input, survey) in config.inputs.iter().zip(&mut surveys) {
+        let Input::File(path) = input else { continue };
+        parser.set_reference(modified_ms(input));
+        parser.begin_input();
+        let mut newest = None;
+        let mut note = |ev: &Event<'_>| {
+            if let Some(t) = ev.meta.time {
+                newest = Some(newest.map_or(t.ms, |n: i64| n.max(t.ms)));
+            }
+        };
+        // An input that fails here fails in the run too, which reports it
+        // once and goes on, the lines before the failure counted; here too.
+        let read = File::open(path).and_then(input::decompressed).and_then(|mut r| {
+            buf.reset();
+            loop {
+                match buf.fill(&mut r)? {
+                    Chunk::Lines(range) => {
+                        parser.process(buf.get(range), &mut stats, &mut note);
+                        if !whole && parser.head().is_some() {
+                            return Ok(());
+                        }
+                    }
+                    Chunk::Pending => {}
+                    Chunk::Eof => return Ok(()),
+                }
+            }
+        });
+        if whole || read.is_err() || parser.head().is_none() {
+            parser.end_input(&mut stats, &mut note);
+        }
+        survey.first = parser.head().and_then(|h| h.earliest);
+        survey.newest = newest;
+    }
+    surveys
+}
+
+/// The order to read `inputs` in: the FILEs whose first time is known in
+/// log-time order, in the places such files hold on the command line; the
+/// others (standard input among them) keep theirs. Indices into `inputs`.
+fn time_order(inputs: &[Input], surveys: &[Survey]) -> Vec<usize> {
+    let timed = |i: &usize| matches!(inputs[*i], Input::File(_)) && surveys[*i].first.is_some();
+    let places: Vec<usize> = (0..inputs.len()).filter(timed).collect();
+    let mut by_time = places.clone();
+    by_time.sort_by_key(|&i| surveys[i].first.map(|t| t.ms));
+    let mut order: Vec<usize> = (0..inputs.len()).collect();
+    for (place, i) in places.into_iter().zip(by_time) {
+        order[place] = i;
+    }
+    order
+}
+
+/// The order to read the inputs in (indices into `config.inputs`) and the
+/// `--since`/`--until` window: each reads the FILEs once first if it needs
+/// to (the window's duration, several FILEs to order), and both share
+/// that reading.
+fn plan(config: &Config) -> Result<(Vec<usize>, Window)> {
+    let mut surveys = None;
+    let window = window(config, || {
+        let all = survey(config, true);
+        let newest = all.iter().filter_map(|s| s.newest).max();
+        surveys = Some(all);
+        newest.unwrap_or(0)
+    })?;
+    let files = config.inputs.iter().filter(|i| matches!(i, Input::File(_))).count();
+    let order = if files > 1 {
+        let surveys = surveys.get_or_insert_with(|| survey(config, false));
+        time_order(&config.inputs, surveys)
+    } else {
+        (0..config.inputs.len()).collect()
+    };
+    Ok((order, window))
+}
+
 /// The parsing side of a run: parser, its statistics and the time window.
 /// In a run it has a thread of its own, between the reader and the main
 /// thread, and hands over `Batch`es.
@@ -210,6 +280,7 @@ pub(crate) struct Parsing {
     parser: LogParser,
     stats: Stats,
     window: Window,
+    clock: Clock,
     /// Statistics were reset (SIGHUP) this many times, as last seen.
     generation: u64,
 }
@@ -305,25 +376,34 @@ pub(crate) struct ParseInfo {
     untimed: u64,
     outside: u64,
     outside_span: Option<(Timestamp, Timestamp)>,
+    clock: Clock,
 }
 
 /// Pushes the events `window` admits into `batch` (`buf`: the read buffer
-/// their lines are in, if any).
+/// their lines are in, if any); `clock` notes them all.
 fn admitted<'a>(
     window: &'a mut Window,
+    clock: &'a mut Clock,
     batch: &'a mut Batch,
     buf: &'a [u8],
 ) -> impl FnMut(&Event<'_>) + 'a {
     move |ev| {
+        clock.note(ev);
         if window.admits(ev.meta.time) {
             batch.push(ev, buf);
         }
     }
 }
 
-/// Tracks the events `window` admits (a run on one thread).
-fn tracked<'a>(window: &'a mut Window, tracker: &'a mut Tracker) -> impl FnMut(&Event<'_>) + 'a {
+/// Tracks the events `window` admits (a run on one thread); `clock` notes
+/// them all.
+fn tracked<'a>(
+    window: &'a mut Window,
+    clock: &'a mut Clock,
+    tracker: &'a mut Tracker,
+) -> impl FnMut(&Event<'_>) + 'a {
     move |ev| {
+        clock.note(ev);
         if window.admits(ev.meta.time) {
             tracker.apply(ev);
         }
@@ -336,8 +416,19 @@ impl Parsing {
             parser: LogParser::new(config.prefix.clone(), config.format),
             stats: Stats::default(),
             window: Window::default(),
+            clock: Clock::default(),
             generation: 0,
         }
+    }
+
+    /// The next input begins, last written at `reference` (see
+    /// `modified_ms`).
+    fn next_input(&mut self, reference: Option<i64>) {
+        // The input that ended: whether it ran newest first.
+        self.clock.newest_first(self.parser.head().is_some_and(|h| h.newest_first));
+        self.clock.begin_input();
+        self.parser.set_reference(reference);
+        self.parser.begin_input();
     }
 
     /// Statistics were reset since the last batch: start them afresh (the
@@ -347,13 +438,14 @@ impl Parsing {
             self.generation = generation;
             self.stats = Stats::default();
             self.window.reset_counts();
+            self.clock.reset();
         }
     }
 
     /// Parses the lines in `range` of `buf` into `batch`, which takes
     /// `buf` along.
     fn process(&mut self, buf: Vec<u8>, range: std::ops::Range<usize>, batch: &mut Batch) {
-        let into = admitted(&mut self.window, batch, &buf);
+        let into = admitted(&mut self.window, &mut self.clock, batch, &buf);
         self.parser.process(&buf[range], &mut self.stats, into);
         batch.buf = buf;
     }
@@ -361,13 +453,21 @@ impl Parsing {
     /// The input paused: the lines held back to decide the format and
     /// prefix are parsed into `batch`.
     fn flush(&mut self, batch: &mut Batch) {
-        self.parser.flush(&mut self.stats, admitted(&mut self.window, batch, &[]));
+        self.parser.flush(&mut self.stats, admitted(&mut self.window, &mut self.clock, batch, &[]));
+    }
+
+    /// The current input ended: a part of what the parser kept to read
+    /// oldest first goes into `batch`; false when nothing is left.
+    fn read_back(&mut self, batch: &mut Batch) -> bool {
+        self.parser
+            .read_back(&mut self.stats, admitted(&mut self.window, &mut self.clock, batch, &[]))
     }
 
     /// The current input ended: what the parser held back goes into
     /// `batch`.
     fn end_input(&mut self, batch: &mut Batch) {
-        self.parser.end_input(&mut self.stats, admitted(&mut self.window, batch, &[]));
+        self.parser
+            .end_input(&mut self.stats, admitted(&mut self.window, &mut self.clock, batch, &[]));
     }
 
     /// Completes `batch` with the statistics as of now.
@@ -391,6 +491,10 @@ impl Parsing {
         info.untimed = self.window.untimed;
         info.outside = self.window.outside;
         info.outside_span = self.window.outside_span;
+        info.clock.clone_from(&self.clock);
+        if let (Some(input), Some(head)) = (info.clock.inputs.last_mut(), p.head()) {
+            input.newest_first = head.newest_first;
+        }
     }
 
     /// Parses what the reader sent straight into `pipeline`'s tracker (a
@@ -398,7 +502,7 @@ impl Parsing {
     /// buffer to give back to the reader.
     fn track(&mut self, read: Read, pipeline: &mut Pipeline) -> (Option<Msg>, Option<Vec<u8>>) {
         self.sync(pipeline.generation.load(Ordering::Relaxed));
-        let into = tracked(&mut self.window, &mut pipeline.tracker);
+        let into = tracked(&mut self.window, &mut self.clock, &mut pipeline.tracker);
         let (then, buf) = match read {
             Read::Lines(buf, range) => {
                 self.parser.process(&buf[range], &mut self.stats, into);
@@ -407,8 +511,7 @@ impl Parsing {
             Read::NextInput(reference) => {
                 self.parser.end_input(&mut self.stats, into);
                 self.seal_info(&mut pipeline.info);
-                self.parser.set_reference(reference);
-                self.parser.begin_input();
+                self.next_input(reference);
                 return (None, None);
             }
             Read::Done => {
@@ -428,7 +531,10 @@ impl Parsing {
     /// tracker (a run on one thread).
     fn flush_into(&mut self, pipeline: &mut Pipeline) {
         self.sync(pipeline.generation.load(Ordering::Relaxed));
-        self.parser.flush(&mut self.stats, tracked(&mut self.window, &mut pipeline.tracker));
+        self.parser.flush(
+            &mut self.stats,
+            tracked(&mut self.window, &mut self.clock, &mut pipeline.tracker),
+        );
         self.seal_info(&mut pipeline.info);
     }
 
@@ -439,7 +545,7 @@ impl Parsing {
         pipeline: &mut Pipeline,
     ) -> io::Result<()> {
         let mut buf = LineBuffer::new();
-        self.parser.begin_input();
+        self.next_input(None);
         input::read_lines(rdr, &mut buf, |lines, _| {
             let mut batch = Batch::default();
             self.process(lines.to_vec(), 0..lines.len(), &mut batch);
@@ -500,6 +606,17 @@ fn parse_inputs(
             }
             continue;
         };
+        // A newest-first input is read back in parts, a batch each.
+        if matches!(msg, Read::NextInput(_) | Read::Done) {
+            while parsing.read_back(&mut batch) {
+                parsing.seal(&mut batch);
+                sent.clone_from(&batch.info);
+                if tx.send(Msg::Batch(batch)).is_err() {
+                    return;
+                }
+                batch = spare(&batches);
+            }
+        }
         let then = match msg {
             Read::Lines(v, range) => {
                 parsing.process(v, range, &mut batch);
@@ -533,8 +650,7 @@ fn parse_inputs(
         // After the seal: the report keeps the ended input's prefix until
         // the next one has its own.
         if let Some(reference) = next_input {
-            parsing.parser.set_reference(reference);
-            parsing.parser.begin_input();
+            parsing.next_input(reference);
         }
         if let Some(m) = then
             && tx.send(m).is_err()
@@ -550,6 +666,10 @@ pub(crate) struct Pipeline {
     tracker: Tracker,
     info: ParseInfo,
     counts: Arc<ReadCounts>,
+    /// The inputs' names, in the order read, and whether that order is
+    /// not the command line's.
+    names: Vec<String>,
+    reordered: bool,
     /// Statistics were reset (SIGHUP) this many times.
     generation: Arc<AtomicU64>,
 }
@@ -560,6 +680,8 @@ impl Pipeline {
             tracker: Pipeline::tracker(config),
             info: ParseInfo::default(),
             counts: Arc::default(),
+            names: Vec::new(),
+            reordered: false,
             generation: Arc::default(),
         }
     }
@@ -626,6 +748,10 @@ impl Pipeline {
             untimed: info.untimed,
             outside: info.outside,
             outside_span: info.outside_span,
+            inputs: &self.names,
+            input_times: &info.clock.inputs,
+            reordered: self.reordered,
+            went_back: info.clock.went_back,
             brute_force: &snapshot.brute_force,
             brute_rule: self.tracker.brute_rule(),
             wide: config.wide,
@@ -924,14 +1050,18 @@ fn write_changes<W: Write>(
 pub fn run(config: &Config) -> Result<Outcome> {
     let mut pipeline = Pipeline::new(config);
     let mut parsing = Parsing::new(config);
-    parsing.window = window(config)?;
+    let (order, window) = plan(config)?;
+    parsing.window = window;
+    let inputs: Vec<Input> = order.iter().map(|&i| config.inputs[i].clone()).collect();
+    pipeline.names = inputs.iter().map(Input::name).collect();
+    pipeline.reordered = order.iter().enumerate().any(|(at, &i)| at != i);
     // Short queues: a few buffers in flight keep both cores busy, and
     // memory flat.
     let (tx, rx) = mpsc::sync_channel::<Msg>(1);
     let (pool_tx, pool_rx) = mpsc::channel::<Vec<u8>>();
     let (batch_tx, batch_rx) = mpsc::channel::<Box<Batch>>();
     forward_signals(tx.clone())?;
-    let (inputs, counts) = (config.inputs.clone(), pipeline.counts.clone());
+    let counts = pipeline.counts.clone();
     // On one thread, the main loop parses what the reader sends.
     let mut direct = None;
     if config.threads == 1 {
@@ -1060,7 +1190,8 @@ pub fn run_in_process(
 ) -> Result<()> {
     let mut pipeline = Pipeline::new(config);
     let mut parsing = Parsing::new(config);
-    parsing.window = window(config)?;
+    parsing.window = plan(config)?.1;
+    pipeline.names = (0..inputs.len()).map(|i| format!("input {i}")).collect();
     for (i, input) in inputs.iter_mut().enumerate() {
         input::decompressed(&mut **input)
             .and_then(|mut r| parsing.feed(&mut r, &mut pipeline))
@@ -1140,6 +1271,9 @@ fn finish<W: Write>(
             stats.prefix_disagree,
             report::escape(stats.first_disagree.as_deref().unwrap_or("").as_bytes()),
         );
+    }
+    if let Some(w) = report.went_back {
+        let _ = writeln!(err, "pgconn: warning: {}", report::went_back(&w, report.inputs));
     }
     // An input that could not be read was reported already, and is the
     // likelier reason for an empty report than anything the hint says.

@@ -8,6 +8,7 @@
 pub mod app;
 pub mod args;
 mod bytes;
+mod clock;
 pub mod config;
 mod decompress;
 pub mod error;

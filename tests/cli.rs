@@ -12,7 +12,8 @@
 //! `hostile` (names with escapes from a real server). `envelopes`: the
 //! fixtures inside the records of container runtimes, journald and cloud
 //! log services. `notes`: what a report could not give, why, and the
-//! fix, on real logs with lines taken out.
+//! fix, on real logs with lines taken out. `order`: several files in
+//! log-time order, newest-first logs.
 
 mod util;
 
@@ -29,6 +30,7 @@ mod fuzz_regressions;
 mod hostile;
 mod live;
 mod notes;
+mod order;
 mod prefixes;
 mod properties;
 mod stream;

@@ -56,6 +56,12 @@ impl CsvParser {
         }
     }
 
+    /// Whether the next chunk starts inside a quoted field of a record
+    /// carried over.
+    pub(crate) fn in_quotes(&self) -> bool {
+        !self.carry.is_empty() && self.in_quote
+    }
+
     /// Parses the complete lines in `chunk`.
     pub(crate) fn process<F>(&mut self, chunk: &[u8], stats: &mut Stats, emit: &mut F)
     where

@@ -6,16 +6,30 @@
 //! parser. An input whose lines are carried in an envelope (a container
 //! runtime's, journald's, a cloud's: see `envelope`) is unwrapped first;
 //! the format and prefix are then those of the lines inside.
+//!
+//! An input that changes format (`cat a.log b.csv`) is read as each part
+//! is: a run of another format's lines (16 KiB of them, or the input's
+//! last) has the format detected again where it begins (see `next_run`).
+//! Only a few lines of each chunk are looked at for this, and only when
+//! one of them is of another format is the chunk read line by line.
+//!
+//! An input whose first lines run newest first (a log service's export,
+//! `tac`) is kept in a temporary file and read back oldest first at its
+//! end (see `order`; the envelopes' records are kept by their unwrapper).
 
 pub(crate) mod carrier;
 pub(crate) mod csv;
 pub(crate) mod envelope;
 pub(crate) mod json;
 pub(crate) mod message;
+pub(crate) mod order;
+pub(crate) mod spool;
 pub(crate) mod stderr;
 pub(crate) mod syslog;
 
 use crate::event::Event;
+use crate::parse::order::{Head, LineTimes};
+use crate::parse::spool::Spool;
 use crate::prefix::Prefix;
 use crate::scan::Scanner;
 
@@ -61,6 +75,31 @@ pub(crate) fn detect(chunk: &[u8], scanner: &Scanner) -> Option<Format> {
     let (i, &n) = votes.iter().enumerate().max_by_key(|&(i, n)| (*n, std::cmp::Reverse(i)))?;
     (n > 0).then_some([Format::Stderr, Format::Csv, Format::Json, Format::Syslog][i])
 }
+
+/// How a line sits with an input's format.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Fit {
+    /// A line of the format.
+    Fits,
+    /// Plainly a line of another format.
+    Foreign,
+    /// Says nothing (empty, continued, unknown).
+    Neutral,
+}
+
+/// What comes next in a chunk (see `LogParser::next_run`).
+#[derive(Debug, PartialEq)]
+enum Run {
+    /// Nothing but the current format's lines (and stray ones).
+    None,
+    /// A run of another format's lines starts here.
+    Switch(usize),
+    /// A run starts here and reaches the end: held back.
+    Hold(usize),
+}
+
+/// A run of another format's lines this long switches the format.
+const RUN_BYTES: usize = 16 * 1024;
 
 /// What the parser saw besides events: the "bad input" side of the report.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -194,7 +233,25 @@ pub(crate) struct LogParser {
     /// The time the current input's RFC 3164 syslog times take their year
     /// from (ms since the epoch; None: now).
     reference: Option<i64>,
+    /// The same, for the times of the current input's first lines.
+    year_of: Option<i64>,
+    /// What the current input's first lines said about its times, once
+    /// they were read.
+    head: Option<Head>,
+    /// The lines of a plain input that runs newest first, kept to be read
+    /// back oldest first at its end.
+    spool: Option<Spool>,
+    /// The input ended: what was kept is being read back.
+    ending: bool,
+    /// Lines at the end of the last chunk that may begin a run of another
+    /// format (see `next_run`).
+    held: Vec<u8>,
+    /// A part in another format begins: none of its lines parsed yet.
+    part_begins: bool,
 }
+
+/// What is read back of a newest-first input at a time.
+const READ_BACK: usize = 256 * 1024;
 
 /// An input's format and log_line_prefix are decided from its first 200
 /// lines (or 256 KiB, or all of it, if less), whatever sizes the reads
@@ -237,6 +294,12 @@ impl LogParser {
             envelopes: Vec::new(),
             carried: (false, false),
             reference: None,
+            year_of: None,
+            head: None,
+            spool: None,
+            ending: false,
+            held: Vec::new(),
+            part_begins: false,
         }
     }
 
@@ -244,14 +307,21 @@ impl LogParser {
     where
         F: FnMut(&Event<'_>),
     {
+        self.process_in(chunk, stats, &mut emit);
+    }
+
+    fn process_in<F>(&mut self, chunk: &[u8], stats: &mut Stats, emit: &mut F)
+    where
+        F: FnMut(&Event<'_>),
+    {
         if !self.deciding {
-            return self.dispatch(chunk, stats, &mut emit);
+            return self.dispatch(chunk, stats, emit);
         }
         self.pending.extend_from_slice(chunk);
         self.pending_lines += memchr::memchr_iter(b'\n', chunk).count();
         self.waiting = false;
         if self.pending_lines >= DECIDE_LINES || self.pending.len() >= DECIDE_BYTES {
-            self.decide(stats, &mut emit);
+            self.decide(stats, emit);
         }
     }
 
@@ -261,18 +331,26 @@ impl LogParser {
     where
         F: FnMut(&Event<'_>),
     {
-        if self.deciding && !self.pending.is_empty() {
-            if envelope::document_start(&self.pending) {
-                self.waiting = true;
+        loop {
+            if self.deciding && !self.pending.is_empty() {
+                if self.head.is_none() && envelope::document_start(&self.pending) {
+                    self.waiting = true;
+                    return;
+                }
+                self.decide(stats, &mut emit);
+            }
+            if self.held.is_empty() {
                 return;
             }
-            self.decide(stats, &mut emit);
+            // May begin a part, whose lines then wait to be decided on.
+            self.release(stats, &mut emit);
         }
     }
 
-    /// Lines are held back to decide the format and prefix.
+    /// Lines are held back to decide the format and prefix, or whether
+    /// the format changes.
     pub(crate) fn holds_back(&self) -> bool {
-        self.deciding && !self.pending.is_empty() && !self.waiting
+        (self.deciding && !self.pending.is_empty() && !self.waiting) || !self.held.is_empty()
     }
 
     fn decide<F>(&mut self, stats: &mut Stats, emit: &mut F)
@@ -282,6 +360,15 @@ impl LogParser {
         self.deciding = false;
         let pending = std::mem::take(&mut self.pending);
         let evidence = &pending[..evidence_end(&pending)];
+        // A later part of the input in another format (see `begin_part`)
+        // has its format and prefix decided; an envelope, or lines newest
+        // first, only the input's first lines.
+        if self.head.is_some() {
+            self.decide_format(evidence, stats);
+            self.dispatch(&pending, stats, emit);
+            self.pending_lines = 0;
+            return;
+        }
         match envelope::detect(evidence, &self.scanner) {
             Some(mut unwrapper) => {
                 let inner = unwrapper.inspect(evidence);
@@ -299,14 +386,36 @@ impl LogParser {
                         self.seen.push(Format::Csv);
                     }
                 }
+                let newest_first = unwrapper.newest_first();
                 self.unwrapper = Some(unwrapper);
                 self.decide_format(&inner.text, stats);
+                let times = self.times(&inner.text, inner.carriers());
+                self.head = Some(Head::of(&times, newest_first));
             }
-            None => self.decide_format(evidence, stats),
+            None => {
+                self.decide_format(evidence, stats);
+                let times = self.times(evidence, &[]);
+                let newest_first = order::runs_backwards(&times);
+                if newest_first {
+                    self.spool = Some(Spool::new());
+                }
+                self.head = Some(Head::of(&times, newest_first));
+            }
         }
         self.dispatch(&pending, stats, emit);
         // Held back at most once per input: the buffer goes.
         self.pending_lines = 0;
+    }
+
+    /// The times of `lines` (the server's, their format and prefix
+    /// decided): each line's own, or else its carrier's.
+    fn times(&self, lines: &[u8], carriers: &[carrier::Carrier]) -> Vec<crate::time::Timestamp> {
+        let reference = self.year_of.unwrap_or_else(syslog::now_ms);
+        let format = self.format.unwrap_or(Format::Stderr);
+        let mut of = LineTimes::new(format, self.prefix(), reference);
+        let lines = lines.strip_suffix(b"\n").unwrap_or(lines);
+        let each = lines.split(|&c| c == b'\n').enumerate();
+        each.filter_map(|(i, line)| of.of(line).or_else(|| carriers.get(i)?.time)).collect()
     }
 
     /// Detects the format of the server's lines and infers their prefix.
@@ -326,6 +435,12 @@ impl LogParser {
     where
         F: FnMut(&Event<'_>),
     {
+        if let Some(spool) = &mut self.spool {
+            for line in chunk.split_inclusive(|&c| c == b'\n') {
+                spool.push(line.strip_suffix(b"\n").unwrap_or(line));
+            }
+            return;
+        }
         let Some(unwrapper) = self.unwrapper.as_mut() else {
             return self.parse(chunk, stats, emit);
         };
@@ -352,12 +467,209 @@ impl LogParser {
         F: FnMut(&Event<'_>),
     {
         self.detect(chunk, stats);
+        if self.held.is_empty() {
+            return self.parse_runs(chunk, false, stats, emit);
+        }
+        let mut data = std::mem::take(&mut self.held);
+        data.extend_from_slice(chunk);
+        self.parse_runs(&data, false, stats, emit);
+    }
+
+    /// Parses `data`, each run of another format's lines as its format
+    /// (see `next_run`); `end`: the input ends, or pauses, after it.
+    fn parse_runs<F>(&mut self, data: &[u8], end: bool, stats: &mut Stats, emit: &mut F)
+    where
+        F: FnMut(&Event<'_>),
+    {
+        match self.next_run(data, end) {
+            Run::None => self.parse_as(data, stats, emit),
+            Run::Switch(at) => {
+                self.parse_as(&data[..at], stats, emit);
+                self.begin_part(stats, emit);
+                // Through a trait object: the part is parsed by the same
+                // functions, which would otherwise be instantiated again for
+                // each closure wrapped around `emit`, without end.
+                let mut emit: &mut dyn FnMut(&Event<'_>) = emit;
+                self.process_in(&data[at..], stats, &mut emit);
+            }
+            Run::Hold(at) => {
+                self.parse_as(&data[..at], stats, emit);
+                self.held = data[at..].to_vec();
+            }
+        }
+    }
+
+    /// The lines held back at the end of the last chunk (see `next_run`)
+    /// are parsed: the input ended or paused after them.
+    fn release<F>(&mut self, stats: &mut Stats, emit: &mut F)
+    where
+        F: FnMut(&Event<'_>),
+    {
+        if !self.held.is_empty() {
+            let held = std::mem::take(&mut self.held);
+            self.parse_runs(&held, true, stats, emit);
+        }
+    }
+
+    /// Parses `chunk` in the current format.
+    fn parse_as<F>(&mut self, chunk: &[u8], stats: &mut Stats, emit: &mut F)
+    where
+        F: FnMut(&Event<'_>),
+    {
+        if chunk.is_empty() {
+            return;
+        }
+        self.part_begins = false;
         match self.format {
             None | Some(Format::Stderr) => self.stderr.process(chunk, stats, emit),
             Some(Format::Csv) => self.csv.process(chunk, stats, emit),
             Some(Format::Json) => self.json.process(chunk, stats, emit),
             Some(Format::Syslog) => self.syslog.process(chunk, stats, emit),
         }
+    }
+
+    /// The next run of another format's lines in `data` (lines of the
+    /// current format before it), when the input may change format: not
+    /// with `--format`, nor in an envelope (its records say what they
+    /// carry).
+    ///
+    /// A run begins at a line of another format and goes on over lines
+    /// that say nothing, up to the next line of the current format; the
+    /// format switches for it when it is `RUN_BYTES` long, or when it
+    /// reaches the end of the input (`end`); a shorter one is stray lines,
+    /// read as they are. A run at the end of `data` is held back until
+    /// that is known, so the decision never depends on how reads cut the
+    /// input. Finding runs costs a look at the line at every
+    /// `RUN_BYTES`-th byte and the last line (`foreign_before_a_mark`),
+    /// and a look at every line only when one of those is of another
+    /// format.
+    fn next_run(&self, data: &[u8], end: bool) -> Run {
+        let Some(current) = self.format else { return Run::None };
+        if self.forced.is_some() || self.unwrapper.is_some() {
+            return Run::None;
+        }
+        if !self.foreign_before_a_mark(data, current) {
+            return Run::None;
+        }
+        // In csvlog, a line inside a quoted field (a logged statement) can
+        // read like another format's: quotes decide, from the start in a
+        // csvlog input, from a run's start in a run of csvlog records.
+        let mut quoted = current == Format::Csv && self.csv.in_quotes();
+        // A run and whether it is of csvlog records.
+        let mut run: Option<(usize, bool)> = None;
+        let csv = |run: Option<(usize, bool)>| current == Format::Csv || run.is_some_and(|r| r.1);
+        for (start, line) in Lines::new(data) {
+            // A part's first line is of the format decided for it (a run
+            // there would be that part again).
+            let fit = match self.fit(line, current) {
+                Fit::Foreign if start == 0 && self.part_begins => Fit::Fits,
+                fit => fit,
+            };
+            if !(quoted && csv(run)) {
+                match fit {
+                    Fit::Foreign if run.is_none() => {
+                        run = Some((start, csv::looks_like_record_start(line)));
+                    }
+                    Fit::Fits => {
+                        if let Some((at, _)) = run.take()
+                            && start - at >= RUN_BYTES
+                        {
+                            return Run::Switch(at);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            quoted = csv(run) && quoted ^ (memchr::memchr_iter(b'"', line).count() % 2 == 1);
+        }
+        match run {
+            Some((at, _)) if end || data.len() - at >= RUN_BYTES => Run::Switch(at),
+            Some((at, _)) => Run::Hold(at),
+            None => Run::None,
+        }
+    }
+
+    /// Whether the last line that says something before one of the marks
+    /// of `data` (every `RUN_BYTES`-th byte, its end) is of another
+    /// format: every run that `next_run` acts on has one (a run that long
+    /// holds a mark; one at the end, the end). Each line is looked at once
+    /// at most, and in a log of lines that say something, only the line
+    /// at each mark.
+    fn foreign_before_a_mark(&self, data: &[u8], current: Format) -> bool {
+        let marks = (1..).map(|k| k * RUN_BYTES).take_while(|&at| at < data.len());
+        // Where the lines looked at begin, and what the last of them was
+        // (before `data`: no run, or it would have been held back).
+        let (mut floor, mut last) = (0, Fit::Fits);
+        for mark in marks.chain([data.len()]) {
+            let end = memchr::memchr(b'\n', &data[mark..]).map_or(data.len(), |i| mark + i);
+            for (start, line) in Lines::back(&data[..end]) {
+                if start < floor {
+                    break;
+                }
+                let fit = self.fit(line, current);
+                if fit != Fit::Neutral {
+                    last = fit;
+                    break;
+                }
+            }
+            if last == Fit::Foreign {
+                return true;
+            }
+            floor = end;
+        }
+        false
+    }
+
+    /// How `line` sits with `format`.
+    fn fit(&self, line: &[u8], format: Format) -> Fit {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.first().is_none_or(|&c| c == b'\t') || line.trim_ascii().is_empty() {
+            return Fit::Neutral;
+        }
+        let own = if line.starts_with(b"{\"timestamp\":") {
+            Format::Json
+        } else if csv::looks_like_csvlog(line) {
+            Format::Csv
+        } else if syslog::header(line).is_some() {
+            Format::Syslog
+        } else if self.scanner.severity(line).is_some() {
+            Format::Stderr
+        } else {
+            return Fit::Neutral;
+        };
+        let prefixed = || {
+            let (Some(p), Some(sev)) = (self.stderr.prefix(), self.scanner.severity(line)) else {
+                return false;
+            };
+            p.is_match(&line[..sev.start])
+        };
+        match format {
+            f if f == own => Fit::Fits,
+            // A prefix that reads like another format's line is the log's.
+            Format::Stderr if prefixed() => Fit::Fits,
+            Format::Csv if csv::looks_like_record_start(line) => Fit::Fits,
+            _ => Fit::Foreign,
+        }
+    }
+
+    /// A part of the input in another format begins: what the format
+    /// held back is flushed, and the part's format and prefix are decided
+    /// from its first lines, as an input's are (its first 200 lines, or
+    /// fewer when the input pauses or ends), so that the decision never
+    /// depends on how reads cut it. A prefix inferred before stays (a line
+    /// it does not match has it inferred again, as in any stderr input).
+    fn begin_part<F>(&mut self, stats: &mut Stats, emit: &mut F)
+    where
+        F: FnMut(&Event<'_>),
+    {
+        if self.format == Some(Format::Csv) {
+            self.csv.end_input(stats, emit);
+        }
+        self.format = None;
+        self.deciding = true;
+        self.pending.clear();
+        self.pending_lines = 0;
+        self.part_begins = true;
     }
 
     /// Detects the format from `chunk` if it is not known yet.
@@ -378,27 +690,62 @@ impl LogParser {
         }
     }
 
-    /// The current input ended: flush what a format holds back (a csvlog
-    /// record still open).
-    pub(crate) fn end_input<F>(&mut self, stats: &mut Stats, mut emit: F)
+    /// The current input ended: reads back a part of what was kept to be
+    /// read oldest first (a newest-first input), and parses it; false
+    /// when nothing is left. `end_input` reads back the rest.
+    pub(crate) fn read_back<F>(&mut self, stats: &mut Stats, mut emit: F) -> bool
     where
         F: FnMut(&Event<'_>),
     {
         if self.deciding && !self.pending.is_empty() {
             self.decide(stats, &mut emit);
         }
-        if let Some(mut unwrapper) = self.unwrapper.take() {
-            let mut inner = std::mem::take(&mut self.unwrapped);
-            unwrapper.finish(stats);
-            loop {
-                inner.clear();
-                if !unwrapper.unspool(&mut inner, stats) {
-                    break;
-                }
-                self.parse_unwrapped(&inner, stats, &mut emit);
+        let first = !std::mem::replace(&mut self.ending, true);
+        if let Some(mut spool) = self.spool.take() {
+            if first {
+                spool.rewind();
             }
-            self.unwrapped = inner;
-            self.unwrapper = Some(unwrapper);
+            let (mut lines, mut line) = (Vec::new(), Vec::new());
+            while lines.len() < READ_BACK && spool.pop(&mut line) {
+                lines.extend_from_slice(&line);
+                lines.push(b'\n');
+            }
+            if lines.is_empty() {
+                return false;
+            }
+            self.spool = Some(spool);
+            self.parse(&lines, stats, &mut emit);
+            return true;
+        }
+        let Some(mut unwrapper) = self.unwrapper.take() else { return false };
+        if first {
+            unwrapper.finish(stats);
+        }
+        let mut inner = std::mem::take(&mut self.unwrapped);
+        inner.clear();
+        let more = unwrapper.unspool(&mut inner, stats);
+        if more {
+            self.parse_unwrapped(&inner, stats, &mut emit);
+        }
+        self.unwrapped = inner;
+        self.unwrapper = Some(unwrapper);
+        more
+    }
+
+    /// The current input ended: reads back what was kept (see
+    /// `read_back`), and flushes what a format holds back (a csvlog record
+    /// still open).
+    pub(crate) fn end_input<F>(&mut self, stats: &mut Stats, mut emit: F)
+    where
+        F: FnMut(&Event<'_>),
+    {
+        loop {
+            while self.read_back(stats, &mut emit) {}
+            if self.held.is_empty() {
+                break;
+            }
+            // May begin a part, whose lines read_back decides on.
+            self.release(stats, &mut emit);
         }
         if self.format == Some(Format::Csv) {
             self.csv.end_input(stats, &mut emit);
@@ -415,6 +762,12 @@ impl LogParser {
         self.pending_lines = 0;
         self.unwrapper = None;
         self.carried = (false, false);
+        self.head = None;
+        self.spool = None;
+        self.ending = false;
+        self.held.clear();
+        self.part_begins = false;
+        self.year_of = self.reference;
         self.stderr.next_input();
         self.syslog.next_input(self.reference.take());
     }
@@ -425,6 +778,12 @@ impl LogParser {
     /// Called before `begin_input`.
     pub(crate) fn set_reference(&mut self, reference: Option<i64>) {
         self.reference = reference;
+    }
+
+    /// What the current input's first lines said about its times, once
+    /// its format is decided.
+    pub(crate) fn head(&self) -> Option<Head> {
+        self.head
     }
 
     /// The log_line_prefix in use (stderr and syslog inputs).
@@ -458,6 +817,51 @@ impl LogParser {
     }
 }
 
+/// The lines of a chunk, each with where it starts, without its newline.
+struct Lines<'a> {
+    chunk: &'a [u8],
+    /// From the front: where the next line starts; from the back: where
+    /// the last line not yet given ends.
+    at: usize,
+    back: bool,
+}
+
+impl<'a> Lines<'a> {
+    fn new(chunk: &'a [u8]) -> Lines<'a> {
+        Lines { chunk, at: 0, back: false }
+    }
+
+    /// From the last line to the first.
+    fn back(chunk: &'a [u8]) -> Lines<'a> {
+        let end = chunk.strip_suffix(b"\n").unwrap_or(chunk).len();
+        Lines { chunk, at: end, back: true }
+    }
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = (usize, &'a [u8]);
+
+    fn next(&mut self) -> Option<(usize, &'a [u8])> {
+        let c = self.chunk;
+        if self.back {
+            if self.at == usize::MAX {
+                return None;
+            }
+            let end = self.at;
+            let start = memchr::memrchr(b'\n', &c[..end]).map_or(0, |i| i + 1);
+            self.at = if start == 0 { usize::MAX } else { start - 1 };
+            return Some((start, &c[start..end]));
+        }
+        if self.at >= c.len() {
+            return None;
+        }
+        let start = self.at;
+        let end = memchr::memchr(b'\n', &c[start..]).map_or(c.len(), |i| start + i);
+        self.at = end + 1;
+        Some((start, &c[start..end]))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -479,6 +883,107 @@ mod tests {
         for line in cases {
             assert_eq!(ascii_and_nul(&line), (line.is_ascii(), line.contains(&0)), "{line:?}");
         }
+    }
+
+    /// The events of `input` read in chunks of `step` bytes (whole lines).
+    fn events(input: &[u8], step: usize) -> Vec<String> {
+        let mut parser = LogParser::new(None, None);
+        let mut stats = Stats::default();
+        let mut out = Vec::new();
+        let mut emit = |e: &Event<'_>| {
+            let m = &e.meta;
+            let name = |s: Option<&[u8]>| s.map(|s| String::from_utf8_lossy(s).into_owned());
+            let (user, db, host) = (name(m.user), name(m.db), name(m.host));
+            let t = m.time.map(|t| t.ms);
+            let raw = String::from_utf8_lossy(e.raw);
+            out.push(format!("{t:?} {:?} {user:?} {db:?} {host:?} {:?} {raw}", m.pid, e.kind));
+        };
+        parser.begin_input();
+        let mut rest = input;
+        while !rest.is_empty() {
+            let cut = rest.len().min(step);
+            let cut = memchr::memchr(b'\n', &rest[cut..]).map_or(rest.len(), |i| cut + i + 1);
+            parser.process(&rest[..cut], &mut stats, &mut emit);
+            rest = &rest[cut..];
+        }
+        parser.end_input(&mut stats, &mut emit);
+        out
+    }
+
+    #[test]
+    fn newest_first_lines_are_read_oldest_first() {
+        let logs: [&[u8]; 4] = [
+            include_bytes!("../../fixtures/history/history.log"),
+            include_bytes!("../../fixtures/v15/extended.csv"),
+            include_bytes!("../../fixtures/v15/extended.json"),
+            include_bytes!("../../fixtures/syslog/syslog.log"),
+        ];
+        for log in logs {
+            let want = events(log, usize::MAX);
+            assert!(want.len() > 50, "{}", want.len());
+            // `tac`: the last line (with its newline) first.
+            let mut reversed: Vec<u8> = Vec::new();
+            for line in log.split_inclusive(|&c| c == b'\n').rev() {
+                reversed.extend_from_slice(line);
+            }
+            for step in [usize::MAX, 1000, 1] {
+                assert_eq!(events(&reversed, step), want, "step {step}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_stream_that_changes_format_is_read_as_each_part_is() {
+        let log: &[u8] = include_bytes!("../../fixtures/v16/extended.log");
+        let csv: &[u8] = include_bytes!("../../fixtures/v16/extended.csv");
+        let json: &[u8] = include_bytes!("../../fixtures/v16/extended.json");
+        let syslog: &[u8] = include_bytes!("../../fixtures/syslog/syslog.log");
+        let history: &[u8] = include_bytes!("../../fixtures/history/history.log");
+        let parts: [&[&[u8]]; 8] = [
+            &[log, csv],
+            &[log, json],
+            &[csv, log],
+            &[json, log],
+            &[csv, json],
+            &[log, syslog],
+            // A part of another format inside one read.
+            &[history, csv, log],
+            &[json, history, csv],
+        ];
+        for parts in parts {
+            let want: Vec<String> = parts.iter().flat_map(|p| events(p, usize::MAX)).collect();
+            let both = parts.concat();
+            for step in [usize::MAX, 4096, 1000, 1] {
+                let got = events(&both, step);
+                let diff = got.iter().zip(&want).position(|(g, w)| g != w);
+                let at = diff.map(|i| (&got[i], &want[i]));
+                assert!(
+                    got == want,
+                    "{} {step}: {} events, {} wanted; {at:#?}",
+                    both.len(),
+                    got.len(),
+                    want.len()
+                );
+            }
+        }
+        // Lines that are not a log's (a container's, around csvlog records
+        // here), or few: however reads cut them, the same events.
+        let hostile: &[u8] = include_bytes!("../../fixtures/hostile/hostile.csv");
+        let cri: &[u8] = include_bytes!("../../fixtures/envelopes/cloudnative-pg-cri.log");
+        for parts in [&[hostile, cri][..], &[log, &csv[..2000], log], &[cri, log, hostile]] {
+            let both = parts.concat();
+            let want = events(&both, usize::MAX);
+            for step in [4096, 1000, 1] {
+                assert!(events(&both, step) == want, "{} bytes in steps of {step}", both.len());
+            }
+        }
+        // csvlog's statement lines that read like stderr lines (the
+        // workload logs some) stay in their records, at a chunk's end too.
+        let fake = b"2024-01-01 00:00:00.000 UTC [4242] LOG:  disconnection";
+        let at = csv.windows(fake.len()).position(|w| w == fake).unwrap();
+        let cut = at + memchr::memchr(b'\n', &csv[at..]).unwrap() + 1;
+        let want = events(csv, usize::MAX);
+        assert_eq!(events(csv, cut), want);
     }
 
     #[test]

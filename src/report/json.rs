@@ -33,7 +33,11 @@
 //!           "nul_lines":N,"long_lines":N,"log_line_prefix":S|null,
 //!           "prefix_inferred":B,"pid":B,"formats":["stderr",...],
 //!           "envelopes":["docker",...],"skipped_lines":N,
-//!           "prefix_disagreements":N},
+//!           "prefix_disagreements":N,
+//!           "files":[{"name":S,"first":TIME|null,"last":TIME|null,
+//!                     "newest_first":B},...],"reordered":B,
+//!           "time_went_back":{"count":N,"max_seconds":S,"first_at":TIME,
+//!                             "first_from":TIME,"first_input":S}|null},
 //!  "unavailable":[S,...],
 //!  "limits":{"sessions":N,"names":N,"untracked_sessions":N,
 //!            "untracked_attempts":N,"folded":["user",...]},
@@ -218,6 +222,29 @@ struct InputInfo<'a> {
     envelopes: Vec<&'static str>,
     skipped_lines: u64,
     prefix_disagreements: u64,
+    /// The inputs in the order read.
+    files: Vec<FileJson<'a>>,
+    reordered: bool,
+    time_went_back: Option<WentBackJson<'a>>,
+}
+
+/// Where time went back: how often, the longest step, and the first (the
+/// time it went back to, the time before, the input).
+#[derive(Serialize)]
+struct WentBackJson<'a> {
+    count: u64,
+    max_seconds: f64,
+    first_at: String,
+    first_from: String,
+    first_input: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct FileJson<'a> {
+    name: &'a str,
+    first: Option<String>,
+    last: Option<String>,
+    newest_first: bool,
 }
 
 fn rows(b: &Breakdown) -> Option<Vec<Row>> {
@@ -350,6 +377,28 @@ pub(crate) fn write_summary<W: Write>(out: &mut W, r: &Report<'_>) -> io::Result
             envelopes: r.envelopes.iter().map(|e| e.as_str()).collect(),
             skipped_lines: r.stats.skipped_lines,
             prefix_disagreements: r.stats.prefix_disagree,
+            files: r
+                .inputs
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    let times = r.input_times.get(i).copied().unwrap_or_default();
+                    FileJson {
+                        name,
+                        first: times.first.map(|t| t.rfc3339()),
+                        last: times.last.map(|t| t.rfc3339()),
+                        newest_first: times.newest_first,
+                    }
+                })
+                .collect(),
+            reordered: r.reordered,
+            time_went_back: r.went_back.map(|w| WentBackJson {
+                count: w.count,
+                max_seconds: w.max_ms as f64 / 1000.0,
+                first_at: w.to.rfc3339(),
+                first_from: w.from.rfc3339(),
+                first_input: r.inputs.get(w.input).map(String::as_str),
+            }),
         },
         unavailable: &s.unavailable,
         limits: Limits {

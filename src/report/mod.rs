@@ -45,6 +45,13 @@ pub(crate) struct Report<'a> {
     /// ... for being outside it, and the first and last of those.
     pub(crate) outside: u64,
     pub(crate) outside_span: Option<(Timestamp, Timestamp)>,
+    /// The inputs in the order read, and the times of those begun.
+    pub(crate) inputs: &'a [String],
+    pub(crate) input_times: &'a [crate::clock::InputTimes],
+    /// The order read is log time's, not the command line's.
+    pub(crate) reordered: bool,
+    /// Where time went back in the events as read.
+    pub(crate) went_back: Option<crate::clock::WentBack>,
     /// Hosts over the brute-force threshold, and the threshold.
     pub(crate) brute_force: &'a [crate::tracker::BruteForce],
     pub(crate) brute_rule: (u64, i64),
@@ -142,6 +149,20 @@ pub(crate) fn truncate(s: &str, width: usize) -> String {
     let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
     out.push('…');
     out
+}
+
+/// What time going back means for the figures, and where it did.
+pub(crate) fn went_back(w: &crate::clock::WentBack, inputs: &[String]) -> String {
+    let input = inputs.get(w.input).map_or_else(String::new, |n| escape(n.as_bytes()));
+    format!(
+        "time went back {} in the input, by up to {} (first in {input}, from {} to {}): \
+         logs that overlap or a clock set back; figures that depend on time order (active, \
+         peak, sessions, history) are unreliable",
+        if w.count == 1 { "once".to_string() } else { format!("{} times", w.count) },
+        crate::time::human_ms(w.max_ms as u64),
+        w.from,
+        w.to
+    )
 }
 
 /// Lines of the "Notes" block are cut to this width (they wrap at words).

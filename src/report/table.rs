@@ -266,6 +266,20 @@ fn write_notes<W: Write>(out: &mut W, r: &Report<'_>, p: &Palette) -> io::Result
         (None, true) => {}
         (None, false) => notes.push(formats),
     }
+    if r.reordered {
+        let names: Vec<String> = r.inputs.iter().map(|n| escape(n.as_bytes())).collect();
+        notes.push(format!("read in log-time order: {}", names.join(", ")));
+    }
+    let backwards: Vec<String> = (r.inputs.iter().zip(r.input_times))
+        .filter(|(_, t)| t.newest_first)
+        .map(|(n, _)| escape(n.as_bytes()))
+        .collect();
+    if !backwards.is_empty() {
+        notes.push(format!("newest line first, read oldest first: {}", backwards.join(", ")));
+    }
+    if let Some(w) = &r.went_back {
+        notes.push(format!("warning: {}", crate::report::went_back(w, r.inputs)));
+    }
     // (Without connection lines, the no_connections note says why.)
     let lower = (s.active_lower_bound || s.peak_lower_bound) && !s.connections_from_disconnections;
     if lower && (s.active_upper_bound || s.peak_upper_bound) {
