@@ -175,7 +175,8 @@ struct Survey {
 /// Reads each FILE input once before the run, through the decompression
 /// and parser the run uses: its first lines (until its format is
 /// decided), for the time it begins; with `whole`, all of it, for its
-/// newest time too. Standard input cannot be read twice: it is not read.
+/// newest time too. What cannot be read twice is not read: standard input,
+/// and a FILE that is not a regular file (a FIFO, `<(command)`).
 fn survey(config: &Config, whole: bool) -> Vec<Survey> {
     let mut parser = LogParser::new(config.prefix.clone(), config.format);
     let mut stats = Stats::default();
@@ -183,6 +184,9 @@ fn survey(config: &Config, whole: bool) -> Vec<Survey> {
     let mut surveys = vec![Survey::default(); config.inputs.len()];
     for (input, survey) in config.inputs.iter().zip(&mut surveys) {
         let Input::File(path) = input else { continue };
+        if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+            continue;
+        }
         parser.set_reference(modified_ms(input));
         parser.begin_input();
         let mut newest = None;
