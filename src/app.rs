@@ -23,6 +23,11 @@
 //! input stays open; off a terminal, with `--every`, one report per
 //! interval.
 //!
+//! Before the run, FILEs are read once if need be (`plan`): the first
+//! lines of each, when there are several, to read them in log-time order;
+//! all of them for `--since`/`--until` with a duration. The parser's clock
+//! (`clock.rs`) notes each input's times and where time went back.
+//!
 //! An input that cannot be opened or read is reported on stderr and
 //! skipped; the run goes on with the rest and exits 2 at the end. Problems
 //! with the data are never errors: they are counted and reported.
