@@ -23,6 +23,11 @@
 //! input stays open; off a terminal, with `--every`, one report per
 //! interval.
 //!
+//! Before the run, FILEs are read once if need be (`plan`): the first
+//! lines of each, when there are several, to read them in log-time order;
+//! all of them for `--since`/`--until` with a duration. The parser's clock
+//! (`clock.rs`) notes each input's times and where time went back.
+//!
 //! An input that cannot be opened or read is reported on stderr and
 //! skipped; the run goes on with the rest and exits 2 at the end. Problems
 //! with the data are never errors: they are counted and reported.
@@ -194,7 +199,8 @@ struct Survey {
 /// Reads each FILE input once before the run, through the decompression
 /// and parser the run uses: its first lines (until its format is
 /// decided), for the time it begins; with `whole`, all of it, for its
-/// newest time too. Standard input cannot be read twice: it is not read.
+/// newest time too. What cannot be read twice is not read: standard input,
+/// and a FILE that is not a regular file (a FIFO, `<(command)`).
 fn survey(config: &Config, whole: bool) -> Vec<Survey> {
     let mut parser = LogParser::new(config.prefix.clone(), config.format);
     let mut stats = Stats::default();
@@ -202,6 +208,9 @@ fn survey(config: &Config, whole: bool) -> Vec<Survey> {
     let mut surveys = vec![Survey::default(); config.inputs.len()];
     for (input, survey) in config.inputs.iter().zip(&mut surveys) {
         let Input::File(path) = input else { continue };
+        if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+            continue;
+        }
         parser.set_reference(modified_ms(input));
         parser.begin_input();
         let mut newest = None;

@@ -285,3 +285,59 @@ fn one_stream_of_two_formats_gives_the_sum_of_their_figures() {
         assert!(went_back(&r.stderr), "{case}: {}", r.stderr);
     }
 }
+
+#[test]
+fn pipes_given_as_files_are_read_once_in_their_places() {
+    // `pgconn <(zcat a.gz) <(cat b.log)`: a FIFO cannot be read twice, so
+    // it is not read ahead for its time; both are read whole, in order.
+    let dir = temp_dir("fifos");
+    let log = read_fixture(LOG);
+    let n = log.split_inclusive(|&c| c == b'\n').count();
+    let pieces = [lines(&log, 1, 60), lines(&log, 60, n + 1)];
+    let mut paths = Vec::new();
+    let mut writers = Vec::new();
+    for (i, piece) in pieces.into_iter().enumerate() {
+        let fifo = dir.join(format!("piece{i}"));
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        paths.push(fifo.to_str().unwrap().to_string());
+        writers.push(std::thread::spawn(move || {
+            use std::io::Write;
+            let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            let _ = w.write_all(&piece);
+        }));
+    }
+    let mut child = crate::util::command()
+        .args(["--json", "--top", "0", &paths[0], &paths[1]])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            // A writer still waiting for a reader is let go (opened
+            // without waiting for one); the others are done.
+            use std::os::unix::fs::OpenOptionsExt;
+            for p in &paths {
+                let mut open = std::fs::OpenOptions::new();
+                let _ = open.read(true).custom_flags(libc::O_NONBLOCK).open(p);
+            }
+            panic!("pgconn did not finish reading two FIFOs");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    for w in writers {
+        w.join().unwrap();
+    }
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got["input"]["reordered"], false);
+    got["input"] = Value::Null;
+    let (want, _, _) = figures(&[fixture(LOG).to_str().unwrap()], None);
+    assert_eq!(got, want);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
