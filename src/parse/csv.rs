@@ -334,8 +334,10 @@ pub(crate) fn looks_like_record_start(line: &[u8]) -> bool {
 /// and then the user name, quoted or empty (`%t,%p,...` and `%m, %p, ...`
 /// in a stderr log's prefix start like a record too).
 pub(crate) fn looks_like_csvlog(line: &[u8]) -> bool {
+    // The byte after the first comma first: most stderr lines fail there,
+    // before the time is parsed.
     let end = line.iter().take(64).position(|&c| c == b',').unwrap_or(0);
-    looks_like_record_start(line) && matches!(line.get(end + 1), Some(b'"' | b','))
+    matches!(line.get(end + 1), Some(b'"' | b',')) && looks_like_record_start(line)
 }
 
 #[cfg(test)]
