@@ -120,11 +120,16 @@ impl Window {
         self.since.is_none() && self.until.is_none()
     }
 
-    fn admits(&mut self, t: Option<Timestamp>) -> bool {
-        if self.is_empty() {
-            return true;
-        }
-        let Some(t) = t else {
+    /// Whether an event of time `t` is inside the window. Inlined, the
+    /// test of a window with no bounds (the common case) is all it costs.
+    #[inline(always)]
+    fn admits(&mut self, t: &Option<Timestamp>) -> bool {
+        self.is_empty() || self.admits_timed(t)
+    }
+
+    #[inline(never)]
+    fn admits_timed(&mut self, t: &Option<Timestamp>) -> bool {
+        let Some(t) = *t else {
             self.untimed += 1;
             return false;
         };
@@ -398,7 +403,7 @@ fn admitted<'a>(
 ) -> impl FnMut(&Event<'_>) + 'a {
     move |ev| {
         clock.note(ev);
-        if window.admits(ev.meta.time) {
+        if window.admits(&ev.meta.time) {
             batch.push(ev, buf);
         }
     }
@@ -413,7 +418,7 @@ fn tracked<'a>(
 ) -> impl FnMut(&Event<'_>) + 'a {
     move |ev| {
         clock.note(ev);
-        if window.admits(ev.meta.time) {
+        if window.admits(&ev.meta.time) {
             tracker.apply(ev);
         }
     }
