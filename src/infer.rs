@@ -568,8 +568,8 @@ pub(crate) fn infer(samples: &[Sample]) -> Option<Prefix> {
             add(render(&v), Some(v), false);
         }
         let template = template_of(&s.text);
-        if let Some(q) = with_q_str(&template) {
-            add(q, None, false);
+        if let Some(q) = with_q(&parts_from(&template)) {
+            add(render(&q), None, false);
         }
         if let Some(w) = with_wildcard_tail(&template) {
             add(w, None, true);
@@ -715,34 +715,23 @@ fn with_q(parts: &[Part]) -> Option<Vec<Part>> {
     Some(v)
 }
 
-/// `with_q` on a value (for the templates built by `template_of`).
-fn with_q_str(template: &str) -> Option<String> {
-    let b = template.as_bytes();
-    let mut i = 0;
-    while i + 1 < b.len() {
-        if b[i] == b'%' {
-            let mut j = i + 1;
-            while j < b.len() && (b[j] == b'-' || b[j].is_ascii_digit()) {
-                j += 1;
+/// The parts of a value built by `template_of` (no padding), for `with_q`.
+fn parts_from(template: &str) -> Vec<Part> {
+    let mut parts = Vec::new();
+    let mut rest = template.as_bytes();
+    while let Some((&b, after)) = rest.split_first() {
+        match (b, after.first()) {
+            (b'%', Some(&b'%')) => push_lit(&mut parts, b"%"),
+            (b'%', Some(&c)) => parts.push(Part::Esc { c, text: Vec::new(), pad: 0 }),
+            _ => {
+                push_lit(&mut parts, &[b]);
+                rest = after;
+                continue;
             }
-            if j < b.len() && session_only(b[j]) {
-                let mut start = i;
-                while start > 0
-                    && (b[start - 1].is_ascii_alphanumeric() || matches!(b[start - 1], b'=' | b'_'))
-                {
-                    start -= 1;
-                }
-                if template[..start].contains("%q") {
-                    return None;
-                }
-                return Some(format!("{}%q{}", &template[..start], &template[start..]));
-            }
-            i = j + 1;
-        } else {
-            i += 1;
         }
+        rest = &after[1..];
     }
-    None
+    parts
 }
 
 /// Keeps a template up to its pid and lets anything follow (`%m [%p] psql `
