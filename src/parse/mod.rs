@@ -135,20 +135,14 @@ pub(crate) struct Stats {
 
 impl Stats {
     fn sample(&mut self, line: &[u8]) {
-        if self.first_unparsed.is_none() {
-            let cut = &line[..line.len().min(300)];
-            self.first_unparsed = Some(String::from_utf8_lossy(cut).into_owned());
-        }
+        keep_first(&mut self.first_unparsed, line);
     }
 
     /// Counts a connection line whose prefix fields disagree with its
     /// message.
     pub(crate) fn disagreed(&mut self, line: &[u8]) {
         self.prefix_disagree += 1;
-        if self.first_disagree.is_none() {
-            let cut = &line[..line.len().min(300)];
-            self.first_disagree = Some(String::from_utf8_lossy(cut).into_owned());
-        }
+        keep_first(&mut self.first_disagree, line);
     }
 
     pub(crate) fn unmatched(&mut self, line: &[u8], prefix: bool) {
@@ -179,6 +173,14 @@ impl Stats {
         self.skipped_lines += lines;
         self.unparsed += 1;
         self.sample(text);
+    }
+}
+
+/// Keeps `line` (lossy, cut short) in `slot` unless one is there already.
+fn keep_first(slot: &mut Option<String>, line: &[u8]) {
+    if slot.is_none() {
+        let cut = &line[..line.len().min(300)];
+        *slot = Some(String::from_utf8_lossy(cut).into_owned());
     }
 }
 
