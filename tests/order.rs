@@ -93,12 +93,7 @@ fn a_rotated_set_given_newest_first_reads_as_the_whole_log() {
     }
     // The order read is in the report: oldest first, with each file's times.
     let s = crate::util::summary(&files);
-    let read: Vec<&str> = s["input"]["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["name"].as_str().unwrap())
-        .collect();
+    let read = read_order(&s);
     assert_eq!(read, [files[2], files[1], files[0]], "{s}");
     assert_eq!(s["input"]["reordered"], true);
     let first = &s["input"]["files"][0];
@@ -126,12 +121,7 @@ fn files_without_a_time_keep_their_places() {
     let given = [empty, files[0].as_str(), missing, files[1].as_str(), files[2].as_str()];
     let r = run(&[&["--json"], &given[..]].concat(), None).expect(2);
     let s = r.json();
-    let read: Vec<&str> = s["input"]["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["name"].as_str().unwrap())
-        .collect();
+    let read = read_order(&s);
     assert_eq!(read, [empty, files[2].as_str(), missing, files[1].as_str(), files[0].as_str()]);
     assert!(r.stderr.contains("missing.log"), "{}", r.stderr);
     std::fs::remove_dir_all(&dir).unwrap();
@@ -340,4 +330,9 @@ fn pipes_given_as_files_are_read_once_in_their_places() {
     let (want, _, _) = figures(&[fixture(LOG).to_str().unwrap()], None);
     assert_eq!(got, want);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The names of the inputs in the order read (`input.files`).
+fn read_order(s: &serde_json::Value) -> Vec<&str> {
+    s["input"]["files"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect()
 }
