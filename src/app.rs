@@ -1053,9 +1053,9 @@ fn write_changes<W: Write>(
     p.tracker.take_changes(changes);
     for c in changes.drain(..) {
         if config.json {
-            report::watch::write_json(out, &c, &p.tracker)?;
+            report::watch::write_json(out, &c, &p.tracker.dictionary())?;
         } else {
-            report::watch::write_text(out, &c, &p.tracker, palette)?;
+            report::watch::write_text(out, &c, &p.tracker.dictionary(), palette)?;
         }
     }
     Ok(())

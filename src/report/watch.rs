@@ -31,7 +31,7 @@ use crate::args::Dimension;
 use crate::intern::Sym;
 use crate::report::{Palette, escape, truncate};
 use crate::time::{Timestamp, human_ms};
-use crate::tracker::{Change, Names, Tracker};
+use crate::tracker::{Change, Dictionary, Names};
 
 fn when(t: Option<Timestamp>) -> String {
     t.map_or_else(|| "-".to_string(), |t| t.to_string())
@@ -39,18 +39,18 @@ fn when(t: Option<Timestamp>) -> String {
 
 /// A name for the line: escaped and cut to `NAME_WIDTH` characters, `?`
 /// when the log does not tell.
-fn shown(tracker: &Tracker, d: Dimension, sym: Sym, known: bool) -> String {
+fn shown(names: &Dictionary<'_>, d: Dimension, sym: Sym, known: bool) -> String {
     match (known, sym) {
         (false, _) => "?".to_string(),
         (true, Sym::UNSET) => "(unset)".to_string(),
-        (true, s) => truncate(&escape(tracker.name(d, s)), NAME_WIDTH),
+        (true, s) => truncate(&escape(names.name(d, s)), NAME_WIDTH),
     }
 }
 
 /// Names longer than this are cut (the JSON lines carry them whole).
 const NAME_WIDTH: usize = 40;
 
-fn who(t: &Tracker, n: &Names) -> String {
+fn who(t: &Dictionary<'_>, n: &Names) -> String {
     format!(
         "{}@{}",
         shown(t, Dimension::User, n.user, n.user != Sym::UNSET),
@@ -58,7 +58,7 @@ fn who(t: &Tracker, n: &Names) -> String {
     )
 }
 
-fn host(t: &Tracker, n: &Names) -> String {
+fn host(t: &Dictionary<'_>, n: &Names) -> String {
     let h = shown(t, Dimension::Host, n.host, n.host != Sym::UNSET);
     match n.port {
         Some(p) => format!("{h}:{p}"),
@@ -74,7 +74,7 @@ fn pid(p: Option<u32>) -> String {
 pub(crate) fn write_text<W: Write>(
     out: &mut W,
     change: &Change,
-    t: &Tracker,
+    t: &Dictionary<'_>,
     p: &Palette,
 ) -> io::Result<()> {
     match *change {
@@ -173,11 +173,11 @@ struct EventJson {
     sessions_ended: Option<u64>,
 }
 
-fn name(t: &Tracker, d: Dimension, sym: Sym) -> Option<String> {
+fn name(t: &Dictionary<'_>, d: Dimension, sym: Sym) -> Option<String> {
     (sym != Sym::UNSET).then(|| String::from_utf8_lossy(t.name(d, sym)).into_owned())
 }
 
-fn with_names(t: &Tracker, mut e: EventJson, n: &Names) -> EventJson {
+fn with_names(t: &Dictionary<'_>, mut e: EventJson, n: &Names) -> EventJson {
     e.user = name(t, Dimension::User, n.user);
     e.database = name(t, Dimension::Database, n.db);
     e.application = if n.app_known {
@@ -191,7 +191,11 @@ fn with_names(t: &Tracker, mut e: EventJson, n: &Names) -> EventJson {
 }
 
 /// Writes one change as an NDJSON event.
-pub(crate) fn write_json<W: Write>(out: &mut W, change: &Change, t: &Tracker) -> io::Result<()> {
+pub(crate) fn write_json<W: Write>(
+    out: &mut W,
+    change: &Change,
+    t: &Dictionary<'_>,
+) -> io::Result<()> {
     let rfc = |time: Option<Timestamp>| time.map(|t| t.rfc3339());
     let e = match *change {
         Change::Connect { time, pid, names, replication } => with_names(
