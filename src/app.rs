@@ -823,6 +823,7 @@ impl Pipeline {
                     brute_force: &hosts,
                     rule: t.brute_rule(),
                     breakdowns: &snapshot.breakdowns,
+                    probes: &snapshot.probes,
                 };
                 if json {
                     report::failures::write_json(out, &view)

@@ -97,9 +97,16 @@ pub(crate) enum KindOf<S> {
         db: Option<S>,
         host: Option<S>,
     },
-    /// `DETAIL:  Role "x" does not exist.`: the password failure just
-    /// before it was for a role that does not exist.
-    RoleMissing,
+    /// A DETAIL line that says why the password failure just before it
+    /// failed (`Role "x" does not exist.`, `User "x" has an expired
+    /// password.`, ...).
+    Detail {
+        reason: Reason,
+    },
+    /// A connection that ended before it asked to authenticate.
+    Probe {
+        kind: ProbeKind,
+    },
     /// A message that ends an established session abnormally (a
     /// disconnection line follows it when log_disconnections is on).
     Ended {
@@ -165,7 +172,8 @@ impl<S: Copy> EventOf<S> {
                 db: db.map(&mut f),
                 host: host.map(&mut f),
             },
-            KindOf::RoleMissing => KindOf::RoleMissing,
+            KindOf::Detail { reason } => KindOf::Detail { reason },
+            KindOf::Probe { kind } => KindOf::Probe { kind },
             KindOf::Ended { cause } => KindOf::Ended { cause },
             KindOf::OtherFatal { translated } => KindOf::OtherFatal { translated },
             KindOf::ChildCrashed { pid } => KindOf::ChildCrashed { pid },
@@ -175,71 +183,297 @@ impl<S: Copy> EventOf<S> {
     }
 }
 
-/// Why a connection attempt failed (CLI.md section 3).
+/// Why a connection attempt failed: the finest cause the server's FATAL
+/// and its DETAIL tell apart. Each belongs to one `Class`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum Reason {
+    /// Wrong password (password, md5, scram-sha-256).
     Password,
-    Authentication,
-    NoHbaEntry,
-    HbaReject,
     NoSuchRole,
-    NoSuchDatabase,
+    PasswordExpired,
+    NoPassword,
+    /// An md5 (or no) secret where scram-sha-256 is required.
+    NoScramSecret,
+    /// A secret the method cannot use (SCRAM under md5, unknown format).
+    PasswordFormat,
+    CertMissing,
+    CertMismatch,
+    CertUnverified,
+    Peer,
+    Ident,
+    Pam,
+    Ldap,
+    Radius,
+    /// GSSAPI or SSPI.
+    Gss,
+    /// Any other method, or a protocol error during authentication.
+    Authentication,
+    AuthTimeout,
+    NoHbaEntry,
+    /// No pg_hba.conf line for an SSL- or GSS-encrypted attempt.
+    NoHbaEntryEncrypted,
+    HbaReject,
+    Tls,
     TooManyClients,
     ReservedSlots,
     RoleLimit,
     DatabaseLimit,
+    MaxWalSenders,
+    NoSuchDatabase,
+    DatabaseNotAccepting,
+    /// The role may not log in (NOLOGIN).
+    NotPermitted,
+    NoConnectPrivilege,
+    WalsenderPermission,
+    SuperuserOnly,
     StartingUp,
     ShuttingDown,
     Recovery,
-    NotPermitted,
+    /// A bad option in the startup packet (`PGOPTIONS`, `-c name=value`).
+    StartupOption,
+    UnsupportedProtocol,
     StartupPacket,
-    Ssl,
-    AuthTimeout,
     Other,
 }
 
+/// The coarse kind of a failure, for alerting and for JSON consumers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Class {
+    Auth,
+    Hba,
+    Tls,
+    Limit,
+    Refused,
+    ServerState,
+    Startup,
+    Other,
+}
+
+impl Class {
+    pub(crate) const ALL: [Class; 8] = [
+        Class::Auth,
+        Class::Hba,
+        Class::Tls,
+        Class::Limit,
+        Class::Refused,
+        Class::ServerState,
+        Class::Startup,
+        Class::Other,
+    ];
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Class::Auth => "auth",
+            Class::Hba => "hba",
+            Class::Tls => "tls",
+            Class::Limit => "limit",
+            Class::Refused => "refused",
+            Class::ServerState => "server_state",
+            Class::Startup => "startup",
+            Class::Other => "other",
+        }
+    }
+}
+
 impl Reason {
-    pub(crate) const ALL: [Reason; 18] = [
+    pub(crate) const ALL: [Reason; 39] = [
         Reason::Password,
-        Reason::Authentication,
-        Reason::NoHbaEntry,
-        Reason::HbaReject,
         Reason::NoSuchRole,
-        Reason::NoSuchDatabase,
+        Reason::PasswordExpired,
+        Reason::NoPassword,
+        Reason::NoScramSecret,
+        Reason::PasswordFormat,
+        Reason::CertMissing,
+        Reason::CertMismatch,
+        Reason::CertUnverified,
+        Reason::Peer,
+        Reason::Ident,
+        Reason::Pam,
+        Reason::Ldap,
+        Reason::Radius,
+        Reason::Gss,
+        Reason::Authentication,
+        Reason::AuthTimeout,
+        Reason::NoHbaEntry,
+        Reason::NoHbaEntryEncrypted,
+        Reason::HbaReject,
+        Reason::Tls,
         Reason::TooManyClients,
         Reason::ReservedSlots,
         Reason::RoleLimit,
         Reason::DatabaseLimit,
+        Reason::MaxWalSenders,
+        Reason::NoSuchDatabase,
+        Reason::DatabaseNotAccepting,
+        Reason::NotPermitted,
+        Reason::NoConnectPrivilege,
+        Reason::WalsenderPermission,
+        Reason::SuperuserOnly,
         Reason::StartingUp,
         Reason::ShuttingDown,
         Reason::Recovery,
-        Reason::NotPermitted,
+        Reason::StartupOption,
+        Reason::UnsupportedProtocol,
         Reason::StartupPacket,
-        Reason::Ssl,
-        Reason::AuthTimeout,
         Reason::Other,
     ];
 
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Reason::Password => "password",
-            Reason::Authentication => "authentication",
-            Reason::NoHbaEntry => "no_hba_entry",
-            Reason::HbaReject => "hba_reject",
             Reason::NoSuchRole => "no_such_role",
-            Reason::NoSuchDatabase => "no_such_database",
+            Reason::PasswordExpired => "password_expired",
+            Reason::NoPassword => "no_password",
+            Reason::NoScramSecret => "no_scram_secret",
+            Reason::PasswordFormat => "password_format",
+            Reason::CertMissing => "cert_missing",
+            Reason::CertMismatch => "cert_mismatch",
+            Reason::CertUnverified => "cert_unverified",
+            Reason::Peer => "peer",
+            Reason::Ident => "ident",
+            Reason::Pam => "pam",
+            Reason::Ldap => "ldap",
+            Reason::Radius => "radius",
+            Reason::Gss => "gss",
+            Reason::Authentication => "authentication",
+            Reason::AuthTimeout => "auth_timeout",
+            Reason::NoHbaEntry => "no_hba_entry",
+            Reason::NoHbaEntryEncrypted => "no_hba_entry_encrypted",
+            Reason::HbaReject => "hba_reject",
+            Reason::Tls => "tls",
             Reason::TooManyClients => "too_many_clients",
             Reason::ReservedSlots => "reserved_slots",
             Reason::RoleLimit => "role_limit",
             Reason::DatabaseLimit => "database_limit",
+            Reason::MaxWalSenders => "max_wal_senders",
+            Reason::NoSuchDatabase => "no_such_database",
+            Reason::DatabaseNotAccepting => "database_not_accepting",
+            Reason::NotPermitted => "not_permitted",
+            Reason::NoConnectPrivilege => "no_connect_privilege",
+            Reason::WalsenderPermission => "walsender_permission",
+            Reason::SuperuserOnly => "superuser_only",
             Reason::StartingUp => "starting_up",
             Reason::ShuttingDown => "shutting_down",
             Reason::Recovery => "recovery",
-            Reason::NotPermitted => "not_permitted",
+            Reason::StartupOption => "startup_option",
+            Reason::UnsupportedProtocol => "unsupported_protocol",
             Reason::StartupPacket => "startup_packet",
-            Reason::Ssl => "ssl",
-            Reason::AuthTimeout => "auth_timeout",
             Reason::Other => "other",
+        }
+    }
+
+    pub(crate) fn class(self) -> Class {
+        use Reason::*;
+        match self {
+            Password | NoSuchRole | PasswordExpired | NoPassword | NoScramSecret
+            | PasswordFormat | CertMissing | CertMismatch | CertUnverified | Peer | Ident | Pam
+            | Ldap | Radius | Gss | Authentication | AuthTimeout => Class::Auth,
+            NoHbaEntry | NoHbaEntryEncrypted | HbaReject => Class::Hba,
+            Tls => Class::Tls,
+            TooManyClients | ReservedSlots | RoleLimit | DatabaseLimit | MaxWalSenders => {
+                Class::Limit
+            }
+            NoSuchDatabase | DatabaseNotAccepting | NotPermitted | NoConnectPrivilege
+            | WalsenderPermission | SuperuserOnly => Class::Refused,
+            StartingUp | ShuttingDown | Recovery => Class::ServerState,
+            StartupOption | UnsupportedProtocol | StartupPacket => Class::Startup,
+            Other => Class::Other,
+        }
+    }
+
+    /// Whether the failure is what password guessing produces, so that it
+    /// counts toward the brute-force view: a wrong or unusable credential
+    /// for a role, missing or not, including certificates and the methods
+    /// that check a password elsewhere (PAM, LDAP, RADIUS). Limits, missing
+    /// databases, pg_hba.conf and server states do not count, nor do peer,
+    /// ident and GSSAPI (the operating system's identity, not a guess).
+    pub(crate) fn is_guessing(self) -> bool {
+        use Reason::*;
+        matches!(
+            self,
+            Password
+                | NoSuchRole
+                | PasswordExpired
+                | NoPassword
+                | NoScramSecret
+                | PasswordFormat
+                | CertMissing
+                | CertMismatch
+                | CertUnverified
+                | Pam
+                | Ldap
+                | Radius
+        )
+    }
+
+    /// Text for the table: the reason as a DBA reads it.
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Reason::Password => "wrong password",
+            Reason::NoSuchRole => "role does not exist",
+            Reason::PasswordExpired => "password expired",
+            Reason::NoPassword => "role has no password",
+            Reason::NoScramSecret => "no SCRAM secret (md5 hash)",
+            Reason::PasswordFormat => "password unusable by the method",
+            Reason::CertMissing => "no client certificate",
+            Reason::CertMismatch => "certificate does not match role",
+            Reason::CertUnverified => "certificate not verified",
+            Reason::Peer => "peer authentication",
+            Reason::Ident => "ident authentication",
+            Reason::Pam => "PAM authentication",
+            Reason::Ldap => "LDAP authentication",
+            Reason::Radius => "RADIUS authentication",
+            Reason::Gss => "GSSAPI/SSPI authentication",
+            Reason::Authentication => "authentication (other)",
+            Reason::AuthTimeout => "authentication timeout",
+            Reason::NoHbaEntry => "no pg_hba.conf entry",
+            Reason::NoHbaEntryEncrypted => "no pg_hba.conf entry (encrypted)",
+            Reason::HbaReject => "pg_hba.conf reject",
+            Reason::Tls => "TLS handshake refused",
+            Reason::TooManyClients => "too many clients",
+            Reason::ReservedSlots => "reserved slots",
+            Reason::RoleLimit => "role connection limit",
+            Reason::DatabaseLimit => "database connection limit",
+            Reason::MaxWalSenders => "max_wal_senders",
+            Reason::NoSuchDatabase => "database does not exist",
+            Reason::DatabaseNotAccepting => "database not accepting",
+            Reason::NotPermitted => "role may not log in",
+            Reason::NoConnectPrivilege => "no CONNECT privilege",
+            Reason::WalsenderPermission => "no REPLICATION attribute",
+            Reason::SuperuserOnly => "superuser only",
+            Reason::StartingUp => "server starting up",
+            Reason::ShuttingDown => "server shutting down",
+            Reason::Recovery => "server in recovery",
+            Reason::StartupOption => "bad startup option",
+            Reason::UnsupportedProtocol => "unsupported protocol",
+            Reason::StartupPacket => "bad startup packet",
+            Reason::Other => "other",
+        }
+    }
+}
+
+/// A connection that ended before it asked to authenticate: a health
+/// check, a port scan, a TLS client that gave up. Counted apart from
+/// failures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ProbeKind {
+    /// `incomplete startup packet`
+    IncompleteStartupPacket,
+    /// `invalid length of startup packet`
+    InvalidStartupLength,
+    /// `could not accept SSL connection: EOF detected` (or a reset).
+    TlsEof,
+}
+
+impl ProbeKind {
+    pub(crate) const ALL: [ProbeKind; 3] =
+        [ProbeKind::IncompleteStartupPacket, ProbeKind::InvalidStartupLength, ProbeKind::TlsEof];
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ProbeKind::IncompleteStartupPacket => "incomplete_startup_packet",
+            ProbeKind::InvalidStartupLength => "invalid_startup_length",
+            ProbeKind::TlsEof => "tls_eof",
         }
     }
 }

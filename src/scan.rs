@@ -34,6 +34,8 @@ const MARKERS: &[(&str, MessageKind)] = &[
     ("incomplete startup packet", MessageKind::StartupPacketLog),
     ("invalid length of startup packet", MessageKind::StartupPacketLog),
     ("could not accept SSL connection", MessageKind::SslLog),
+    ("received direct SSL connection request without ALPN", MessageKind::SslLog),
+    ("received SSL connection request with unexpected ALPN", MessageKind::SslLog),
     ("could not receive data from client", MessageKind::ClientLostLog),
     ("could not send data to client", MessageKind::ClientLostLog),
     ("unexpected EOF on client connection", MessageKind::ClientLostLog),
@@ -84,6 +86,9 @@ const NEEDLES: &[&str] = &[
 const SHARED_NEEDLES: &[&str] = &["starting PostgreSQL ", "data from client", "data to client"];
 /// Stderr and syslog: the severity words themselves.
 const STDERR_SEVERITY_NEEDLES: &[&str] = &["FATAL:  ", "DETAIL:  Role \""];
+/// The other DETAIL lines of a password failure, in the bucket of the
+/// first (same fingerprint, `DETA`).
+const STDERR_SHARED_NEEDLES: &[&str] = &["DETAIL:  User \"", "DETAIL:  Password of user \""];
 /// Structured logs keep DETAIL in its own field: FATAL is enough.
 const CSV_SEVERITY_NEEDLES: &[&str] = &[",FATAL,"];
 const JSON_SEVERITY_NEEDLES: &[&str] = &["\"error_severity\":\"FATAL\""];
@@ -97,8 +102,8 @@ pub(crate) struct Needles {
 }
 
 impl Needles {
-    fn new(severity: &[&str]) -> Needles {
-        let all = || severity.iter().chain(NEEDLES).chain(SHARED_NEEDLES);
+    fn new(severity: &[&str], shared: &[&str]) -> Needles {
+        let all = || severity.iter().chain(NEEDLES).chain(SHARED_NEEDLES).chain(shared);
         let packed = packed::Config::new()
             .match_kind(packed::MatchKind::LeftmostFirst)
             .builder()
@@ -123,9 +128,10 @@ impl Needles {
 
 /// The automata are built on first use, once per run: a run that reads
 /// no csvlog never builds the csvlog one (`pgconn < /dev/null` stays fast).
-static CSV_NEEDLES: LazyLock<Needles> = LazyLock::new(|| Needles::new(CSV_SEVERITY_NEEDLES));
-static JSON_NEEDLES: LazyLock<Needles> = LazyLock::new(|| Needles::new(JSON_SEVERITY_NEEDLES));
-static STDERR_NEEDLES: LazyLock<Needles> = LazyLock::new(|| Needles::new(STDERR_SEVERITY_NEEDLES));
+static CSV_NEEDLES: LazyLock<Needles> = LazyLock::new(|| Needles::new(CSV_SEVERITY_NEEDLES, &[]));
+static JSON_NEEDLES: LazyLock<Needles> = LazyLock::new(|| Needles::new(JSON_SEVERITY_NEEDLES, &[]));
+static STDERR_NEEDLES: LazyLock<Needles> =
+    LazyLock::new(|| Needles::new(STDERR_SEVERITY_NEEDLES, STDERR_SHARED_NEEDLES));
 static CLASSIFIER: LazyLock<Classifier> = LazyLock::new(Classifier::new);
 
 impl Needles {
@@ -185,7 +191,13 @@ impl Classifier {
                 })?;
                 Some(MARKERS[usize::from(*i)].1)
             }
-            b"DETAIL" if message.starts_with(b"Role \"") => Some(MessageKind::RoleDetail),
+            b"DETAIL"
+                if message.starts_with(b"Role \"")
+                    || message.starts_with(b"User \"")
+                    || message.starts_with(b"Password of user \"") =>
+            {
+                Some(MessageKind::Detail)
+            }
             _ => None,
         }
     }
@@ -338,8 +350,12 @@ mod tests {
     #[test]
     fn packed_search_and_automaton_agree() {
         let log = include_bytes!("../fixtures/stderr-default.log");
-        for severity in [STDERR_SEVERITY_NEEDLES, CSV_SEVERITY_NEEDLES, JSON_SEVERITY_NEEDLES] {
-            let n = Needles::new(severity);
+        for (severity, extra) in [
+            (STDERR_SEVERITY_NEEDLES, STDERR_SHARED_NEEDLES),
+            (CSV_SEVERITY_NEEDLES, &[][..]),
+            (JSON_SEVERITY_NEEDLES, &[][..]),
+        ] {
+            let n = Needles::new(severity, extra);
             let Some(p) = &n.packed else { return };
             for buf in [&log[..], &log[..200], b"x (PID 1", b"conn"] {
                 let mut at = 0;
@@ -371,7 +387,11 @@ mod tests {
     fn needles_have_one_fingerprint_per_bucket() {
         let fingerprint = |n: &str| n.as_bytes()[..4].to_vec();
         let low_nybbles = |n: &str| n.bytes().take(4).map(|b| b & 0xF).collect::<Vec<u8>>();
-        for severity in [STDERR_SEVERITY_NEEDLES, CSV_SEVERITY_NEEDLES, JSON_SEVERITY_NEEDLES] {
+        for (severity, extra) in [
+            (STDERR_SEVERITY_NEEDLES, STDERR_SHARED_NEEDLES),
+            (CSV_SEVERITY_NEEDLES, &[][..]),
+            (JSON_SEVERITY_NEEDLES, &[][..]),
+        ] {
             let own: Vec<&str> = severity.iter().chain(NEEDLES).copied().collect();
             assert!(own.len() <= 8, "{own:?}");
             for (i, a) in own.iter().enumerate() {
@@ -379,7 +399,7 @@ mod tests {
                     assert_ne!(low_nybbles(a), low_nybbles(b), "{a:?} and {b:?} share a bucket");
                 }
             }
-            for shared in SHARED_NEEDLES {
+            for shared in SHARED_NEEDLES.iter().chain(extra) {
                 let with = own.iter().find(|n| fingerprint(n) == fingerprint(shared));
                 assert!(with.is_some(), "{shared:?} would take a bucket of its own");
             }
@@ -402,7 +422,7 @@ mod tests {
         assert_eq!(c.classify(b"ERROR", b"connection received: host=x"), None);
         assert_eq!(
             c.classify(b"DETAIL", b"Role \"ghost\" does not exist."),
-            Some(MessageKind::RoleDetail)
+            Some(MessageKind::Detail)
         );
         assert_eq!(c.classify(b"DETAIL", b"Key (id)=(1) already exists."), None);
         let cands = Needles::csv();

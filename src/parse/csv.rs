@@ -281,14 +281,14 @@ impl CsvParser {
 }
 
 /// csvlog puts the DETAIL in the same record: a password failure whose
-/// detail says the role does not exist is a missing role.
+/// detail names a finer reason (a missing role, an expired password, ...)
+/// is that reason.
 pub(crate) fn refine_with_detail(kind: &mut EventKind<'_>, detail: &[u8]) {
     if let EventKind::Failure { reason, .. } = kind
         && *reason == Reason::Password
-        && detail.starts_with(b"Role \"")
-        && memchr::memmem::find(detail, b"\" does not exist.").is_some()
+        && let Some(finer) = crate::parse::message::detail_reason(detail)
     {
-        *reason = Reason::NoSuchRole;
+        *reason = finer;
     }
 }
 

@@ -9,7 +9,7 @@
 //! PostgreSQL 12 to 18.
 
 use crate::bytes;
-use crate::event::{EndCause, EventKind, Reason, Security, ServerEvent};
+use crate::event::{EndCause, EventKind, ProbeKind, Reason, Security, ServerEvent};
 
 /// What a message means for connection tracking.
 #[derive(Debug, PartialEq)]
@@ -33,10 +33,13 @@ pub(crate) enum MessageKind {
     Disconnection,
     /// Any FATAL: classified by its text.
     Fatal,
-    /// `DETAIL:  Role "...`
-    RoleDetail,
-    /// LOG-level failures before authentication.
+    /// `DETAIL:  Role "...`, `DETAIL:  User "...`, `DETAIL:  Password of
+    /// user "...`: why a password failure failed.
+    Detail,
+    /// `incomplete startup packet`, `invalid length of startup packet`.
     StartupPacketLog,
+    /// `could not accept SSL connection: ...`, and the other LOG-level TLS
+    /// failures before authentication.
     SslLog,
     /// LOG-level signs that the client went away.
     ClientLostLog,
@@ -98,22 +101,15 @@ pub(crate) fn parse(kind: MessageKind, msg: &[u8]) -> Parsed<'_> {
         MessageKind::Ready => return ready(msg),
         MessageKind::Disconnection => return disconnection(msg),
         MessageKind::Fatal => return fatal(msg),
-        MessageKind::RoleDetail => {
-            return if msg.ends_with(b"\" does not exist.") {
-                Parsed::Event(EventKind::RoleMissing)
+        MessageKind::Detail => return detail(msg),
+        MessageKind::StartupPacketLog => Some(EventKind::Probe {
+            kind: if msg.starts_with(b"invalid length") {
+                ProbeKind::InvalidStartupLength
             } else {
-                Parsed::Ignore
-            };
-        }
-        MessageKind::StartupPacketLog => Some(EventKind::Failure {
-            reason: Reason::StartupPacket,
-            user: None,
-            db: None,
-            host: None,
+                ProbeKind::IncompleteStartupPacket
+            },
         }),
-        MessageKind::SslLog => {
-            Some(EventKind::Failure { reason: Reason::Ssl, user: None, db: None, host: None })
-        }
+        MessageKind::SslLog => Some(ssl_log(msg)),
         MessageKind::ClientLostLog => Some(EventKind::Ended { cause: EndCause::ClientLost }),
         MessageKind::Server(ev) => Some(EventKind::Server(ev)),
         MessageKind::ChildExit => return child_exit(msg),
@@ -233,6 +229,61 @@ fn disconnection(msg: &[u8]) -> Parsed<'_> {
     Parsed::Event(EventKind::Disconnected { session_ms, user, db, host })
 }
 
+/// The DETAIL of a password failure that names a finer reason (crypt.c,
+/// auth-scram.c); `Password does not match` and the pg_hba.conf match
+/// line leave the reason as it is.
+pub(crate) fn detail_reason(detail: &[u8]) -> Option<Reason> {
+    // A csvlog or jsonlog detail holds the pg_hba.conf match after a
+    // newline: only its first line is the method's.
+    let first = detail.split(|&c| c == b'\n').next().unwrap_or_default();
+    if first.starts_with(b"Role \"") && first.ends_with(b"\" does not exist.") {
+        return Some(Reason::NoSuchRole);
+    }
+    if first.starts_with(b"Password of user \"") {
+        return Some(Reason::PasswordFormat);
+    }
+    if !first.starts_with(b"User \"") {
+        return None;
+    }
+    const ENDINGS: &[(&[u8], Reason)] = &[
+        (b"\" has an expired password.", Reason::PasswordExpired),
+        (b"\" has no password assigned.", Reason::NoPassword),
+        (b"\" does not have a valid SCRAM secret.", Reason::NoScramSecret),
+        (b"\" does not have a valid SCRAM verifier.", Reason::NoScramSecret),
+        (b"\" has a password that cannot be used with MD5 authentication.", Reason::PasswordFormat),
+    ];
+    ENDINGS.iter().find(|(end, _)| first.ends_with(end)).map(|&(_, r)| r)
+}
+
+fn detail(msg: &[u8]) -> Parsed<'_> {
+    match detail_reason(msg) {
+        Some(reason) => Parsed::Event(EventKind::Detail { reason }),
+        None => Parsed::Ignore,
+    }
+}
+
+/// `could not accept SSL connection: WHY` and kin. A client that went
+/// away mid-handshake (EOF, reset) is a probe; one that refused the
+/// server's certificate, or a server that could not verify the client's,
+/// is a failed attempt.
+fn ssl_log(msg: &[u8]) -> EventKind<'_> {
+    let why = msg.strip_prefix(b"could not accept SSL connection: ").unwrap_or_default();
+    const CUT_OFF: &[&[u8]] = &[
+        b"EOF detected",
+        b"Connection reset by peer",
+        b"unexpected eof while reading",
+        b"Success",
+        b"Broken pipe",
+    ];
+    if CUT_OFF.iter().any(|c| bytes::starts_with(why, c)) {
+        EventKind::Probe { kind: ProbeKind::TlsEof }
+    } else if find(why, b"certificate verify failed").is_some() {
+        failure(Reason::CertUnverified)
+    } else {
+        failure(Reason::Tls)
+    }
+}
+
 fn failure<'a>(reason: Reason) -> EventKind<'a> {
     EventKind::Failure { reason, user: None, db: None, host: None }
 }
@@ -246,8 +297,15 @@ fn fatal(msg: &[u8]) -> Parsed<'_> {
     } else if msg.starts_with(b"no pg_hba.conf entry for ")
         || msg.starts_with(b"pg_hba.conf rejects ")
     {
-        let reason =
-            if msg.starts_with(b"no pg_hba") { Reason::NoHbaEntry } else { Reason::HbaReject };
+        // The last words say whether the attempt was encrypted: `SSL
+        // encryption`, `GSS encryption` (14+), `SSL on` (12, 13).
+        let encrypted = msg.ends_with(b" encryption") && !msg.ends_with(b", no encryption")
+            || msg.ends_with(b", SSL on");
+        let reason = match (msg.starts_with(b"no pg_hba"), encrypted) {
+            (true, false) => Reason::NoHbaEntry,
+            (true, true) => Reason::NoHbaEntryEncrypted,
+            (false, _) => Reason::HbaReject,
+        };
         let host = between(msg, b"host \"", b"\", user \"");
         let user = between(msg, b"\", user \"", b"\"");
         let user = match find(msg, b"\", database \"") {
@@ -283,12 +341,20 @@ fn fatal(msg: &[u8]) -> Parsed<'_> {
         EventKind::Failure { reason: Reason::DatabaseLimit, user: None, db, host: None }
     } else if msg.starts_with(b"permission denied for database \"") {
         let db = quoted_to_last(msg, b"database \"");
-        EventKind::Failure { reason: Reason::NotPermitted, user: None, db, host: None }
+        EventKind::Failure { reason: Reason::NoConnectPrivilege, user: None, db, host: None }
     } else if msg.starts_with(b"database \"")
         && msg.ends_with(b"\" is not currently accepting connections")
-        || msg.starts_with(b"cannot connect to invalid database \"")
     {
-        failure(Reason::Other)
+        let db = &msg[10..msg.len() - 40];
+        EventKind::Failure {
+            reason: Reason::DatabaseNotAccepting,
+            user: None,
+            db: Some(db),
+            host: None,
+        }
+    } else if msg.starts_with(b"cannot connect to invalid database \"") {
+        let db = quoted_to_last(msg, b"database \"");
+        EventKind::Failure { reason: Reason::DatabaseNotAccepting, user: None, db, host: None }
     } else if let Some(reason) =
         FATAL_PREFIXES.iter().find(|(p, _)| bytes::starts_with(msg, p.as_bytes())).map(|(_, r)| *r)
     {
@@ -301,7 +367,20 @@ fn fatal(msg: &[u8]) -> Parsed<'_> {
         // Ident, Peer, "trust", GSSAPI, SSPI, PAM, BSD, LDAP, certificate,
         // RADIUS, OAuth bearer.
         let user = quoted_to_last(&msg[i..], b"user \"");
-        EventKind::Failure { reason: Reason::Authentication, user, db: None, host: None }
+        const METHODS: &[(&[u8], Reason)] = &[
+            (b"Peer", Reason::Peer),
+            (b"Ident", Reason::Ident),
+            (b"PAM", Reason::Pam),
+            (b"LDAP", Reason::Ldap),
+            (b"RADIUS", Reason::Radius),
+            (b"GSSAPI", Reason::Gss),
+            (b"SSPI", Reason::Gss),
+            (b"certificate", Reason::CertMismatch),
+        ];
+        let method = &msg[..i];
+        let reason =
+            METHODS.iter().find(|(m, _)| method == *m).map_or(Reason::Authentication, |&(_, r)| r);
+        EventKind::Failure { reason, user, db: None, host: None }
     } else {
         EventKind::OtherFatal { translated: translated(msg) }
     };
@@ -397,27 +476,39 @@ enum Fatal {
 /// FATAL messages recognised by their first words.
 const FATAL_PREFIXES: &[(&str, Fatal)] = &[
     ("sorry, too many clients already", Fatal::Failure(Reason::TooManyClients)),
-    ("number of requested standby connections exceeds", Fatal::Failure(Reason::TooManyClients)),
+    ("number of requested standby connections exceeds", Fatal::Failure(Reason::MaxWalSenders)),
     ("remaining connection slots are reserved", Fatal::Failure(Reason::ReservedSlots)),
     ("the database system is starting up", Fatal::Failure(Reason::StartingUp)),
     ("the database system is shutting down", Fatal::Failure(Reason::ShuttingDown)),
     ("the database system is in recovery mode", Fatal::Failure(Reason::Recovery)),
     ("the database system is not yet accepting connections", Fatal::Failure(Reason::Recovery)),
     ("the database system is not accepting connections", Fatal::Failure(Reason::Recovery)),
-    ("permission denied to start WAL sender", Fatal::Failure(Reason::NotPermitted)),
-    ("must be superuser", Fatal::Failure(Reason::NotPermitted)),
-    ("new replication connections are not allowed", Fatal::Failure(Reason::NotPermitted)),
+    ("permission denied to start WAL sender", Fatal::Failure(Reason::WalsenderPermission)),
+    (
+        "must be superuser or replication role to start walsender",
+        Fatal::Failure(Reason::WalsenderPermission),
+    ),
+    ("must be superuser", Fatal::Failure(Reason::SuperuserOnly)),
+    ("new replication connections are not allowed", Fatal::Failure(Reason::ShuttingDown)),
     ("no PostgreSQL user name specified", Fatal::Failure(Reason::StartupPacket)),
-    ("unsupported frontend protocol", Fatal::Failure(Reason::StartupPacket)),
+    ("unsupported frontend protocol", Fatal::Failure(Reason::UnsupportedProtocol)),
     ("invalid startup packet layout", Fatal::Failure(Reason::StartupPacket)),
-    ("invalid value for parameter", Fatal::Failure(Reason::StartupPacket)),
-    ("received unencrypted data after", Fatal::Failure(Reason::Ssl)),
-    ("connection requires a valid client certificate", Fatal::Failure(Reason::Ssl)),
-    ("client certificates can only be checked", Fatal::Failure(Reason::Ssl)),
-    ("could not accept SSL connection", Fatal::Failure(Reason::Ssl)),
-    ("GSSAPI encryption can only be used", Fatal::Failure(Reason::Authentication)),
-    ("GSSAPI context error", Fatal::Failure(Reason::Authentication)),
-    ("could not accept GSSAPI security context", Fatal::Failure(Reason::Authentication)),
+    // Startup options (PGOPTIONS, `options=-c ...`) are applied after
+    // `connection authorized`; the same texts from a running session are
+    // ERRORs, never FATAL.
+    ("invalid value for parameter", Fatal::Failure(Reason::StartupOption)),
+    ("unrecognized configuration parameter", Fatal::Failure(Reason::StartupOption)),
+    ("permission denied to set parameter", Fatal::Failure(Reason::StartupOption)),
+    ("invalid command-line argument for server process", Fatal::Failure(Reason::StartupOption)),
+    ("invalid command-line arguments for server process", Fatal::Failure(Reason::StartupOption)),
+    ("parameter \"", Fatal::Failure(Reason::StartupOption)),
+    ("received unencrypted data after", Fatal::Failure(Reason::Tls)),
+    ("connection requires a valid client certificate", Fatal::Failure(Reason::CertMissing)),
+    ("client certificates can only be checked", Fatal::Failure(Reason::Tls)),
+    ("could not accept SSL connection", Fatal::Failure(Reason::Tls)),
+    ("GSSAPI encryption can only be used", Fatal::Failure(Reason::Gss)),
+    ("GSSAPI context error", Fatal::Failure(Reason::Gss)),
+    ("could not accept GSSAPI security context", Fatal::Failure(Reason::Gss)),
     ("expected password response", Fatal::Failure(Reason::Authentication)),
     ("invalid password packet size", Fatal::Failure(Reason::Authentication)),
     ("empty password returned by client", Fatal::Failure(Reason::Authentication)),
@@ -666,14 +757,60 @@ mod tests {
             reason("role \"nologin_role\" is not permitted to log in"),
             Reason::NotPermitted
         );
-        assert_eq!(reason("permission denied for database \"prod\""), Reason::NotPermitted);
+        assert_eq!(reason("permission denied for database \"prod\""), Reason::NoConnectPrivilege);
         assert_eq!(reason("the database system is starting up"), Reason::StartingUp);
         assert_eq!(reason("the database system is shutting down"), Reason::ShuttingDown);
         assert_eq!(
             reason("the database system is not yet accepting connections"),
             Reason::Recovery
         );
-        assert_eq!(reason("Peer authentication failed for user \"x\""), Reason::Authentication);
+        assert_eq!(reason("Peer authentication failed for user \"x\""), Reason::Peer);
+        assert_eq!(reason("LDAP authentication failed for user \"x\""), Reason::Ldap);
+        assert_eq!(
+            reason("certificate authentication failed for user \"x\""),
+            Reason::CertMismatch
+        );
+        assert_eq!(reason("BSD authentication failed for user \"x\""), Reason::Authentication);
+        assert_eq!(reason("connection requires a valid client certificate"), Reason::CertMissing);
+        assert_eq!(
+            reason(
+                "no pg_hba.conf entry for host \"::1\", user \"x\", database \"d\", SSL encryption"
+            ),
+            Reason::NoHbaEntryEncrypted
+        );
+        assert_eq!(
+            reason("no pg_hba.conf entry for host \"::1\", user \"x\", database \"d\", SSL on"),
+            Reason::NoHbaEntryEncrypted
+        );
+        assert_eq!(
+            reason("no pg_hba.conf entry for host \"::1\", user \"x\", database \"d\", SSL off"),
+            Reason::NoHbaEntry
+        );
+        assert_eq!(
+            reason("unrecognized configuration parameter \"nosuch\""),
+            Reason::StartupOption
+        );
+        assert_eq!(
+            reason("invalid value for parameter \"work_mem\": \"bogus\""),
+            Reason::StartupOption
+        );
+        assert_eq!(
+            reason("parameter \"shared_buffers\" cannot be changed without restarting the server"),
+            Reason::StartupOption
+        );
+        assert_eq!(
+            reason("database \"frozen\" is not currently accepting connections"),
+            Reason::DatabaseNotAccepting
+        );
+        assert_eq!(reason("permission denied to start WAL sender"), Reason::WalsenderPermission);
+        assert_eq!(
+            reason("must be superuser or replication role to start walsender"),
+            Reason::WalsenderPermission
+        );
+        assert_eq!(
+            reason("number of requested standby connections exceeds max_wal_senders (currently 1)"),
+            Reason::MaxWalSenders
+        );
         assert_eq!(
             reason("authentication failed for user \"x\": host rejected"),
             Reason::HbaReject
@@ -681,7 +818,7 @@ mod tests {
         assert_eq!(reason("canceling authentication due to timeout"), Reason::AuthTimeout);
         assert_eq!(
             reason("unsupported frontend protocol 1234.5678: server supports 3.0 to 3.0"),
-            Reason::StartupPacket
+            Reason::UnsupportedProtocol
         );
     }
 
@@ -760,8 +897,70 @@ mod tests {
             EventKind::ChildCrashed { pid: 4601 }
         );
         assert_eq!(
-            ev(MessageKind::RoleDetail, "Role \"ghost\" does not exist."),
-            EventKind::RoleMissing
+            ev(MessageKind::Detail, "Role \"ghost\" does not exist."),
+            EventKind::Detail { reason: Reason::NoSuchRole }
+        );
+    }
+
+    #[test]
+    fn details_probes_and_tls() {
+        let detail = |m: &str| match ev(MessageKind::Detail, m) {
+            EventKind::Detail { reason } => reason,
+            other => panic!("{m}: {other:?}"),
+        };
+        assert_eq!(detail("User \"old\" has an expired password."), Reason::PasswordExpired);
+        assert_eq!(detail("User \"np\" has no password assigned."), Reason::NoPassword);
+        assert_eq!(detail("User \"m\" does not have a valid SCRAM secret."), Reason::NoScramSecret);
+        assert_eq!(
+            detail("User \"m\" does not have a valid SCRAM verifier."),
+            Reason::NoScramSecret
+        );
+        assert_eq!(
+            detail("User \"s\" has a password that cannot be used with MD5 authentication."),
+            Reason::PasswordFormat
+        );
+        assert_eq!(
+            detail("Password of user \"u\" is in unrecognized format."),
+            Reason::PasswordFormat
+        );
+        assert_eq!(
+            parse(MessageKind::Detail, b"Password does not match for user \"u\"."),
+            Parsed::Ignore
+        );
+        assert_eq!(
+            detail_reason(
+                b"Role \"x\" does not exist.\nConnection matched file \"h\" line 3: \"host\""
+            ),
+            Some(Reason::NoSuchRole)
+        );
+        let probe = |k: MessageKind, m: &str| match ev(k, m) {
+            EventKind::Probe { kind } => kind,
+            other => panic!("{m}: {other:?}"),
+        };
+        assert_eq!(
+            probe(MessageKind::StartupPacketLog, "incomplete startup packet"),
+            ProbeKind::IncompleteStartupPacket
+        );
+        assert_eq!(
+            probe(MessageKind::StartupPacketLog, "invalid length of startup packet"),
+            ProbeKind::InvalidStartupLength
+        );
+        assert_eq!(
+            probe(MessageKind::SslLog, "could not accept SSL connection: EOF detected"),
+            ProbeKind::TlsEof
+        );
+        assert_eq!(
+            probe(MessageKind::SslLog, "could not accept SSL connection: Connection reset by peer"),
+            ProbeKind::TlsEof
+        );
+        let tls = |m: &str| match ev(MessageKind::SslLog, m) {
+            EventKind::Failure { reason, .. } => reason,
+            other => panic!("{m}: {other:?}"),
+        };
+        assert_eq!(tls("could not accept SSL connection: tlsv1 alert unknown ca"), Reason::Tls);
+        assert_eq!(
+            tls("could not accept SSL connection: certificate verify failed"),
+            Reason::CertUnverified
         );
     }
 }

@@ -274,9 +274,9 @@ impl StderrParser {
             };
             // A line looked at directly is one the search would have found:
             // its message holds a needle, but for a DETAIL whose `Role "`
-            // does not follow `DETAIL:  ` (after an SQLSTATE).
+            // (`User "`, ...) does not follow `DETAIL:  ` (after an SQLSTATE).
             if !searched
-                && kind == MessageKind::RoleDetail
+                && kind == MessageKind::Detail
                 && sev.message != sev.start + b"DETAIL:  ".len()
                 && self.scanner.next(chunk, ls).is_none_or(|hit| hit >= le)
             {

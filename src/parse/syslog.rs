@@ -326,7 +326,7 @@ mod tests {
         });
         assert_eq!(kinds.len(), 3, "{kinds:?}");
         assert!(kinds[0].starts_with("Received"));
-        assert!(kinds[2].starts_with("RoleMissing"));
+        assert!(kinds[2].starts_with("Detail { reason: NoSuchRole"));
     }
 
     #[test]

@@ -98,7 +98,9 @@ pub(crate) fn write_summary_in<W: Write>(
             items.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
         };
         if !s.failures_by_reason.is_empty() {
-            writeln!(out, "{:<15}{:>7}   {}", "Failures", s.failures, list(&s.failures_by_reason))?;
+            let reasons: Vec<_> =
+                s.failures_by_reason.iter().map(|&(r, n)| (r.as_str(), n)).collect();
+            writeln!(out, "{:<15}{:>7}   {}", "Failures", s.failures, list(&reasons))?;
         }
         if !s.abnormal_ends.is_empty() {
             writeln!(out, "{:<15}{:>7}   {}", "Abnormal ends", "", list(&s.abnormal_ends))?;
@@ -109,7 +111,14 @@ pub(crate) fn write_summary_in<W: Write>(
         writeln!(out)?;
         writeln!(out, "{}", "Failures".style(p.header))?;
         for (reason, n) in &s.failures_by_reason {
-            writeln!(out, "  {reason:<28}{:>5}", n.style(p.failure))?;
+            let what = format!("   {}: {}", reason.class().as_str(), reason.describe());
+            writeln!(
+                out,
+                "  {:<28}{:>5}{}",
+                reason.as_str(),
+                n.style(p.failure),
+                what.style(p.dim)
+            )?;
         }
     }
     if !compact && !s.abnormal_ends.is_empty() {
@@ -121,6 +130,7 @@ pub(crate) fn write_summary_in<W: Write>(
     }
     crate::report::history::write_leaks(out, &s.leaks, p)?;
     crate::report::failures::write_brute_force(out, r.brute_force, r.brute_rule, p)?;
+    crate::report::failures::write_probes(out, &s.probes, p)?;
     for b in &s.breakdowns {
         writeln!(out)?;
         write_breakdown(out, b, p, r.wide)?;

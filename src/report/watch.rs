@@ -112,14 +112,19 @@ pub(crate) fn write_text<W: Write>(
             pid(id),
             if after_authorization { "  (refused after authorization: not a session)" } else { "" }
         ),
-        Change::Reclassified { time, pid: id, reason } => writeln!(
+        Change::Reclassified { time, pid: id, from, reason } => writeln!(
             out,
-            "{} {} {}{}  (the failure above, on a closer look)",
+            "{} {} {}{}  (the {} failure above, on a closer look)",
             when(time),
             "[!]".style(p.failure),
             reason.as_str().style(p.failure),
-            pid(id)
+            pid(id),
+            from.as_str()
         ),
+        // Probes (health checks, port scans) are counted in the summary,
+        // not shown line by line: one every few seconds would bury the
+        // failures.
+        Change::Probe { .. } => Ok(()),
         Change::Server { time, event, ended } => {
             let ended = match ended {
                 0 => String::new(),
@@ -166,7 +171,11 @@ struct EventJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     after_authorization: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    amends: Option<bool>,
+    class: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    was: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    probe: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     event: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -228,21 +237,34 @@ pub(crate) fn write_json<W: Write>(
                 time: rfc(time),
                 pid,
                 reason: Some(reason.as_str()),
+                class: Some(reason.class().as_str()),
                 after_authorization: Some(after_authorization),
-                amends: Some(false),
                 ..EventJson::default()
             },
             &names,
         ),
-        Change::Reclassified { time, pid, reason } => EventJson {
-            kind: "failure",
+        // Its own type: `select(.type == "failure")` counts each failure
+        // once, with the reason it had when it was shown.
+        Change::Reclassified { time, pid, from, reason } => EventJson {
+            kind: "failure_amended",
             time: rfc(time),
             pid,
             reason: Some(reason.as_str()),
-            after_authorization: Some(false),
-            amends: Some(true),
+            class: Some(reason.class().as_str()),
+            was: Some(from.as_str()),
             ..EventJson::default()
         },
+        Change::Probe { time, pid, names, kind } => with_names(
+            t,
+            EventJson {
+                kind: "probe",
+                time: rfc(time),
+                pid,
+                probe: Some(kind.as_str()),
+                ..EventJson::default()
+            },
+            &names,
+        ),
         Change::Server { time, event, ended } => EventJson {
             kind: "server",
             time: rfc(time),

@@ -1,6 +1,6 @@
 //! Counters: the whole log's, and each name's in each breakdown.
 
-use crate::event::{EndCause, Reason};
+use crate::event::{EndCause, ProbeKind, Reason};
 use crate::sketch::SmallSketch;
 use crate::time::Timestamp;
 
@@ -11,6 +11,8 @@ pub(crate) struct Row {
     pub(crate) connections: u64,
     pub(crate) disconnections: u64,
     pub(crate) failures: u64,
+    /// Probes and abandoned attempts (host rows only).
+    pub(crate) probes: u64,
     /// The latest disconnections (ms), newest first, for leak hints.
     pub(super) recent_closes: [i64; 4],
     /// Session times (ms) of this name's disconnections.
@@ -26,14 +28,38 @@ impl Row {
     }
 }
 
+/// One counter per variant of an enum, indexed by `variant as usize`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Counts<const N: usize>(pub(crate) [u64; N]);
+
+impl<const N: usize> Default for Counts<N> {
+    fn default() -> Self {
+        Counts([0; N])
+    }
+}
+
+impl<const N: usize> std::ops::Index<usize> for Counts<N> {
+    type Output = u64;
+    fn index(&self, i: usize) -> &u64 {
+        &self.0[i]
+    }
+}
+
+impl<const N: usize> std::ops::IndexMut<usize> for Counts<N> {
+    fn index_mut(&mut self, i: usize) -> &mut u64 {
+        &mut self.0[i]
+    }
+}
+
 /// Whole-log counters.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Totals {
     pub(crate) active: u64,
     pub(crate) connections: u64,
     pub(crate) disconnections: u64,
-    pub(crate) failures: [u64; Reason::ALL.len()],
+    pub(crate) failures: Counts<{ Reason::ALL.len() }>,
     pub(crate) abandoned: u64,
+    pub(crate) probes: [u64; ProbeKind::ALL.len()],
     pub(crate) abnormal: [u64; EndCause::ALL.len()],
     pub(crate) replication_sessions: u64,
     pub(crate) replication_active: u64,
@@ -50,6 +76,7 @@ pub(crate) struct Totals {
     pub(crate) pidless_received: u64,
     pub(crate) pidless_authorized: u64,
     pub(crate) pidless_early_failures: u64,
+    pub(crate) pidless_probes: u64,
     /// Disconnections of sessions that began before the log (or whose start
     /// was not logged).
     pub(crate) unknown_start: u64,

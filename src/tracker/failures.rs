@@ -3,10 +3,11 @@
 
 use std::collections::VecDeque;
 
-use crate::event::Reason;
+use crate::event::{ProbeKind, Reason};
 use crate::intern::Sym;
 use crate::time::Timestamp;
 
+use super::session::State;
 use super::snapshot::{BruteForce, Change, Names, ReasonDetail};
 use super::{APP, HOST, Tracker};
 
@@ -18,6 +19,10 @@ pub(super) struct LastFailure {
     counted: bool,
     /// Its line was kept as a sample.
     sampled: bool,
+    time: Option<Timestamp>,
+    /// Its reason's first and last time before it was counted, to put back
+    /// if a DETAIL line moves it to another reason.
+    before: (Option<Timestamp>, Option<Timestamp>),
 }
 
 /// How many raw lines are kept per failure reason.
@@ -54,7 +59,16 @@ impl Tracker {
         after_authorization: bool,
         raw: &[u8],
     ) {
-        self.last_failure = Some(LastFailure { pid, reason, counted, sampled: false });
+        let now = self.now;
+        let detail = &mut self.failure_detail[reason as usize];
+        self.last_failure = Some(LastFailure {
+            pid,
+            reason,
+            counted,
+            sampled: false,
+            time: now,
+            before: (detail.first, detail.last),
+        });
         if !counted {
             return;
         }
@@ -63,8 +77,6 @@ impl Tracker {
         if names.db == Sym::UNSET {
             self.totals.failures_without_db += 1;
         }
-        let now = self.now;
-        let detail = &mut self.failure_detail[reason as usize];
         detail.first = detail.first.or(now);
         detail.last = now.or(detail.last);
         if detail.samples.len() < SAMPLES && !raw.is_empty() {
@@ -73,7 +85,9 @@ impl Tracker {
                 f.sampled = true;
             }
         }
-        self.brute_force_count(&names);
+        if reason.is_guessing() {
+            self.brute_force_count(&names);
+        }
         if let Some(b) = self.bucket() {
             b.failures += 1;
         }
@@ -120,43 +134,67 @@ impl Tracker {
         }
     }
 
-    /// `DETAIL:  Role "x" does not exist.` after a password failure.
-    pub(super) fn role_missing(&mut self, pid: Option<u32>) {
-        if let Some(f) = self.last_failure.take()
-            && f.pid == pid
-            && f.reason == Reason::Password
-            && f.counted
+    /// A DETAIL line that names why the password failure just before it
+    /// failed (`Role "x" does not exist.`, an expired password, ...): that
+    /// failure moves to the finer reason, with its sample and its time, in
+    /// every view. Both reasons count toward brute force alike.
+    pub(super) fn amend(&mut self, pid: Option<u32>, to: Reason) {
+        let Some(f) = self.last_failure.take() else { return };
+        if f.pid != pid || f.reason != Reason::Password || to == Reason::Password || !f.counted {
+            return;
+        }
+        let from = Reason::Password;
+        self.totals.failures[from as usize] -= 1;
+        self.totals.failures[to as usize] += 1;
+        let old = &mut self.failure_detail[from as usize];
+        let sample = if f.sampled { old.samples.pop() } else { None };
+        // The first and last time it had before this failure: exact when
+        // this was its newest (it always is, the DETAIL follows at once).
+        (old.first, old.last) = f.before;
+        let detail = &mut self.failure_detail[to as usize];
+        detail.first = detail.first.or(f.time);
+        detail.last = f.time.or(detail.last);
+        if let Some(line) = sample
+            && detail.samples.len() < SAMPLES
         {
-            self.totals.failures[Reason::Password as usize] -= 1;
-            self.totals.failures[Reason::NoSuchRole as usize] += 1;
-            let sample = if f.sampled {
-                self.failure_detail[Reason::Password as usize].samples.pop()
-            } else {
-                None
-            };
-            let detail = &mut self.failure_detail[Reason::NoSuchRole as usize];
-            detail.first = detail.first.or(self.now);
-            detail.last = self.now.or(detail.last);
-            if let Some(line) = sample
-                && detail.samples.len() < SAMPLES
-            {
-                detail.samples.push(line);
-            }
-            // Amend the failure if the watch stream has not shown it yet.
-            let now = self.now;
-            if let Some(changes) = self.changes.as_mut() {
-                match changes.last_mut() {
-                    Some(Change::Failure { pid: p, reason, .. }) if *p == pid => {
-                        *reason = Reason::NoSuchRole;
-                    }
-                    _ => changes.push(Change::Reclassified {
-                        time: now,
-                        pid,
-                        reason: Reason::NoSuchRole,
-                    }),
-                }
+            detail.samples.push(line);
+        }
+        // Amend the failure if the watch stream has not shown it yet, or
+        // say so in a change of its own (not a second failure).
+        let now = self.now;
+        if let Some(changes) = self.changes.as_mut() {
+            match changes.iter_mut().rev().find_map(|c| match c {
+                Change::Failure { pid: p, reason, .. } if *p == pid => Some(reason),
+                _ => None,
+            }) {
+                Some(reason) if *reason == from => *reason = to,
+                _ => changes.push(Change::Reclassified { time: now, pid, from, reason: to }),
             }
         }
+    }
+
+    /// A connection that ended before it asked to authenticate: counted
+    /// apart from failures, by host. Its attempt is over.
+    pub(super) fn probe(&mut self, pid: Option<u32>, kind: ProbeKind, host: Option<&[u8]>) {
+        let (host, port) = match pid.and_then(|p| self.sessions.get(&p).map(|s| (p, *s))) {
+            Some((p, s)) if s.state == State::Received => {
+                self.sessions.remove(&p);
+                (s.host, s.port)
+            }
+            // An authorized session sends no startup packet.
+            Some(_) => return,
+            None => (self.intern(HOST, host), None),
+        };
+        let names = Names::attempt(Sym::UNSET, Sym::UNSET, host, port);
+        if !self.matches(&names) {
+            return;
+        }
+        self.totals.matched += 1;
+        self.totals.probes[kind as usize] += 1;
+        if host != Sym::UNSET {
+            self.row(HOST, host).probes += 1;
+        }
+        self.record(Change::Probe { time: self.now, pid, names, kind });
     }
 }
 

@@ -80,6 +80,9 @@ pub(crate) struct Tracker {
     last_failure: Option<LastFailure>,
     /// Without pids: unconfirmed sessions, for a FATAL that cancels one.
     pidless_recent: Vec<Session>,
+    /// Pids of sessions from before the log whose abnormal end was counted
+    /// (a few hundred at most, oldest first).
+    ended_unseen: Vec<u32>,
     next_id: u64,
     pub(crate) totals: Totals,
     pub(crate) access: Access,
@@ -129,6 +132,7 @@ impl Tracker {
             last: None,
             last_failure: None,
             pidless_recent: Vec::new(),
+            ended_unseen: Vec::new(),
             next_id: PSEUDO_IDS,
             totals: Totals::default(),
             access: Access::new(),

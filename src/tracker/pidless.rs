@@ -14,10 +14,15 @@ fn after_authorization(reason: Reason) -> bool {
         reason,
         Reason::NoSuchRole
             | Reason::NoSuchDatabase
+            | Reason::DatabaseNotAccepting
             | Reason::ReservedSlots
             | Reason::RoleLimit
             | Reason::DatabaseLimit
             | Reason::NotPermitted
+            | Reason::NoConnectPrivilege
+            | Reason::WalsenderPermission
+            | Reason::SuperuserOnly
+            | Reason::StartupOption
     )
 }
 
@@ -111,7 +116,13 @@ impl Tracker {
                 let counted = self.matches(&names);
                 self.count_failure(None, reason, names, counted, shown, ev.raw);
             }
-            EventKind::RoleMissing => self.role_missing(None),
+            EventKind::Detail { reason } => self.amend(None, reason),
+            EventKind::Probe { kind } => {
+                if self.filter.is_empty() {
+                    self.totals.pidless_probes += 1;
+                }
+                self.probe(None, kind, meta.host);
+            }
             EventKind::Ended { cause } => {
                 if self.filter.is_empty() {
                     self.totals.abnormal[cause as usize] += 1;

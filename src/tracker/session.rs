@@ -79,7 +79,8 @@ impl Tracker {
         if !matches!(
             ev.kind,
             EventKind::Failure { .. }
-                | EventKind::RoleMissing
+                | EventKind::Detail { .. }
+                | EventKind::Probe { .. }
                 | EventKind::OtherFatal { .. }
                 | EventKind::Received { .. }
                 | EventKind::Authorized { .. }
@@ -245,7 +246,8 @@ impl Tracker {
                     self.count_failure(Some(pid), reason, names, counted, false, ev.raw);
                 }
             },
-            EventKind::RoleMissing => self.role_missing(Some(pid)),
+            EventKind::Detail { reason } => self.amend(Some(pid), reason),
+            EventKind::Probe { kind } => self.probe(Some(pid), kind, meta.host),
             EventKind::Ended { cause } => self.ended(pid, cause, ev.raw),
             EventKind::OtherFatal { .. } => self.ended(pid, EndCause::Other, ev.raw),
             EventKind::Server(_) | EventKind::ChildCrashed { .. } => {}
@@ -256,11 +258,27 @@ impl Tracker {
     /// ends the attempt instead: as a failure, unless the client just went
     /// away (then it stays pending and ends as abandoned). `EndCause::Other`
     /// is a FATAL pgconn does not know: from a pid it never saw connect, it
-    /// is a background process's and does not count.
+    /// is a background process's and does not count; right after
+    /// authorization (see `startup_fatal`) it refused the session.
     pub(super) fn ended(&mut self, pid: u32, cause: EndCause, raw: &[u8]) {
         match self.sessions.get_mut(&pid) {
             Some(s) if s.state == State::Active => {
-                if s.abnormal.is_none() {
+                if cause == EndCause::Other && self.now.is_some_and(|now| startup_fatal(s, now)) {
+                    let s = *s;
+                    self.sessions.remove(&pid);
+                    if s.counted {
+                        self.peak_cancel(s.id);
+                        self.uncount_open(&s);
+                    }
+                    self.count_failure(
+                        Some(pid),
+                        Reason::Other,
+                        s.names(),
+                        s.counted,
+                        s.counted,
+                        raw,
+                    );
+                } else if s.abnormal.is_none() {
                     s.abnormal = Some(cause);
                     if s.counted {
                         self.totals.abnormal[cause as usize] += 1;
@@ -277,7 +295,13 @@ impl Tracker {
             }
             None if cause == EndCause::Other => self.totals.unknown_fatal += 1,
             None => {
-                if self.filter.is_empty() {
+                // A session from before the log: counted once, however many
+                // such lines its pid writes before its disconnection.
+                if self.filter.is_empty() && !self.ended_unseen.contains(&pid) {
+                    if self.ended_unseen.len() >= 256 {
+                        self.ended_unseen.remove(0);
+                    }
+                    self.ended_unseen.push(pid);
                     self.totals.abnormal[cause as usize] += 1;
                 }
             }
@@ -428,6 +452,9 @@ impl Tracker {
             State::Received => {
                 if self.matches(&Names::attempt(Sym::UNSET, Sym::UNSET, s.host, s.port)) {
                     self.totals.abandoned += 1;
+                    if s.host != Sym::UNSET {
+                        self.row(HOST, s.host).probes += 1;
+                    }
                 }
             }
             State::Active if s.counted => {
@@ -573,4 +600,13 @@ impl Tracker {
         out.sort_by_key(|s| (s.since.map_or(i64::MAX, |t| t.ms), s.pid));
         out
     }
+}
+
+/// Whether a FATAL pgconn does not know, from an authorized session, came
+/// during its start-up: no other line of its own since, and within two
+/// seconds of its `connection received` (or authorization). A FATAL then
+/// refused the session before it began (the server logs no disconnection
+/// for it); one later ends a session that logs its disconnection.
+fn startup_fatal(s: &Session, now: Timestamp) -> bool {
+    !s.confirmed && s.since.is_some_and(|t| now.ms - t.ms <= 2_000)
 }

@@ -3,7 +3,7 @@
 //! reaches back into it.
 
 use crate::args::Dimension;
-use crate::event::{EndCause, Reason, ServerEvent};
+use crate::event::{Class, EndCause, ProbeKind, Reason, ServerEvent};
 use crate::intern::{Interner, Sym};
 use crate::time::Timestamp;
 
@@ -83,12 +83,20 @@ pub(crate) enum Change {
         reason: Reason,
         after_authorization: bool,
     },
-    /// A failure already reported turned out to be `reason` (a DETAIL line
-    /// read in a later batch).
+    /// A failure already reported as `from` turned out to be `reason` (a
+    /// DETAIL line read in a later batch). Not a failure of its own.
     Reclassified {
         time: Option<Timestamp>,
         pid: Option<u32>,
+        from: Reason,
         reason: Reason,
+    },
+    /// A connection that ended before it asked to authenticate.
+    Probe {
+        time: Option<Timestamp>,
+        pid: Option<u32>,
+        names: Names,
+        kind: ProbeKind,
     },
     Server {
         time: Option<Timestamp>,
@@ -145,16 +153,26 @@ impl Tracker {
         let pending = self.sessions.values().filter(|s| s.state == State::Received).count() as u64;
         let pidless = t.with_pid == 0 && t.without_pid > 0;
         let abandoned = if pidless {
-            t.pidless_received.saturating_sub(t.pidless_authorized + t.pidless_early_failures)
+            t.pidless_received
+                .saturating_sub(t.pidless_authorized + t.pidless_early_failures + t.pidless_probes)
         } else {
             t.abandoned + pending
         };
-        let mut failures_by_reason: Vec<(&'static str, u64)> = Reason::ALL
+        let mut failures_by_reason: Vec<(Reason, u64)> = Reason::ALL
             .iter()
-            .map(|&r| (r.as_str(), t.failures[r as usize]))
+            .map(|&r| (r, t.failures[r as usize]))
             .filter(|&(_, n)| n > 0)
             .collect();
-        failures_by_reason.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        failures_by_reason.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.as_str().cmp(b.0.as_str())));
+        let failures_by_class: Vec<(&'static str, u64)> = Class::ALL
+            .iter()
+            .map(|&c| {
+                let n =
+                    Reason::ALL.iter().filter(|r| r.class() == c).map(|&r| t.failures[r as usize]);
+                (c.as_str(), n.sum())
+            })
+            .filter(|&(_, n)| n > 0)
+            .collect();
         let abnormal_ends: Vec<(&'static str, u64)> = EndCause::ALL
             .iter()
             .map(|&c| (c.as_str(), t.abnormal[c as usize]))
@@ -217,8 +235,10 @@ impl Tracker {
             active: t.active,
             connections: if no_connections { t.disconnections } else { t.connections },
             disconnections: t.disconnections,
-            failures: t.failures.iter().sum(),
+            failures: t.failures.0.iter().sum(),
             failures_by_reason,
+            failures_by_class,
+            probes: self.probes(abandoned),
             abandoned,
             abnormal_ends,
             replication_sessions: t.replication_sessions,
@@ -242,6 +262,40 @@ impl Tracker {
             untracked: t.untracked,
             untracked_attempts: t.untracked_attempts,
             folded: self.folded(),
+        }
+    }
+
+    /// Probes and abandoned attempts, by kind and by host (most first).
+    fn probes(&self, abandoned: u64) -> Probes {
+        let t = &self.totals;
+        let mut kinds: Vec<(&'static str, u64)> =
+            ProbeKind::ALL.iter().map(|&k| (k.as_str(), t.probes[k as usize])).collect();
+        kinds.push(("abandoned", abandoned));
+        // Attempts still pending count as abandoned (see `abandoned`).
+        let mut by_host: Vec<(Sym, u64)> = self.rows[HOST]
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.probes > 0)
+            .map(|(i, r)| (Sym(i as u32), r.probes))
+            .collect();
+        for s in self.sessions.values().filter(|s| s.state == State::Received) {
+            if s.host == Sym::UNSET
+                || !self.matches(&Names::attempt(Sym::UNSET, Sym::UNSET, s.host, s.port))
+            {
+                continue;
+            }
+            match by_host.iter_mut().find(|(h, _)| *h == s.host) {
+                Some(e) => e.1 += 1,
+                None => by_host.push((s.host, 1)),
+            }
+        }
+        let label = |sym: Sym| self.names[HOST].name(sym);
+        by_host.sort_by(|a, b| b.1.cmp(&a.1).then(label(a.0).cmp(label(b.0))));
+        by_host.truncate(10);
+        Probes {
+            total: kinds.iter().map(|k| k.1).sum(),
+            kinds: kinds.into_iter().filter(|k| k.1 > 0).collect(),
+            by_host: by_host.into_iter().map(|(h, n)| (label(h).to_vec(), n)).collect(),
         }
     }
 
@@ -405,6 +459,18 @@ pub(crate) struct AccessSummary {
     pub(crate) setup: Option<Setup>,
 }
 
+/// Connections that ended before they asked to authenticate: health
+/// checks, port scans, TLS clients that gave up, and attempts with nothing
+/// after `connection received` (`abandoned`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Probes {
+    pub(crate) total: u64,
+    /// By kind, those seen.
+    pub(crate) kinds: Vec<(&'static str, u64)>,
+    /// The ten hosts with the most, most first.
+    pub(crate) by_host: Vec<(Vec<u8>, u64)>,
+}
+
 /// Everything a report shows, computed once.
 #[derive(Clone, Debug)]
 pub(crate) struct Snapshot {
@@ -414,7 +480,10 @@ pub(crate) struct Snapshot {
     pub(crate) connections: u64,
     pub(crate) disconnections: u64,
     pub(crate) failures: u64,
-    pub(crate) failures_by_reason: Vec<(&'static str, u64)>,
+    pub(crate) failures_by_reason: Vec<(Reason, u64)>,
+    /// The coarse classes of `failures_by_reason`.
+    pub(crate) failures_by_class: Vec<(&'static str, u64)>,
+    pub(crate) probes: Probes,
     pub(crate) abandoned: u64,
     pub(crate) abnormal_ends: Vec<(&'static str, u64)>,
     pub(crate) replication_sessions: u64,

@@ -101,9 +101,13 @@ fn abandoned_and_early_failures() {
 2025-03-01 10:00:00.001 UTC [22] LOG:  incomplete startup packet
 ",
     );
-    assert_eq!((s.abandoned, s.failures), (1, 2));
+    // The incomplete startup packet is a probe, not a failure.
+    assert_eq!((s.abandoned, s.failures), (1, 1));
+    assert_eq!(s.probes.total, 2);
+    assert_eq!(s.probes.kinds, [("incomplete_startup_packet", 1), ("abandoned", 1)]);
+    assert_eq!(s.probes.by_host, [(b"10.0.0.9".to_vec(), 2)]);
     let host = &s.breakdowns[3].rows[0];
-    assert_eq!((host.name.as_slice(), host.row.failures), (&b"10.0.0.9"[..], 2));
+    assert_eq!((host.name.as_slice(), host.row.failures), (&b"10.0.0.9"[..], 1));
 }
 
 #[test]
