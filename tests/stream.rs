@@ -164,6 +164,16 @@ fn watch_events_come_out_while_the_input_is_open() {
     }
 }
 
+/// Sessions ended without their line (restart, crash, pid reuse), from
+/// the summary's abnormal ends.
+fn summary_ended_by_restart(path: &std::path::Path) -> u64 {
+    let s = crate::util::summary(&[path.to_str().unwrap()]);
+    ["server_restart", "crash", "pid_reused"]
+        .iter()
+        .filter_map(|k| s["abnormal_ends"][k].as_u64())
+        .sum()
+}
+
 #[test]
 fn watch_stream_agrees_with_the_summary() {
     for name in ["stderr-default.log", "stderr-nopid.log", "stderr-keyvalue.log"] {
@@ -177,7 +187,15 @@ fn watch_stream_agrees_with_the_summary() {
         // A DETAIL read after its failure was shown is an event of its
         // own type: `failure` counts each failure once.
         let failures = count(&|e| e["type"] == "failure");
-        let disconnects = count(&|e| e["type"] == "disconnect");
+        // Sessions a restart ended are shown too, marked: they have no
+        // disconnection line.
+        let disconnects = count(&|e| e["type"] == "disconnect" && e["without_line"].is_null());
+        let restarted = count(&|e| e["type"] == "disconnect" && e["without_line"] == true);
+        // Without pids the sessions a restart ended cannot be named: they
+        // are counted in the summary only.
+        let ended_by_restart =
+            if name == "stderr-nopid.log" { 0 } else { summary_ended_by_restart(&path) };
+        assert_eq!(restarted, ended_by_restart, "{name}: a [-] per session the restart ended");
         let summary = crate::util::summary(&[path.to_str().unwrap()]);
         assert_eq!(connects - taken_back, summary["connections"].as_u64().unwrap(), "{name}");
         assert_eq!(failures, summary["failures"].as_u64().unwrap(), "{name}");

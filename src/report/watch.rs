@@ -89,17 +89,18 @@ pub(crate) fn write_text<W: Write>(
             pid(id),
             if replication { "  (replication)" } else { "" }
         ),
-        Change::Disconnect { time, pid: id, names, session_ms, cause } => writeln!(
+        Change::Disconnect { time, pid: id, names, session_ms, cause, silent } => writeln!(
             out,
-            "{} {} {}  app={}  host={}{}  after {}{}",
+            "{} {} {}  app={}  host={}{}  after {}{}{}",
             when(time),
             "[-]".style(p.disconnect),
             who(t, &names),
             shown(t, Dimension::Application, names.app, names.app_known),
             host(t, &names),
             pid(id),
-            human_ms(session_ms),
-            cause.map_or_else(String::new, |c| format!(" ({})", c.as_str()))
+            session_ms.map_or_else(|| "?".to_string(), human_ms),
+            cause.map_or_else(String::new, |c| format!(" ({})", c.as_str())),
+            if silent { " (no disconnection line)" } else { "" }
         ),
         Change::Failure { time, pid: id, names, reason, after_authorization } => writeln!(
             out,
@@ -171,6 +172,8 @@ struct EventJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     after_authorization: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    without_line: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     class: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     was: Option<&'static str>,
@@ -218,14 +221,15 @@ pub(crate) fn write_json<W: Write>(
             },
             &names,
         ),
-        Change::Disconnect { time, pid, names, session_ms, cause } => with_names(
+        Change::Disconnect { time, pid, names, session_ms, cause, silent } => with_names(
             t,
             EventJson {
                 kind: "disconnect",
                 time: rfc(time),
                 pid,
-                session_seconds: Some(session_ms as f64 / 1000.0),
+                session_seconds: session_ms.map(|ms| ms as f64 / 1000.0),
                 cause: Some(cause.map(|c| c.as_str())),
+                without_line: silent.then_some(true),
                 ..EventJson::default()
             },
             &names,

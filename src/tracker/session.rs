@@ -210,8 +210,9 @@ impl Tracker {
                                 time: self.now,
                                 pid: Some(pid),
                                 names: s.names(),
-                                session_ms,
+                                session_ms: Some(session_ms),
                                 cause: s.abnormal,
+                                silent: false,
                             });
                         }
                     }
@@ -462,6 +463,22 @@ impl Tracker {
                 if s.abnormal.is_none() {
                     self.totals.abnormal[cause as usize] += 1;
                 }
+                // The watch stream shows every session that ends, also
+                // those a restart or crash ended without a line.
+                let session_ms = match (self.now, s.since) {
+                    (Some(now), Some(since)) => Some((now.ms - since.ms).max(0) as u64),
+                    _ => None,
+                };
+                if !s.replication {
+                    self.record(Change::Disconnect {
+                        time: self.now,
+                        pid: s.pid(),
+                        names: s.names(),
+                        session_ms,
+                        cause: Some(s.abnormal.unwrap_or(cause)),
+                        silent: true,
+                    });
+                }
             }
             State::Active => {}
         }
@@ -521,7 +538,14 @@ impl Tracker {
                 row.active = (row.active - 1).max(0);
             }
         }
-        self.record(Change::Disconnect { time: self.now, pid, names, session_ms, cause: None });
+        self.record(Change::Disconnect {
+            time: self.now,
+            pid,
+            names,
+            session_ms: Some(session_ms),
+            cause: None,
+            silent: false,
+        });
     }
 
     pub(super) fn server(&mut self, ev: ServerEvent) {

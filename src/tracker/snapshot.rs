@@ -71,8 +71,13 @@ pub(crate) enum Change {
         time: Option<Timestamp>,
         pid: Option<u32>,
         names: Names,
-        session_ms: u64,
+        /// Unknown when a restart or crash ended a session whose start or
+        /// end has no time.
+        session_ms: Option<u64>,
         cause: Option<EndCause>,
+        /// Ended without a line of its own (a restart, a crash, its pid
+        /// reused): not in the summary's disconnections.
+        silent: bool,
     },
     /// A failed attempt; `after_authorization`: it was shown as a connect
     /// first, and this takes it back.
