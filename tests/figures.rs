@@ -72,6 +72,9 @@ pub fn check(label: &str, got: &Value, want: &Value) {
             assert_eq!(&got[key], w, "{label}: {key}");
         }
     }
+    if let Some(w) = want.get("trust_inferred") {
+        assert_eq!(&got["trust_inferred"], w, "{label}: trust_inferred");
+    }
     if let Some(s) = want.get("setup_ms") {
         assert_eq!(got["setup_ms"]["count"], s["count"], "{label}: setup_ms count");
     }

@@ -16,7 +16,8 @@
 //!  "tls":{"sessions":N,"share":F|null,"by_protocol":{"TLSv1.3":N,...}},
 //!  "gss":{"sessions":N,"encrypted":N},
 //!  "auth_methods":{"scram-sha-256":N,"trust":N,...},
-//!  "password_without_tls":N,
+//!  "trust_inferred":B,"trust_remote":N,"password_without_tls":N,
+//!  "access_includes_replication":true,
 //!  "setup_ms":{"count":N,"p50":MS,"p95":MS,"p99":MS,"max":MS,
 //!              "fork":{"p50":..,"p95":..,"p99":..,"max":..},
 //!              "authentication":{...}},
@@ -83,7 +84,11 @@ struct Summary<'a> {
     tls: Tls,
     gss: Gss,
     auth_methods: BTreeMap<String, u64>,
+    trust_inferred: bool,
+    trust_remote: u64,
     password_without_tls: u64,
+    /// TLS, GSS and authentication counts include replication sessions.
+    access_includes_replication: bool,
     setup_ms: SetupMs,
     peak: Peak,
     active_lower_bound: bool,
@@ -317,7 +322,10 @@ pub(crate) fn write_summary<W: Write>(out: &mut W, r: &Report<'_>) -> io::Result
         },
         gss: Gss { sessions: s.access.gss, encrypted: s.access.gss_encrypted },
         auth_methods: s.access.auth_methods.iter().cloned().collect(),
+        trust_inferred: s.access.trust_inferred,
+        trust_remote: s.access.trust_remote,
         password_without_tls: s.access.password_without_tls,
+        access_includes_replication: true,
         setup_ms: {
             let setup = s.access.setup.as_ref();
             SetupMs {

@@ -154,9 +154,15 @@ fn write_access<W: Write>(out: &mut W, s: &Snapshot, p: &Palette) -> io::Result<
             .collect::<Vec<_>>()
             .join(", ")
     };
+    // The shares count replication sessions too; say so when there are.
+    let of = if s.replication_sessions > 0 {
+        format!("{sessions} sessions, {} of them replication", s.replication_sessions)
+    } else {
+        format!("{sessions} sessions")
+    };
     if a.tls > 0 || a.gss > 0 {
         let share = (a.tls * 100).checked_div(sessions).unwrap_or(0);
-        let mut text = format!("TLS {} of {sessions} sessions ({share}%)", a.tls);
+        let mut text = format!("TLS {} of {of} ({share}%)", a.tls);
         if !a.tls_by_protocol.is_empty() {
             text.push_str(&format!(": {}", list(&a.tls_by_protocol)));
         }
@@ -167,6 +173,13 @@ fn write_access<W: Write>(out: &mut W, s: &Snapshot, p: &Palette) -> io::Result<
     }
     if !a.auth_methods.is_empty() {
         let mut text = list(&a.auth_methods);
+        if a.trust_inferred {
+            text.push_str(" (trust inferred: sessions without a connection authenticated line)");
+        }
+        if a.trust_remote > 0 {
+            let warn = format!("; {} trust logins from hosts other than [local]", a.trust_remote);
+            text.push_str(&warn.style(p.failure).to_string());
+        }
         if a.password_without_tls > 0 {
             let warn = format!("; {} password logins over TCP without TLS", a.password_without_tls);
             text.push_str(&warn.style(p.failure).to_string());

@@ -22,6 +22,17 @@ pub(crate) struct Access {
     pub(crate) by_method: Vec<u64>,
     /// Password methods over TCP without TLS or GSS encryption.
     pub(crate) password_without_tls: u64,
+    /// Sessions with no `connection authenticated` line, and those of them
+    /// from a host other than `[local]`: trust, where the log has such
+    /// lines (14+) and does not log trust itself (14-16).
+    pub(crate) no_method: u64,
+    pub(crate) no_method_remote: u64,
+    /// Trust logins (logged, 17+) from a host other than `[local]`.
+    pub(crate) trust_remote: u64,
+    /// A `connection authenticated` line was seen; one of them said
+    /// `method=trust` (17+ log trust).
+    pub(crate) seen_methods: bool,
+    pub(crate) trust_logged: bool,
     /// PostgreSQL 18 setup durations (`connection ready`), microseconds.
     pub(crate) setup_total: Sketch,
     pub(crate) setup_fork: Sketch,
@@ -39,6 +50,11 @@ impl Access {
             gss_encrypted: 0,
             by_method: Vec::new(),
             password_without_tls: 0,
+            no_method: 0,
+            no_method_remote: 0,
+            trust_remote: 0,
+            seen_methods: false,
+            trust_logged: false,
             setup_total: Sketch::new(),
             setup_fork: Sketch::new(),
             setup_auth: Sketch::new(),
@@ -82,7 +98,22 @@ impl Access {
             if password && !local && !encrypted {
                 step(&mut self.password_without_tls);
             }
+            if !local && self.methods.name(s.method) == b"trust" {
+                step(&mut self.trust_remote);
+            }
+        } else {
+            step(&mut self.no_method);
+            if !local {
+                step(&mut self.no_method_remote);
+            }
         }
+    }
+
+    /// A `connection authenticated` line's method.
+    pub(super) fn method(&mut self, method: &[u8]) -> Sym {
+        self.seen_methods = true;
+        self.trust_logged |= method == b"trust";
+        self.methods.intern(method)
     }
 }
 
@@ -105,12 +136,23 @@ impl Tracker {
             p99: k.percentile(99.0).unwrap_or(0),
             max: k.max,
         };
+        let mut auth_methods = named(&a.methods, &a.by_method);
+        // 14-16 log `connection authenticated` for every method but trust:
+        // where the log has such lines but none for trust, a session
+        // without one was authenticated by trust.
+        let trust_inferred = a.seen_methods && !a.trust_logged && a.no_method > 0;
+        if trust_inferred {
+            auth_methods.push(("trust".to_string(), a.no_method));
+            auth_methods.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+        }
         AccessSummary {
             tls: a.tls,
             tls_by_protocol: named(&a.protocols, &a.by_protocol),
             gss: a.gss,
             gss_encrypted: a.gss_encrypted,
-            auth_methods: named(&a.methods, &a.by_method),
+            auth_methods,
+            trust_inferred,
+            trust_remote: if trust_inferred { a.no_method_remote } else { a.trust_remote },
             password_without_tls: a.password_without_tls,
             setup: (a.setup_total.count > 0).then(|| Setup {
                 count: a.setup_total.count,

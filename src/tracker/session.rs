@@ -99,7 +99,7 @@ impl Tracker {
                 self.open(pid, meta.time, host, port);
             }
             EventKind::Authenticated { method } => {
-                let method = self.access.methods.intern(method);
+                let method = self.access.method(method);
                 if let Some(s) = self.sessions.get_mut(&pid)
                     && s.state == State::Received
                 {

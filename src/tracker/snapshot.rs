@@ -460,6 +460,11 @@ pub(crate) struct AccessSummary {
     pub(crate) gss: u64,
     pub(crate) gss_encrypted: u64,
     pub(crate) auth_methods: Vec<(String, u64)>,
+    /// `trust` in `auth_methods` is inferred (sessions without a
+    /// `connection authenticated` line, where 14-16 log it for the rest).
+    pub(crate) trust_inferred: bool,
+    /// Trust logins from a host other than `[local]`.
+    pub(crate) trust_remote: u64,
     pub(crate) password_without_tls: u64,
     pub(crate) setup: Option<Setup>,
 }
