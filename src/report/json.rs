@@ -12,7 +12,8 @@
 //!  "probes":{"total":N,"by_kind":{"tls_eof":N,...},
 //!            "by_host":[{"host":S,"probes":N},...]},"abandoned":N,
 //!  "abnormal_ends":{"admin_terminate":N,"server_restart":N,...},
-//!  "replication":{"sessions":N,"active":N,"physical":N,"logical":N},
+//!  "replication":{"sessions":N,"active":N,"physical":N,"logical":N,
+//!                 "began_before_log":N},
 //!  "tls":{"sessions":N,"share":F|null,"by_protocol":{"TLSv1.3":N,...}},
 //!  "gss":{"sessions":N,"encrypted":N},
 //!  "auth_methods":{"scram-sha-256":N,"trust":N,...},
@@ -127,6 +128,7 @@ struct Replication {
     active: u64,
     physical: u64,
     logical: u64,
+    began_before_log: u64,
 }
 
 #[derive(Serialize)]
@@ -311,6 +313,7 @@ pub(crate) fn write_summary<W: Write>(out: &mut W, r: &Report<'_>) -> io::Result
             active: s.replication_active,
             physical: s.replication_physical,
             logical: s.replication_logical,
+            began_before_log: s.replication_unseen_start,
         },
         tls: Tls {
             sessions: s.access.tls,

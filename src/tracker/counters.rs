@@ -65,6 +65,9 @@ pub(crate) struct Totals {
     pub(crate) replication_active: u64,
     pub(crate) replication_physical: u64,
     pub(crate) replication_logical: u64,
+    /// Replication sessions known from their disconnection alone (they
+    /// began before the log).
+    pub(crate) replication_unseen_start: u64,
     /// Connection-related events seen, matching the filters or not.
     pub(crate) events: u64,
     /// Events that passed the filters.

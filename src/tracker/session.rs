@@ -495,6 +495,25 @@ impl Tracker {
         db: &[u8],
         host: &[u8],
     ) {
+        // `database=` empty: a physical walsender (a client backend always
+        // has a database). Its end is a replication session's, never a
+        // client's: not in the disconnections, session times or peak.
+        if db.is_empty() {
+            let host_sym = self.intern(HOST, Some(host));
+            let user_sym = self.intern(USER, Some(user));
+            if self.matches(&Names::attempt(Sym::UNSET, user_sym, host_sym, None)) {
+                self.totals.matched += 1;
+                self.totals.replication_physical += 1;
+                if pid.is_none() && self.totals.replication_active > 0 {
+                    // Without pids: one of the walsenders counted open.
+                    self.totals.replication_active -= 1;
+                } else {
+                    self.totals.replication_sessions += 1;
+                    self.totals.replication_unseen_start += 1;
+                }
+            }
+            return;
+        }
         // A session that began after the log's first line, whose
         // connection lines are missing.
         if let (Some(end), Some(first)) = (self.now, self.first)

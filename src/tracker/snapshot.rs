@@ -249,6 +249,7 @@ impl Tracker {
             replication_sessions: t.replication_sessions,
             replication_physical: t.replication_physical,
             replication_logical: t.replication_logical,
+            replication_unseen_start: t.replication_unseen_start,
             access: self.access_summary(),
             leaks: self.leaks(),
             brute_force: self.brute_force(),
@@ -500,6 +501,8 @@ pub(crate) struct Snapshot {
     pub(crate) replication_active: u64,
     pub(crate) replication_physical: u64,
     pub(crate) replication_logical: u64,
+    /// Of `replication_sessions`, those known from their end alone.
+    pub(crate) replication_unseen_start: u64,
     pub(crate) access: AccessSummary,
     pub(crate) leaks: Vec<Leak>,
     pub(crate) brute_force: Vec<BruteForce>,
