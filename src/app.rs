@@ -799,7 +799,10 @@ impl Pipeline {
     ) -> io::Result<()> {
         let t = &self.tracker;
         match (config.mode, config.json) {
-            (Mode::History, true) => report::history::write_json(out, &t.timeline()),
+            (Mode::History, true) => {
+                let snapshot = self.snapshot(config);
+                report::history::write_json(out, &t.timeline(), &snapshot.leaks)
+            }
             (Mode::History, false) => {
                 let snapshot = self.snapshot(config);
                 report::history::write_table(out, &t.timeline(), &snapshot.leaks, palette)

@@ -26,6 +26,12 @@ pub(crate) struct Bucket {
     pub(crate) connections: u64,
     pub(crate) disconnections: u64,
     pub(crate) failures: u64,
+    /// Sessions that ended without a disconnection line (a restart, a
+    /// crash, their pid reused).
+    pub(crate) ended: u64,
+    /// Disconnections of sessions that began before the log (never
+    /// counted open).
+    pub(crate) before: u64,
     /// Sessions open when the bucket began / ended.
     pub(crate) start_active: u64,
     pub(crate) active: u64,
@@ -38,6 +44,8 @@ impl Bucket {
             connections: 0,
             disconnections: 0,
             failures: 0,
+            ended: 0,
+            before: 0,
             start_active,
             active: start_active,
             peak: Peak::from_floor(start_active),
@@ -176,6 +184,8 @@ impl History {
                     connections: a.connections + b.connections,
                     disconnections: a.disconnections + b.disconnections,
                     failures: a.failures + b.failures,
+                    ended: a.ended + b.ended,
+                    before: a.before + b.before,
                     start_active: a.start_active,
                     active: b.active,
                     peak: Peak::merge(a.peak, b.peak),

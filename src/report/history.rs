@@ -11,7 +11,11 @@
 //! "disconnections":N,"failures":N,"net":N,"active":N,"peak":N,
 //! "lower_bound":B}`: `net` is sessions open at the end minus at the start;
 //! `lower_bound` is true while sessions from before the log may have been
-//! open unseen (no server start or restart seen yet).
+//! open unseen (no server start or restart seen yet). Then one
+//! `{"type":"history_total","buckets":N,"bucket_seconds":F,
+//! "connections":N,"disconnections":N,"failures":N,"net":N,
+//! "ended_without_line":N}` and one `{"type":"leak",...}` per leak hint (as
+//! in the summary's `leaks`).
 
 use std::io::{self, Write};
 
@@ -20,7 +24,7 @@ use serde::Serialize;
 
 use crate::report::{Palette, escape};
 use crate::time::human_ms;
-use crate::tracker::{BucketRow, Leak, Timeline};
+use crate::tracker::{BucketRow, LEAK_SESSIONS, LEAK_SPAN_MS, Leak, Timeline};
 
 /// More buckets than this are merged for the table.
 const MAX_ROWS: usize = 200;
@@ -46,6 +50,8 @@ fn merge(rows: &[BucketRow], k: usize) -> Vec<BucketRow> {
                 connections: c.iter().map(|r| r.connections).sum(),
                 disconnections: c.iter().map(|r| r.disconnections).sum(),
                 failures: c.iter().map(|r| r.failures).sum(),
+                ended: c.iter().map(|r| r.ended).sum(),
+                before: c.iter().map(|r| r.before).sum(),
                 net: c.iter().map(|r| r.net).sum(),
                 active: last.active,
                 peak: c.iter().map(|r| r.peak).max().unwrap_or(0),
@@ -103,17 +109,24 @@ pub(crate) fn write_table<W: Write>(
         "PEAK".style(p.header)
     )?;
     for r in &rows {
-        let mark = if r.lower_bound { "≥" } else { " " };
+        // The mark next to the number it qualifies: `≥5`, not `≥     5`.
+        let mark = if r.lower_bound { "≥" } else { "" };
+        let active = format!("{mark}{}", r.active);
+        let peak = format!("{mark}{}", r.peak);
+        // NET is not CONN - DISC where sessions ended without a line or
+        // began before the log: marked, and said why below.
+        let odd = r.connections as i64 - r.disconnections as i64 != r.net;
         writeln!(
             out,
-            "{:<25} {:>6} {:>6} {:>6} {:>+6} {mark}{:>6} {mark}{:>5} {}",
+            "{:<25} {:>6} {:>6} {:>6} {:>+6}{} {:>6} {:>6} {}",
             r.start.to_string(),
             r.connections,
             r.disconnections,
             r.failures.style(p.failure),
             r.net,
-            r.active.style(p.active),
-            r.peak,
+            if odd { "*" } else { " " },
+            active.style(p.active),
+            peak,
             spark(r.active, max).style(p.active)
         )?;
     }
@@ -134,6 +147,25 @@ pub(crate) fn write_table<W: Write>(
                 .style(p.dim)
         )?;
     }
+    let ended: u64 = rows.iter().map(|r| r.ended).sum();
+    let before: u64 = rows.iter().map(|r| r.before).sum();
+    if ended + before > 0 || connects as i64 - disconnects as i64 != net {
+        let mut why = Vec::new();
+        if ended > 0 {
+            why.push(format!(
+                "{ended} session(s) ended by a restart or crash without a disconnection line"
+            ));
+        }
+        if before > 0 {
+            why.push(format!(
+                "{before} disconnection(s) of sessions that began before the log (never counted open)"
+            ));
+        }
+        if why.is_empty() {
+            why.push("sessions without pids ended by a restart".to_string());
+        }
+        writeln!(out, "{}", format!("*: NET is not CONN - DISC: {}", why.join("; ")).style(p.dim))?;
+    }
     write_leaks(out, leaks, p)
 }
 
@@ -143,19 +175,63 @@ pub(crate) fn write_leaks<W: Write>(out: &mut W, leaks: &[Leak], p: &Palette) ->
         return Ok(());
     }
     writeln!(out)?;
-    writeln!(out, "{}", "Possible leaks (open sessions that only grow)".style(p.header))?;
+    writeln!(
+        out,
+        "{}",
+        format!(
+            "Possible leaks ({LEAK_SESSIONS}+ sessions opened over {}+, none closed normally)",
+            human_ms(LEAK_SPAN_MS as u64)
+        )
+        .style(p.header)
+    )?;
     for l in leaks {
+        let how = match (l.ended_by, l.until) {
+            (Some(cause), Some(until)) => {
+                format!("all ended by {} at {until}", cause.as_str())
+            }
+            _ => format!("{} still open", l.open),
+        };
         writeln!(
             out,
-            "  {} {}: {} open since {}, none or almost none closed, +{:.1}/min",
+            "  {} {}: {} opened since {}, +{:.1}/min; {how}",
             l.dimension.name(),
             escape(&l.name).style(p.failure),
-            l.open,
+            l.opened,
             l.since,
             l.per_minute
         )?;
     }
     Ok(())
+}
+
+#[derive(Serialize)]
+pub(crate) struct LeakJson {
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    dimension: &'static str,
+    name: String,
+    since: String,
+    open: u64,
+    opened: u64,
+    per_minute: f64,
+    ended_by: Option<&'static str>,
+    until: Option<String>,
+}
+
+/// A leak hint as JSON; `kind` is its `type` when it is an object of its
+/// own (`--history --json`).
+pub(crate) fn leak_json(l: &Leak, kind: Option<&'static str>) -> LeakJson {
+    LeakJson {
+        kind,
+        dimension: l.dimension.name(),
+        name: String::from_utf8_lossy(&l.name).into_owned(),
+        since: l.since.rfc3339(),
+        open: l.open,
+        opened: l.opened,
+        per_minute: (l.per_minute * 100.0).round() / 100.0,
+        ended_by: l.ended_by.map(|c| c.as_str()),
+        until: l.until.map(|t| t.rfc3339()),
+    }
 }
 
 #[derive(Serialize)]
@@ -173,7 +249,22 @@ struct BucketJson {
     lower_bound: bool,
 }
 
-pub(crate) fn write_json<W: Write>(out: &mut W, t: &Timeline) -> io::Result<()> {
+#[derive(Serialize)]
+struct TotalJson {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    buckets: usize,
+    bucket_seconds: f64,
+    connections: u64,
+    disconnections: u64,
+    failures: u64,
+    net: i64,
+    /// Sessions a restart or crash ended without a disconnection line:
+    /// `net` is `connections - disconnections - ended_without_line`.
+    ended_without_line: u64,
+}
+
+pub(crate) fn write_json<W: Write>(out: &mut W, t: &Timeline, leaks: &[Leak]) -> io::Result<()> {
     for r in &t.rows {
         let b = BucketJson {
             kind: "bucket",
@@ -188,6 +279,22 @@ pub(crate) fn write_json<W: Write>(out: &mut W, t: &Timeline) -> io::Result<()> 
             lower_bound: r.lower_bound,
         };
         serde_json::to_writer(&mut *out, &b).map_err(io::Error::from)?;
+        out.write_all(b"\n")?;
+    }
+    let total = TotalJson {
+        kind: "history_total",
+        buckets: t.rows.len(),
+        bucket_seconds: t.width_ms as f64 / 1000.0,
+        connections: t.rows.iter().map(|r| r.connections).sum(),
+        disconnections: t.rows.iter().map(|r| r.disconnections).sum(),
+        failures: t.rows.iter().map(|r| r.failures).sum(),
+        net: t.rows.iter().map(|r| r.net).sum(),
+        ended_without_line: t.ended_without_line,
+    };
+    serde_json::to_writer(&mut *out, &total).map_err(io::Error::from)?;
+    out.write_all(b"\n")?;
+    for l in leaks {
+        serde_json::to_writer(&mut *out, &leak_json(l, Some("leak"))).map_err(io::Error::from)?;
         out.write_all(b"\n")?;
     }
     Ok(())

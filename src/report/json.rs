@@ -25,7 +25,8 @@
 //!  "peak":{"active":N,"at":RFC3339|null,"lower_bound":B,"upper_bound":B},
 //!  "active_lower_bound":B,"active_upper_bound":B,
 //!  "connections_from_disconnections":B,
-//!  "leaks":[{"dimension":S,"name":S,"since":TIME,"open":N,"per_minute":F}],
+//!  "leaks":[{"dimension":S,"name":S,"since":TIME,"open":N,"opened":N,
+//!            "per_minute":F,"ended_by":S|null,"until":TIME|null}],
 //!  "brute_force":[{"host":S,"failures":N,"roles":N,"first":TIME,"last":TIME}],
 //!  "session_seconds":{"count":N,"mean":S|null,"p50":S|null,"p95":S|null,
 //!                     "p99":S|null,"max":S|null},
@@ -95,7 +96,7 @@ struct Summary<'a> {
     active_lower_bound: bool,
     active_upper_bound: bool,
     connections_from_disconnections: bool,
-    leaks: Vec<LeakJson>,
+    leaks: Vec<crate::report::history::LeakJson>,
     brute_force: Vec<BruteJson>,
     session_seconds: SessionSeconds,
     by_database: Option<Vec<Row>>,
@@ -202,14 +203,6 @@ struct Row {
     session_seconds: Percentiles,
 }
 
-#[derive(Serialize)]
-struct LeakJson {
-    dimension: &'static str,
-    name: String,
-    since: String,
-    open: u64,
-    per_minute: f64,
-}
 
 #[derive(Serialize)]
 struct BruteJson {
@@ -347,17 +340,7 @@ pub(crate) fn write_summary<W: Write>(out: &mut W, r: &Report<'_>) -> io::Result
         active_lower_bound: s.active_lower_bound,
         active_upper_bound: s.active_upper_bound,
         connections_from_disconnections: s.connections_from_disconnections,
-        leaks: s
-            .leaks
-            .iter()
-            .map(|l| LeakJson {
-                dimension: l.dimension.name(),
-                name: String::from_utf8_lossy(&l.name).into_owned(),
-                since: l.since.rfc3339(),
-                open: l.open,
-                per_minute: (l.per_minute * 100.0).round() / 100.0,
-            })
-            .collect(),
+        leaks: s.leaks.iter().map(|l| crate::report::history::leak_json(l, None)).collect(),
         brute_force: r
             .brute_force
             .iter()

@@ -45,16 +45,11 @@ pub(crate) fn write_summary_in<W: Write>(
         (true, true) => "~",
         (true, false) => "≥",
         (false, true) => "≤",
-        (false, false) => " ",
+        (false, false) => "",
     };
-    writeln!(
-        out,
-        "{:<14}{}{:>7}   {}",
-        "Active now",
-        bound(s.active_lower_bound, s.active_upper_bound),
-        s.active.style(p.active),
-        as_of.style(p.dim)
-    )?;
+    // The mark stands next to the number it qualifies.
+    let active = format!("{}{}", bound(s.active_lower_bound, s.active_upper_bound), s.active);
+    writeln!(out, "{:<14}{:>8}   {}", "Active now", active.style(p.active), as_of.style(p.dim))?;
     writeln!(
         out,
         "{:<15}{:>7}   disconnections {}, failures {}, abandoned {}{}",
@@ -66,8 +61,8 @@ pub(crate) fn write_summary_in<W: Write>(
         if s.connections_from_disconnections { " (counted from disconnections)" } else { "" }
     )?;
     let at = s.peak_at.map(|t| format!("at {t}")).unwrap_or_default();
-    let peak = bound(s.peak_lower_bound, s.peak_upper_bound);
-    writeln!(out, "{:<14}{peak}{:>7}   {}", "Peak", s.peak, at.style(p.dim))?;
+    let peak = format!("{}{}", bound(s.peak_lower_bound, s.peak_upper_bound), s.peak);
+    writeln!(out, "{:<14}{peak:>8}   {}", "Peak", at.style(p.dim))?;
     match &s.sessions {
         Some(t) => writeln!(
             out,

@@ -2,6 +2,8 @@
 
 use crate::event::{EndCause, ProbeKind, Reason};
 use crate::sketch::SmallSketch;
+
+use super::peaks::LeakRun;
 use crate::time::Timestamp;
 
 /// Counts for one name of one breakdown.
@@ -13,18 +15,22 @@ pub(crate) struct Row {
     pub(crate) failures: u64,
     /// Probes and abandoned attempts (host rows only).
     pub(crate) probes: u64,
-    /// The latest disconnections (ms), newest first, for leak hints.
-    pub(super) recent_closes: [i64; 4],
+    /// Sessions opened with none closing normally, for leak hints.
+    pub(super) leak: LeakRun,
     /// Session times (ms) of this name's disconnections.
     pub(crate) times: SmallSketch,
 }
 
 impl Row {
-    pub(super) fn closed(&mut self, at: Option<Timestamp>, session_ms: u64) {
+    /// A disconnection line; `abnormal`: the session had logged a FATAL
+    /// that ended it (administrator, timeout, ...).
+    pub(super) fn closed(&mut self, at: Option<Timestamp>, session_ms: u64, abnormal: Option<EndCause>) {
         self.disconnections += 1;
         self.times.add(session_ms);
-        self.recent_closes.rotate_right(1);
-        self.recent_closes[0] = at.map_or(0, |t| t.ms);
+        match abnormal {
+            None => self.leak.closed(),
+            Some(cause) => self.leak.ended(cause, at),
+        }
     }
 }
 

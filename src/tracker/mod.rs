@@ -58,6 +58,7 @@ use crate::time::Timestamp;
 
 pub(crate) use access::Access;
 pub(crate) use counters::{Row, Totals};
+pub(crate) use peaks::{LEAK_SESSIONS, LEAK_SPAN_MS};
 pub(crate) use snapshot::*;
 
 use failures::{HostFailures, LastFailure};
@@ -83,6 +84,8 @@ pub(crate) struct Tracker {
     /// Pids of sessions from before the log whose abnormal end was counted
     /// (a few hundred at most, oldest first).
     ended_unseen: Vec<u32>,
+    /// Sessions known only from their disconnection: (start, end) ms.
+    spans: Vec<(i64, i64)>,
     next_id: u64,
     pub(crate) totals: Totals,
     pub(crate) access: Access,
@@ -133,6 +136,7 @@ impl Tracker {
             last_failure: None,
             pidless_recent: Vec::new(),
             ended_unseen: Vec::new(),
+            spans: Vec::new(),
             next_id: PSEUDO_IDS,
             totals: Totals::default(),
             access: Access::new(),

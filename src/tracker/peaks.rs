@@ -1,13 +1,11 @@
 //! Peaks and leaks: the peak bookkeeping of the whole log and of the
 //! history buckets, the timeline, and the leak hints.
 
-use std::collections::HashMap;
-
 use crate::args::Dimension;
+use crate::event::EndCause;
 use crate::intern::Sym;
 use crate::time::Timestamp;
 
-use super::session::State;
 use super::snapshot::{BucketRow, Leak, Timeline};
 use super::{APP, HOST, Tracker, USER};
 
@@ -35,46 +33,49 @@ impl Tracker {
         }
     }
 
-    /// Names (application, user, host) with at least 3 sessions open that
-    /// were opened over 3 bucket widths or more with (almost) none of that
-    /// name's sessions closing since.
+    /// Leak hints (see `LeakRun`) of applications, users and hosts: the
+    /// runs still open and the largest finished one of each name.
     pub(super) fn leaks(&self) -> Vec<Leak> {
-        let Some(now) = self.last else { return Vec::new() };
-        let min_span = self.history.width_ms() * 3;
         let mut out = Vec::new();
         for (dimension, d) in
             [(Dimension::Application, APP), (Dimension::User, USER), (Dimension::Host, HOST)]
         {
-            // Open sessions per name: how many, and since when.
-            let mut open: HashMap<Sym, (u64, Timestamp)> = HashMap::new();
-            for s in self.sessions.values() {
-                let sym = s.dims()[d].1;
-                if s.state != State::Active || !s.counted || s.replication || sym == Sym::OTHER {
+            for (i, row) in self.rows[d].iter().enumerate() {
+                let sym = Sym(i as u32);
+                if sym == Sym::OTHER || (sym == Sym::UNSET && d != APP) {
                     continue;
                 }
-                let Some(since) = s.since else { continue };
-                let e = open.entry(sym).or_insert((0, since));
-                e.0 += 1;
-                if since.ms < e.1.ms {
-                    e.1 = since;
-                }
-            }
-            for (sym, (n, since)) in open {
-                let span = now.ms - since.ms;
-                let row = &self.rows[d][sym.0 as usize];
-                let closed = row.recent_closes.iter().filter(|&&c| c >= since.ms).count() as u64;
-                if n >= 3 && span >= min_span && closed <= n / 10 {
+                let name = || self.names[d].name(sym).to_vec();
+                let run = &row.leak;
+                if run.qualifies() && let Some(since) = run.start {
                     out.push(Leak {
                         dimension,
-                        name: self.names[d].name(sym).to_vec(),
-                        open: n,
+                        name: name(),
+                        open: u64::from(run.open),
+                        opened: u64::from(run.opened),
                         since,
-                        per_minute: n as f64 / (span as f64 / 60_000.0),
+                        until: None,
+                        per_minute: per_minute(run.opened, since.ms, run.last_ms),
+                        ended_by: None,
+                    });
+                }
+                if let Some(p) = &run.past {
+                    out.push(Leak {
+                        dimension,
+                        name: name(),
+                        open: 0,
+                        opened: u64::from(p.opened),
+                        since: p.start,
+                        until: Some(p.end),
+                        per_minute: per_minute(p.opened, p.start.ms, p.last_ms),
+                        ended_by: Some(p.cause),
                     });
                 }
             }
         }
-        out.sort_by(|a, b| b.open.cmp(&a.open).then(a.name.cmp(&b.name)));
+        out.sort_by(|a, b| {
+            (b.open, b.opened).cmp(&(a.open, a.opened)).then(a.name.cmp(&b.name))
+        });
         out.truncate(10);
         out
     }
@@ -85,22 +86,23 @@ impl Tracker {
     pub(crate) fn timeline(&self) -> Timeline {
         let zone = self.first.or(self.last);
         let width = self.history.width_ms();
-        let rows = self
+        let sweep = self.span_sweep();
+        let rows: Vec<BucketRow> = self
             .history
             .buckets()
-            .filter_map(|(start, b)| {
+            .enumerate()
+            .filter_map(|(i, (start, b))| {
                 let start = zone?.with_ms(start);
-                let (peak, at) = b.peak();
-                let lower_bound = !self.clean_start
-                    && self.reset_at.is_none_or(|r| start.ms < r.ms)
-                    && self.totals.with_pid + self.totals.without_pid > 0;
-                let _ = at;
+                let peak = b.peak().0.max(sweep.per_bucket.get(i).copied().unwrap_or(0));
+                let lower_bound = self.lower_bound_at(start.ms);
                 Some(BucketRow {
                     start,
                     end: start.shifted(width),
                     connections: b.connections,
                     disconnections: b.disconnections,
                     failures: b.failures,
+                    ended: b.ended,
+                    before: b.before,
                     net: b.active as i64 - b.start_active as i64,
                     active: b.active,
                     peak,
@@ -108,6 +110,179 @@ impl Tracker {
                 })
             })
             .collect();
-        Timeline { width_ms: width, doubled: self.history.doubled, rows }
+        let ended_without_line = rows.iter().map(|r| r.ended).sum();
+        Timeline { width_ms: width, doubled: self.history.doubled, rows, ended_without_line }
+    }
+}
+
+/// At most this many sessions known only from their disconnection are
+/// kept for the peak they make among themselves (16 bytes each).
+pub(crate) const MAX_SPANS: usize = 262_144;
+
+/// The peak that sessions known only from their disconnection make among
+/// themselves: over the whole log (value, when) and per history bucket.
+pub(super) struct SpanPeaks {
+    pub(super) value: u64,
+    pub(super) at_ms: Option<i64>,
+    pub(super) per_bucket: Vec<u64>,
+}
+
+impl Tracker {
+    /// Sweeps the kept spans in time order: a session counts from its
+    /// start up to (not at) its end.
+    pub(super) fn span_sweep(&self) -> SpanPeaks {
+        let mut events: Vec<(i64, i32)> =
+            self.spans.iter().flat_map(|&(s, e)| [(s, 1), (e, -1)]).collect();
+        // Ends before starts at the same instant.
+        events.sort_unstable();
+        let width = self.history.width_ms();
+        let starts: Vec<i64> = self.history.buckets().map(|(s, _)| s).collect();
+        let mut per_bucket = vec![0u64; starts.len()];
+        let (mut cur, mut value, mut at_ms) = (0i64, 0u64, None);
+        // The bucket the sweep is in (the first one whose end is past it).
+        let mut bi = 0;
+        for (t, d) in events {
+            while bi < starts.len() && t >= starts[bi] + width {
+                bi += 1;
+                if let Some(p) = per_bucket.get_mut(bi) {
+                    // Open across its start.
+                    *p = (*p).max(cur.max(0) as u64);
+                }
+            }
+            cur += i64::from(d);
+            if d > 0 {
+                let n = cur.max(0) as u64;
+                if n > value {
+                    (value, at_ms) = (n, Some(t));
+                }
+                if bi < starts.len() && t >= starts[bi] {
+                    per_bucket[bi] = per_bucket[bi].max(n);
+                }
+            }
+        }
+        SpanPeaks { value, at_ms, per_bucket }
+    }
+
+    /// Whether the figures at `ms` are lower bounds: sessions from before
+    /// the log may have been open unseen (no start or restart seen before
+    /// `ms`), or the log has no connection lines at all (each session is
+    /// known from its end alone). The same rule for the summary's peak and
+    /// every history bucket.
+    pub(super) fn lower_bound_at(&self, ms: i64) -> bool {
+        let t = &self.totals;
+        let events = t.with_pid + t.without_pid > 0;
+        events
+            && ((!self.clean_start && self.reset_at.is_none_or(|r| ms < r.ms))
+                || self.no_connections())
+    }
+
+    /// log_connections off: sessions are known from their end alone. Said
+    /// only with evidence (a session that began inside the log ended
+    /// without any connection line), not of a log's first lines.
+    pub(super) fn no_connections(&self) -> bool {
+        let t = &self.totals;
+        t.unseen_starts > 0 && t.seen_received == 0 && t.seen_authorized == 0
+    }
+}
+
+/// Sessions opened per minute, from the first to the last opened.
+fn per_minute(opened: u32, first_ms: i64, last_ms: i64) -> f64 {
+    f64::from(opened) / ((last_ms - first_ms).max(1) as f64 / 60_000.0)
+}
+
+/// The leak rule: at least `LEAK_SESSIONS` sessions of one name opened
+/// over at least `LEAK_SPAN_MS` of log time, while none (at most one in
+/// ten) of that name's sessions closed normally. The run ends when a
+/// normal close breaks that, or when every session of it has ended
+/// abnormally (terminated by an administrator, a timeout, a restart): a
+/// run that qualified is then kept, with how it ended. It depends on the
+/// sessions alone, not on the history's buckets.
+pub(crate) const LEAK_SESSIONS: u32 = 3;
+pub(crate) const LEAK_SPAN_MS: i64 = 5_000;
+
+/// One name's current run (see `LEAK_SESSIONS`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LeakRun {
+    start: Option<Timestamp>,
+    last_ms: i64,
+    opened: u32,
+    closed: u32,
+    /// Sessions of the run still open.
+    open: u32,
+    /// The largest run that qualified and ended.
+    past: Option<Box<PastLeak>>,
+}
+
+#[derive(Clone, Debug)]
+struct PastLeak {
+    start: Timestamp,
+    last_ms: i64,
+    end: Timestamp,
+    opened: u32,
+    cause: EndCause,
+}
+
+impl LeakRun {
+    pub(super) fn qualifies(&self) -> bool {
+        self.opened >= LEAK_SESSIONS
+            && self.start.is_some_and(|s| self.last_ms - s.ms >= LEAK_SPAN_MS)
+    }
+
+    pub(super) fn opened(&mut self, at: Option<Timestamp>) {
+        let Some(at) = at else { return };
+        if self.opened == 0 {
+            self.start = Some(at);
+        }
+        self.opened += 1;
+        self.open += 1;
+        self.last_ms = self.last_ms.max(at.ms);
+    }
+
+    /// Takes back `opened` (the attempt failed right after authorization).
+    pub(super) fn unopened(&mut self) {
+        self.opened = self.opened.saturating_sub(1);
+        self.open = self.open.saturating_sub(1);
+        if self.opened == 0 {
+            self.reset();
+        }
+    }
+
+    /// A session of the name closed normally.
+    pub(super) fn closed(&mut self) {
+        self.closed += 1;
+        self.open = self.open.saturating_sub(1);
+        if self.closed * 10 > self.opened {
+            self.reset();
+        }
+    }
+
+    /// A session of the name ended abnormally; the run ends when none of
+    /// it is left open.
+    pub(super) fn ended(&mut self, cause: EndCause, at: Option<Timestamp>) {
+        self.open = self.open.saturating_sub(1);
+        if self.open > 0 {
+            return;
+        }
+        if self.qualifies()
+            && let (Some(start), Some(end)) = (self.start, at)
+            && self.past.as_ref().is_none_or(|p| p.opened <= self.opened)
+        {
+            let opened = self.opened;
+            self.past = Some(Box::new(PastLeak { start, last_ms: self.last_ms, end, opened, cause }));
+        }
+        self.reset();
+    }
+
+    /// Every session of the run ended at once (a restart, without pids).
+    pub(super) fn ended_all(&mut self, cause: EndCause, at: Option<Timestamp>) {
+        if self.open > 0 {
+            self.open = 1;
+            self.ended(cause, at);
+        }
+    }
+
+    fn reset(&mut self) {
+        let past = self.past.take();
+        *self = LeakRun { past, ..LeakRun::default() };
     }
 }

@@ -6,6 +6,7 @@ use crate::intern::Sym;
 use crate::time::Timestamp;
 
 use super::snapshot::{Change, Names, OpenSession};
+use super::peaks::MAX_SPANS;
 use super::{APP, DB, HOST, MAX_SESSIONS, PSEUDO_IDS, Tracker, USER};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -204,7 +205,7 @@ impl Tracker {
                             self.sketch.add(session_ms);
                             let now = self.now;
                             for (d, sym) in s.dims() {
-                                self.row(d, sym).closed(now, session_ms);
+                                self.row(d, sym).closed(now, session_ms, s.abnormal);
                             }
                             self.record(Change::Disconnect {
                                 time: self.now,
@@ -393,10 +394,12 @@ impl Tracker {
         }
         self.totals.connections += 1;
         self.totals.active += 1;
+        let now = self.now;
         for (d, sym) in s.dims() {
             let row = self.row(d, sym);
             row.connections += 1;
             row.active += 1;
+            row.leak.opened(now);
         }
         if let Some(b) = self.bucket() {
             b.connections += 1;
@@ -422,6 +425,7 @@ impl Tracker {
             let row = self.row(d, sym);
             row.connections -= 1;
             row.active -= 1;
+            row.leak.unopened();
         }
         if let Some(b) = self.bucket() {
             b.connections = b.connections.saturating_sub(1);
@@ -462,6 +466,15 @@ impl Tracker {
                 self.count_close(&s);
                 if s.abnormal.is_none() {
                     self.totals.abnormal[cause as usize] += 1;
+                }
+                if !s.replication {
+                    let (now, how) = (self.now, s.abnormal.unwrap_or(cause));
+                    for (d, sym) in s.dims() {
+                        self.row(d, sym).leak.ended(how, now);
+                    }
+                    if let Some(b) = self.bucket() {
+                        b.ended += 1;
+                    }
                 }
                 // The watch stream shows every session that ends, also
                 // those a restart or crash ended without a line.
@@ -537,16 +550,25 @@ impl Tracker {
         self.sketch.add(session_ms);
         let now = self.now;
         for (d, sym) in [(DB, db), (USER, user), (HOST, host)] {
-            self.row(d, sym).closed(now, session_ms);
+            self.row(d, sym).closed(now, session_ms, None);
         }
         if pid.is_some() {
             self.totals.unknown_start += 1;
+            if let Some(b) = self.bucket() {
+                b.before += 1;
+            }
             // It was open for `session_ms` before this line: count it in
             // the history (and so in the peak) over that span.
             if let Some(end) = self.now {
                 let start = end.shifted(-(session_ms.min(i64::MAX as u64) as i64));
                 let start = self.first.filter(|f| start.ms > f.ms).map(|_| start);
                 self.history.add_span(start.as_ref(), &end);
+                // Kept (a bounded number) for the peak they make among
+                // themselves (see `span_sweep`).
+                if self.spans.len() < MAX_SPANS {
+                    let from = start.or(self.first).map_or(end.ms, |t| t.ms);
+                    self.spans.push((from, end.ms));
+                }
             }
         } else {
             self.totals.active = self.totals.active.saturating_sub(1);
@@ -600,11 +622,17 @@ impl Tracker {
         }
         // Without pids: every session counted as open is gone.
         if self.totals.active > 0 {
+            let gone = self.totals.active;
+            if let Some(b) = self.bucket() {
+                b.ended += gone;
+            }
             self.totals.abnormal[EndCause::ServerRestart as usize] += self.totals.active;
             self.totals.active = 0;
+            let now = self.now;
             for rows in &mut self.rows {
                 for r in rows.iter_mut() {
                     r.active = 0;
+                    r.leak.ended_all(EndCause::ServerRestart, now);
                 }
             }
         }

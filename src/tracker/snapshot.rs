@@ -23,14 +23,21 @@ impl Dictionary<'_> {
     }
 }
 
-/// A name whose open sessions only grow (CLI.md section 4, leak hints).
+/// A name whose sessions piled up: opened with none closing normally (the
+/// rule is at `LEAK_SESSIONS`).
 #[derive(Clone, Debug)]
 pub(crate) struct Leak {
     pub(crate) dimension: Dimension,
     pub(crate) name: Vec<u8>,
+    /// Of them, still open at the end of the log.
     pub(crate) open: u64,
+    pub(crate) opened: u64,
     pub(crate) since: Timestamp,
+    /// When the last of them ended, if they all did.
+    pub(crate) until: Option<Timestamp>,
     pub(crate) per_minute: f64,
+    /// How the last of them ended; `None` while some are open.
+    pub(crate) ended_by: Option<EndCause>,
 }
 
 /// A session's or attempt's names, for the watch stream.
@@ -184,7 +191,8 @@ impl Tracker {
             .filter(|&(_, n)| n > 0)
             .collect();
         // The exact peak of what the log showed, or a history bucket's,
-        // which also counts sessions known only from their disconnection.
+        // which also counts sessions known only from their disconnection,
+        // or the peak those sessions make among themselves.
         let (mut peak, mut peak_at) = self.peak.get();
         for (_, b) in self.history.buckets() {
             let (v, at) = b.peak();
@@ -192,28 +200,21 @@ impl Tracker {
                 (peak, peak_at) = (v, at);
             }
         }
-        // Before the first restart, sessions from before the log may have
-        // been open without a line: the figures are then lower bounds.
-        let unseen = |at: Option<Timestamp>| {
-            !self.clean_start
-                && match (self.reset_at, at) {
-                    (None, _) => true,
-                    (Some(r), Some(a)) => a.ms < r.ms,
-                    (Some(_), None) => false,
-                }
-        };
-        // log_connections off: sessions are known from their end alone,
-        // so they are counted from their disconnections, and none is seen
-        // open (the figures are at least what the log shows).
-        // Said only with evidence (a session that began inside the log
-        // ended without any connection line), not of a log's first lines.
-        let no_connections = t.unseen_starts > 0 && t.seen_received == 0 && t.seen_authorized == 0;
+        let sweep = self.span_sweep();
+        if sweep.value > peak
+            && let Some(at) = sweep.at_ms
+        {
+            (peak, peak_at) = (sweep.value, self.first.or(self.last).map(|z| z.with_ms(at)));
+        }
+        let no_connections = self.no_connections();
         // log_disconnections off: sessions are never seen to end but by a
         // restart, so active and peak count sessions that had ended (the
         // note says whether a session was seen to end without its line).
         let no_disconnections = t.seen_authorized > 0 && t.seen_disconnections == 0;
-        let peak_lower_bound = self.totals.with_pid + self.totals.without_pid > 0
-            && (unseen(peak_at) || no_connections);
+        let peak_lower_bound = match peak_at {
+            Some(at) => self.lower_bound_at(at.ms),
+            None => self.lower_bound_at(i64::MIN),
+        };
         let active_lower_bound = self.totals.with_pid + self.totals.without_pid > 0
             && (self.reset_at.is_none() || no_connections);
         let sessions = (self.sketch.count > 0).then(|| SessionTimes {
@@ -419,6 +420,10 @@ pub(crate) struct BucketRow {
     pub(crate) connections: u64,
     pub(crate) disconnections: u64,
     pub(crate) failures: u64,
+    /// Sessions ended without a disconnection line (restart, crash).
+    pub(crate) ended: u64,
+    /// Disconnections of sessions that began before the log.
+    pub(crate) before: u64,
     /// Sessions open at the end minus at the start.
     pub(crate) net: i64,
     pub(crate) active: u64,
@@ -433,6 +438,8 @@ pub(crate) struct Timeline {
     /// How many times the width doubled to bound memory.
     pub(crate) doubled: u32,
     pub(crate) rows: Vec<BucketRow>,
+    /// Sessions ended without a disconnection line, in all buckets.
+    pub(crate) ended_without_line: u64,
 }
 
 /// Percentiles of a duration, in microseconds.
