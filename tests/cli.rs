@@ -33,5 +33,6 @@ mod notes;
 mod order;
 mod prefixes;
 mod properties;
+mod semantics;
 mod stream;
 mod threads;

@@ -203,7 +203,6 @@ struct Row {
     session_seconds: Percentiles,
 }
 
-
 #[derive(Serialize)]
 struct BruteJson {
     host: String,

@@ -24,7 +24,12 @@ pub(crate) struct Row {
 impl Row {
     /// A disconnection line; `abnormal`: the session had logged a FATAL
     /// that ended it (administrator, timeout, ...).
-    pub(super) fn closed(&mut self, at: Option<Timestamp>, session_ms: u64, abnormal: Option<EndCause>) {
+    pub(super) fn closed(
+        &mut self,
+        at: Option<Timestamp>,
+        session_ms: u64,
+        abnormal: Option<EndCause>,
+    ) {
         self.disconnections += 1;
         self.times.add(session_ms);
         match abnormal {

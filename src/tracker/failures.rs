@@ -79,11 +79,17 @@ impl Tracker {
         }
         detail.first = detail.first.or(now);
         detail.last = now.or(detail.last);
+        let raw = &raw[..raw.len().min(400)];
         if detail.samples.len() < SAMPLES && !raw.is_empty() {
-            detail.samples.push(String::from_utf8_lossy(&raw[..raw.len().min(400)]).into_owned());
+            detail.samples.push(String::from_utf8_lossy(raw).into_owned());
             if let Some(f) = self.last_failure.as_mut() {
                 f.sampled = true;
             }
+        } else if reason == Reason::Password {
+            // Kept until the DETAIL line that may move it to a reason with
+            // room for a sample (one buffer, reused).
+            self.last_failure_raw.clear();
+            self.last_failure_raw.extend_from_slice(raw);
         }
         if reason.is_guessing() {
             self.brute_force_count(&names);
@@ -147,7 +153,13 @@ impl Tracker {
         self.totals.failures[from as usize] -= 1;
         self.totals.failures[to as usize] += 1;
         let old = &mut self.failure_detail[from as usize];
-        let sample = if f.sampled { old.samples.pop() } else { None };
+        let sample = if f.sampled {
+            old.samples.pop()
+        } else {
+            (!self.last_failure_raw.is_empty())
+                .then(|| String::from_utf8_lossy(&self.last_failure_raw).into_owned())
+        };
+        self.last_failure_raw.clear();
         // The first and last time it had before this failure: exact when
         // this was its newest (it always is, the DETAIL follows at once).
         (old.first, old.last) = f.before;

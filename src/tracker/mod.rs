@@ -84,6 +84,9 @@ pub(crate) struct Tracker {
     /// Pids of sessions from before the log whose abnormal end was counted
     /// (a few hundred at most, oldest first).
     ended_unseen: Vec<u32>,
+    /// The line of the last password failure that was not kept as a
+    /// sample (see `amend`).
+    last_failure_raw: Vec<u8>,
     /// Sessions known only from their disconnection: (start, end) ms.
     spans: Vec<(i64, i64)>,
     next_id: u64,
@@ -136,6 +139,7 @@ impl Tracker {
             last_failure: None,
             pidless_recent: Vec::new(),
             ended_unseen: Vec::new(),
+            last_failure_raw: Vec::new(),
             spans: Vec::new(),
             next_id: PSEUDO_IDS,
             totals: Totals::default(),

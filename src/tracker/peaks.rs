@@ -47,7 +47,9 @@ impl Tracker {
                 }
                 let name = || self.names[d].name(sym).to_vec();
                 let run = &row.leak;
-                if run.qualifies() && let Some(since) = run.start {
+                if run.qualifies()
+                    && let Some(since) = run.start
+                {
                     out.push(Leak {
                         dimension,
                         name: name(),
@@ -73,9 +75,7 @@ impl Tracker {
                 }
             }
         }
-        out.sort_by(|a, b| {
-            (b.open, b.opened).cmp(&(a.open, a.opened)).then(a.name.cmp(&b.name))
-        });
+        out.sort_by(|a, b| (b.open, b.opened).cmp(&(a.open, a.opened)).then(a.name.cmp(&b.name)));
         out.truncate(10);
         out
     }
@@ -268,7 +268,8 @@ impl LeakRun {
             && self.past.as_ref().is_none_or(|p| p.opened <= self.opened)
         {
             let opened = self.opened;
-            self.past = Some(Box::new(PastLeak { start, last_ms: self.last_ms, end, opened, cause }));
+            self.past =
+                Some(Box::new(PastLeak { start, last_ms: self.last_ms, end, opened, cause }));
         }
         self.reset();
     }

@@ -5,8 +5,8 @@ use crate::event::{EndCause, Event, EventKind, Reason, ServerEvent};
 use crate::intern::Sym;
 use crate::time::Timestamp;
 
-use super::snapshot::{Change, Names, OpenSession};
 use super::peaks::MAX_SPANS;
+use super::snapshot::{Change, Names, OpenSession};
 use super::{APP, DB, HOST, MAX_SESSIONS, PSEUDO_IDS, Tracker, USER};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
