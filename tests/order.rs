@@ -72,6 +72,7 @@ fn figures(inputs: &[&str], stdin: Option<&[u8]>) -> (Value, Vec<Value>, String)
     s["input"] = Value::Null;
     let history = [&["--history", "--bucket", "10s", "--json"], inputs].concat();
     let (buckets, _) = ndjson(&history, stdin);
+    let buckets = buckets.into_iter().filter(|o| o["type"] == "bucket").collect();
     (s, buckets, stderr)
 }
 

@@ -9,8 +9,6 @@ use serde_json::Value;
 
 use crate::util::{fixture, read_fixture, run, summary};
 
-// `summary` runs `--json --top 0`: every row.
-
 const NAMES: &[&str] = &["v15", "v15-rotated", "v18", "v18-rotated"];
 
 fn expected(name: &str) -> Value {

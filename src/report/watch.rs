@@ -172,6 +172,8 @@ struct EventJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     after_authorization: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    amends: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     without_line: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     class: Option<&'static str>,
@@ -243,6 +245,8 @@ pub(crate) fn write_json<W: Write>(
                 reason: Some(reason.as_str()),
                 class: Some(reason.class().as_str()),
                 after_authorization: Some(after_authorization),
+                // Always false: an amendment is a `failure_amended` event.
+                amends: Some(false),
                 ..EventJson::default()
             },
             &names,

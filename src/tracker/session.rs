@@ -616,7 +616,10 @@ impl Tracker {
             // A log that begins with a start has no unseen sessions.
             self.clean_start = self.totals.events == 0;
         }
-        let open: Vec<Session> = self.sessions.drain().map(|(_, s)| s).collect();
+        let mut open: Vec<Session> = self.sessions.drain().map(|(_, s)| s).collect();
+        // In the order they began (the watch stream shows each one ended):
+        // the table's order is random.
+        open.sort_unstable_by_key(|s| (s.since.map_or(i64::MIN, |t| t.ms), s.id));
         for s in open {
             self.end_silently(s, EndCause::ServerRestart);
         }
