@@ -70,7 +70,7 @@ pub(crate) const FLAGS: &[Flag] = &[
         long: "brute-force",
         short: None,
         value: Some("N/WINDOW"),
-        doc: "flag hosts with N failures in WINDOW (10/1m)",
+        doc: "flag hosts with N guessing failures in WINDOW (10/1m)",
     },
     Flag {
         long: "since",
@@ -157,6 +157,17 @@ log_disconnections = on (postgresql.conf or ALTER SYSTEM).";
 
 const FOOTER: &str = "\
 Filters may be repeated (OR); different filters combine with AND.
+
+Failed attempts have a reason (password, no_such_role, password_expired,
+too_many_clients, no_hba_entry, startup_option ...) and a class (auth, hba,
+tls, limit, refused, server_state, startup). Probes (health checks, scans,
+TLS handshakes cut off, connections with nothing after connection
+received) are counted apart, not as failures. --brute-force counts only
+password guessing: wrong or unusable passwords, missing roles, client
+certificates, PAM, LDAP, RADIUS; not connection limits, missing databases
+or pg_hba.conf rejects. A leak hint is a name that opened 3 or more
+sessions over 5 seconds or more of log time while none of its sessions
+closed normally.
 
 Memory is bounded whatever the input: at most 100,000 open sessions are
 followed and 10,000 names kept per breakdown (the rest are counted as
