@@ -725,6 +725,7 @@ impl Pipeline {
     fn reset(&mut self, config: &Config) {
         self.generation.fetch_add(1, Ordering::Relaxed);
         self.tracker = Pipeline::tracker(config);
+        self.tracker.mark_reset();
         self.info.stats = Stats::default();
         self.info.untimed = 0;
         self.info.outside = 0;

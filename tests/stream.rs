@@ -305,6 +305,24 @@ fn sigusr1_reports_to_stderr_and_sighup_resets() {
 }
 
 #[test]
+fn after_sighup_the_report_says_why_figures_are_lower_bounds() {
+    let mut live = Live::fed("1", &["--color", "never"], "stderr-default.log");
+    live.signal("-HUP");
+    live.stderr_until(5, "statistics reset");
+    live.write(
+        b"2030-01-01 00:00:00.000 UTC [99999] LOG:  connection authorized: user=zed database=zdb\n",
+    );
+    thread::sleep(Duration::from_millis(300));
+    let (code, rest) = live.wait();
+    assert_eq!(code, 0);
+    let text = rest.join("\n");
+    // The log had a server start; the reset is why older sessions are
+    // unseen.
+    assert!(!text.contains("no server start"), "{text}");
+    assert!(text.contains("reset (SIGHUP) are not seen"), "{text}");
+}
+
+#[test]
 fn idle_input_uses_no_cpu() {
     for threads in THREADS {
         let mut live = Live::start(threads, &["--watch"]);

@@ -140,12 +140,12 @@ pub(crate) fn write_table<W: Write>(
         "total".style(p.header)
     )?;
     if rows.iter().any(|r| r.lower_bound) {
-        writeln!(
-            out,
-            "{}",
+        let why = if t.after_reset {
+            "≥: sessions open before the statistics were reset (SIGHUP) are not seen"
+        } else {
             "≥: sessions from before the log may have been open unseen (no server start in it yet)"
-                .style(p.dim)
-        )?;
+        };
+        writeln!(out, "{}", why.style(p.dim))?;
     }
     let ended: u64 = rows.iter().map(|r| r.ended).sum();
     let before: u64 = rows.iter().map(|r| r.before).sum();

@@ -300,17 +300,17 @@ fn write_notes<W: Write>(out: &mut W, r: &Report<'_>, p: &Palette) -> io::Result
     }
     // (Without connection lines, the no_connections note says why.)
     let lower = (s.active_lower_bound || s.peak_lower_bound) && !s.connections_from_disconnections;
+    let unseen = if s.after_reset {
+        "sessions open before the statistics were reset (SIGHUP) are not seen"
+    } else {
+        "sessions from before the log may have been open unseen (no server start in it)"
+    };
     if lower && (s.active_upper_bound || s.peak_upper_bound) {
-        notes.push(
-            "~: sessions from before the log may have been open unseen (no server start in it), \
-             and sessions never seen to end are counted as open"
-                .into(),
-        );
+        notes.push(format!(
+            "~: {unseen}, and sessions never seen to end are counted as open"
+        ));
     } else if lower {
-        notes.push(
-            "≥: sessions from before the log may have been open unseen (no server start in it)"
-                .into(),
-        );
+        notes.push(format!("≥: {unseen}"));
     }
     if s.unknown_start > 0 {
         notes.push(format!(

@@ -100,6 +100,8 @@ pub(crate) struct Tracker {
     /// log may have been open, unseen.
     reset_at: Option<Timestamp>,
     clean_start: bool,
+    /// See `mark_reset`.
+    after_reset: bool,
     /// The time of the event being applied.
     now: Option<Timestamp>,
     changes: Option<Vec<Change>>,
@@ -150,9 +152,17 @@ impl Tracker {
             brute_rule: (10, 60_000),
             reset_at: None,
             clean_start: false,
+            after_reset: false,
             now: None,
             changes: None,
         }
+    }
+
+    /// The statistics were reset (SIGHUP) before this tracker began: the
+    /// sessions open then are unseen, because of the reset, not because
+    /// the log lacks a server start.
+    pub(crate) fn mark_reset(&mut self) {
+        self.after_reset = true;
     }
 
     /// Starts recording a `Change` per event (for the watch stream).

@@ -111,7 +111,13 @@ impl Tracker {
             })
             .collect();
         let ended_without_line = rows.iter().map(|r| r.ended).sum();
-        Timeline { width_ms: width, doubled: self.history.doubled, rows, ended_without_line }
+        Timeline {
+            width_ms: width,
+            doubled: self.history.doubled,
+            rows,
+            ended_without_line,
+            after_reset: self.after_reset,
+        }
     }
 }
 

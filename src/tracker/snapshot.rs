@@ -262,6 +262,7 @@ impl Tracker {
             peak_upper_bound: no_disconnections,
             active_upper_bound: no_disconnections,
             connections_from_disconnections: no_connections,
+            after_reset: self.after_reset,
             sessions,
             breakdowns,
             unavailable,
@@ -440,6 +441,8 @@ pub(crate) struct Timeline {
     pub(crate) rows: Vec<BucketRow>,
     /// Sessions ended without a disconnection line, in all buckets.
     pub(crate) ended_without_line: u64,
+    /// The statistics were reset (SIGHUP).
+    pub(crate) after_reset: bool,
 }
 
 /// Percentiles of a duration, in microseconds.
@@ -525,6 +528,8 @@ pub(crate) struct Snapshot {
     /// No connection lines (log_connections off): `connections` and each
     /// row's are the disconnections.
     pub(crate) connections_from_disconnections: bool,
+    /// The statistics were reset (SIGHUP): lower bounds come from that.
+    pub(crate) after_reset: bool,
     pub(crate) sessions: Option<SessionTimes>,
     pub(crate) breakdowns: Vec<Breakdown>,
     pub(crate) unavailable: Vec<&'static str>,
