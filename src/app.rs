@@ -808,7 +808,10 @@ impl Pipeline {
                 let snapshot = self.snapshot(config);
                 report::history::write_table(out, &t.timeline(), &snapshot.leaks, palette)
             }
-            (Mode::Sessions, true) => report::sessions::write_json(out, &t.open_sessions()),
+            (Mode::Sessions, true) => {
+                let no_pid = (!t.has_pids()).then_some(t.totals.active);
+                report::sessions::write_json(out, &t.open_sessions(), no_pid)
+            }
             (Mode::Sessions, false) => {
                 let snapshot = self.snapshot(config);
                 report::sessions::write_table(
@@ -816,6 +819,7 @@ impl Pipeline {
                     &t.open_sessions(),
                     t.last,
                     snapshot.active_lower_bound,
+                    (!t.has_pids()).then_some(snapshot.active),
                     palette,
                 )
             }

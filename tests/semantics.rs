@@ -226,3 +226,16 @@ fn watch_shows_each_session_and_failure_once() {
         );
     }
 }
+
+#[test]
+fn sessions_without_pids_say_why_instead_of_none() {
+    let log = fixture("stderr-nopid.log");
+    let log = log.to_str().unwrap();
+    let text = run(&["--sessions", "--color", "never", log], None).expect(0).out();
+    assert!(text.contains("sessions cannot be listed: the log has no pid"), "{text}");
+    assert!(!text.contains("0 open session"), "{text}");
+    let objects = ndjson(&["--sessions", "--json", log]);
+    assert_eq!(objects.len(), 1, "{objects:?}");
+    assert_eq!(objects[0]["type"], "sessions_unavailable");
+    assert_eq!(objects[0]["active"], summary(&[log])["active"]);
+}

@@ -20,14 +20,29 @@ fn text(v: &Option<Vec<u8>>) -> String {
     v.as_deref().map_or_else(|| "?".to_string(), escape)
 }
 
+/// Why sessions cannot be listed: the log has no pid, so lines cannot be
+/// tied to one session; `active` is connections minus disconnections.
+pub(crate) const NO_PID: &str =
+    "sessions cannot be listed: the log has no pid (no %p or %c in log_line_prefix), so its lines cannot be tied to one session";
+
 pub(crate) fn write_table<W: Write>(
     out: &mut W,
     sessions: &[OpenSession],
     newest: Option<crate::time::Timestamp>,
     lower_bound: bool,
+    no_pid: Option<u64>,
     p: &Palette,
 ) -> io::Result<()> {
     let as_of = newest.map_or_else(String::new, |t| format!(" as of {t}"));
+    if let Some(active) = no_pid {
+        writeln!(out, "{} {NO_PID}", "pgconn sessions:".style(p.title))?;
+        return writeln!(
+            out,
+            "{}",
+            format!("{active} open by count (connections minus disconnections){as_of}")
+                .style(p.dim)
+        );
+    }
     writeln!(
         out,
         "{} {} open session(s){as_of}",
@@ -99,7 +114,24 @@ struct SessionJson {
     replication: bool,
 }
 
-pub(crate) fn write_json<W: Write>(out: &mut W, sessions: &[OpenSession]) -> io::Result<()> {
+#[derive(Serialize)]
+struct UnavailableJson {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    reason: &'static str,
+    active: u64,
+}
+
+pub(crate) fn write_json<W: Write>(
+    out: &mut W,
+    sessions: &[OpenSession],
+    no_pid: Option<u64>,
+) -> io::Result<()> {
+    if let Some(active) = no_pid {
+        let j = UnavailableJson { kind: "sessions_unavailable", reason: NO_PID, active };
+        serde_json::to_writer(&mut *out, &j).map_err(io::Error::from)?;
+        return out.write_all(b"\n");
+    }
     let lossy = |v: &Option<Vec<u8>>| v.as_deref().map(|b| String::from_utf8_lossy(b).into_owned());
     for s in sessions {
         let j = SessionJson {

@@ -165,6 +165,12 @@ impl Tracker {
         self.after_reset = true;
     }
 
+    /// Whether sessions can be followed one by one: the log has pids (or
+    /// has no events yet).
+    pub(crate) fn has_pids(&self) -> bool {
+        self.totals.with_pid > 0 || self.totals.without_pid == 0
+    }
+
     /// Starts recording a `Change` per event (for the watch stream).
     pub(crate) fn record_changes(&mut self) {
         self.changes.get_or_insert_with(Vec::new);
