@@ -88,6 +88,8 @@ pub(crate) enum KindOf<S> {
         user: S,
         db: S,
         host: S,
+        /// The record's backend type says walsender (csvlog 13+, jsonlog).
+        walsender: bool,
     },
     /// A message that, from a backend still starting up, means the attempt
     /// failed. `user`, `db` and `host` are what the message itself names.
@@ -163,8 +165,14 @@ impl<S: Copy> EventOf<S> {
             KindOf::Ready { total_us, fork_us, auth_us } => {
                 KindOf::Ready { total_us, fork_us, auth_us }
             }
-            KindOf::Disconnected { session_ms, user, db, host } => {
-                KindOf::Disconnected { session_ms, user: f(user), db: f(db), host: f(host) }
+            KindOf::Disconnected { session_ms, user, db, host, walsender } => {
+                KindOf::Disconnected {
+                    session_ms,
+                    user: f(user),
+                    db: f(db),
+                    host: f(host),
+                    walsender,
+                }
             }
             KindOf::Failure { reason, user, db, host } => KindOf::Failure {
                 reason,

@@ -239,3 +239,37 @@ fn sessions_without_pids_say_why_instead_of_none() {
     assert_eq!(objects[0]["type"], "sessions_unavailable");
     assert_eq!(objects[0]["active"], summary(&[log])["active"]);
 }
+
+/// The extended fixtures' two walsenders with their `replication
+/// connection authorized` lines taken out: known from their disconnection
+/// alone, as when they began before the log.
+fn without_walsender_starts(name: &str) -> Vec<u8> {
+    let text = String::from_utf8(read_fixture(name)).unwrap();
+    let mut out = String::new();
+    for line in text.split_inclusive('\n') {
+        if !line.contains("replication connection authorized") {
+            out.push_str(line);
+        }
+    }
+    out.into_bytes()
+}
+
+#[test]
+fn walsenders_known_from_their_end_are_replication_not_clients() {
+    for (name, logical_known) in
+        [("v15/extended.csv", true), ("v18/extended.json", true), ("v15/extended.log", false)]
+    {
+        let full = summary(&[fixture(name).to_str().unwrap()]);
+        let data = without_walsender_starts(name);
+        let cut = run(&["--json", "--top", "0"], Some(&data)).expect(0).json();
+        let r = &cut["replication"];
+        // The physical walsender's disconnection has an empty database=;
+        // the logical one's record says backend_type walsender.
+        assert_eq!(r["physical"], 1, "{name}: {r}");
+        assert_eq!(r["logical"], u64::from(logical_known), "{name}: {r}");
+        assert_eq!(r["began_before_log"], 1 + u64::from(logical_known), "{name}: {r}");
+        let extra = u64::from(!logical_known);
+        assert_eq!(n(&cut["disconnections"]), n(&full["disconnections"]) + extra, "{name}");
+        assert_eq!(cut["peak"]["active"], full["peak"]["active"], "{name}");
+    }
+}

@@ -272,6 +272,10 @@ impl CsvParser {
         match message::parse(kind, field(13)) {
             Parsed::Event(mut kind) => {
                 refine_with_detail(&mut kind, field(14));
+                // backend_type, from PostgreSQL 13 (24 fields and more).
+                if let EventKind::Disconnected { walsender, .. } = &mut kind {
+                    *walsender = ends.len() > 23 && field(23) == b"walsender";
+                }
                 emit(&Event { meta, kind, raw: record.trim_ascii_end() });
             }
             Parsed::Ignore => {}

@@ -14,7 +14,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
-use crate::event::{Event, Meta};
+use crate::event::{Event, EventKind, Meta};
 use crate::parse::Stats;
 use crate::parse::csv::refine_with_detail;
 use crate::parse::message::{self, Parsed};
@@ -38,6 +38,8 @@ struct Record<'a> {
     message: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "borrowed")]
     detail: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "borrowed")]
+    backend_type: Option<Cow<'a, str>>,
 }
 
 /// A string or null, borrowed from the line unless it holds escapes.
@@ -142,6 +144,9 @@ impl JsonParser {
         match message::parse(kind, message) {
             Parsed::Event(mut kind) => {
                 refine_with_detail(&mut kind, bytes(&r.detail).unwrap_or_default());
+                if let EventKind::Disconnected { walsender, .. } = &mut kind {
+                    *walsender = r.backend_type.as_deref() == Some("walsender");
+                }
                 emit(&Event { meta, kind, raw: line });
             }
             Parsed::Ignore => {}

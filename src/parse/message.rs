@@ -226,7 +226,7 @@ fn disconnection(msg: &[u8]) -> Parsed<'_> {
         Some(i) => &rest[..i],
         None => rest,
     };
-    Parsed::Event(EventKind::Disconnected { session_ms, user, db, host })
+    Parsed::Event(EventKind::Disconnected { session_ms, user, db, host, walsender: false })
 }
 
 /// The DETAIL of a password failure that names a finer reason (crypt.c,
@@ -692,7 +692,8 @@ mod tests {
                 session_ms: 5013,
                 user: b("app"),
                 db: b("prod"),
-                host: b("10.0.0.5")
+                host: b("10.0.0.5"),
+                walsender: false,
             }
         );
         let e = ev(

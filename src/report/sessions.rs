@@ -22,8 +22,7 @@ fn text(v: &Option<Vec<u8>>) -> String {
 
 /// Why sessions cannot be listed: the log has no pid, so lines cannot be
 /// tied to one session; `active` is connections minus disconnections.
-pub(crate) const NO_PID: &str =
-    "sessions cannot be listed: the log has no pid (no %p or %c in log_line_prefix), so its lines cannot be tied to one session";
+pub(crate) const NO_PID: &str = "sessions cannot be listed: the log has no pid (no %p or %c in log_line_prefix), so its lines cannot be tied to one session";
 
 pub(crate) fn write_table<W: Write>(
     out: &mut W,

@@ -306,9 +306,7 @@ fn write_notes<W: Write>(out: &mut W, r: &Report<'_>, p: &Palette) -> io::Result
         "sessions from before the log may have been open unseen (no server start in it)"
     };
     if lower && (s.active_upper_bound || s.peak_upper_bound) {
-        notes.push(format!(
-            "~: {unseen}, and sessions never seen to end are counted as open"
-        ));
+        notes.push(format!("~: {unseen}, and sessions never seen to end are counted as open"));
     } else if lower {
         notes.push(format!("≥: {unseen}"));
     }

@@ -83,8 +83,8 @@ impl Tracker {
                     }
                 }
             }
-            EventKind::Disconnected { session_ms, user, db, host } => {
-                self.unlinked_disconnection(None, session_ms, user, db, host);
+            EventKind::Disconnected { session_ms, user, db, host, walsender } => {
+                self.unlinked_disconnection(None, session_ms, user, db, host, walsender);
             }
             EventKind::Failure { reason, user, db, host } => {
                 let mut names = Names::attempt(

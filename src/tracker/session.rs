@@ -177,7 +177,7 @@ impl Tracker {
                     self.count_open(&session, meta.time);
                 }
             }
-            EventKind::Disconnected { session_ms, user, db, host } => {
+            EventKind::Disconnected { session_ms, user, db, host, walsender } => {
                 match self.sessions.remove(&pid) {
                     Some(s) if s.state == State::Active && s.replication => {
                         if s.counted {
@@ -223,7 +223,14 @@ impl Tracker {
                             // logged: it was a session after all.
                             debug_assert_eq!(s.state, State::Received);
                         }
-                        self.unlinked_disconnection(Some(pid), session_ms, user, db, host);
+                        self.unlinked_disconnection(
+                            Some(pid),
+                            session_ms,
+                            user,
+                            db,
+                            host,
+                            walsender,
+                        );
                     }
                 }
             }
@@ -507,22 +514,32 @@ impl Tracker {
         user: &[u8],
         db: &[u8],
         host: &[u8],
+        walsender: bool,
     ) {
         // `database=` empty: a physical walsender (a client backend always
-        // has a database). Its end is a replication session's, never a
+        // has a database); a logical one shows only in the record's
+        // backend type. Its end is a replication session's, never a
         // client's: not in the disconnections, session times or peak.
-        if db.is_empty() {
+        if db.is_empty() || walsender {
             let host_sym = self.intern(HOST, Some(host));
             let user_sym = self.intern(USER, Some(user));
             if self.matches(&Names::attempt(Sym::UNSET, user_sym, host_sym, None)) {
                 self.totals.matched += 1;
-                self.totals.replication_physical += 1;
                 if pid.is_none() && self.totals.replication_active > 0 {
-                    // Without pids: one of the walsenders counted open.
+                    // Without pids: one of the walsenders counted open (a
+                    // logical one was counted as such then).
                     self.totals.replication_active -= 1;
+                    if db.is_empty() {
+                        self.totals.replication_physical += 1;
+                    }
                 } else {
                     self.totals.replication_sessions += 1;
                     self.totals.replication_unseen_start += 1;
+                    if db.is_empty() {
+                        self.totals.replication_physical += 1;
+                    } else {
+                        self.totals.replication_logical += 1;
+                    }
                 }
             }
             return;
