@@ -238,3 +238,42 @@ fn a_name_that_only_opens_sessions_is_a_leak_hint() {
     // The user and host also close sessions (the good ones): no hint.
     assert!(leaks.iter().all(|l| l.dimension == Dimension::Application), "{leaks:?}");
 }
+
+#[test]
+fn a_lost_client_ends_its_session_once_however_many_lines() {
+    let s = track(
+        "\
+2025-03-01 10:00:00.000 UTC [10] LOG:  connection received: host=10.0.0.1 port=1
+2025-03-01 10:00:00.001 UTC [10] LOG:  connection authorized: user=a database=d
+2025-03-01 10:00:05.000 UTC [10] LOG:  could not receive data from client: Connection reset by peer
+2025-03-01 10:00:05.000 UTC [10] LOG:  unexpected EOF on client connection with an open transaction
+2025-03-01 10:00:05.001 UTC [10] LOG:  disconnection: session time: 0:00:05.001 user=a database=d host=10.0.0.1 port=1
+2025-03-01 10:00:06.000 UTC [20] LOG:  could not receive data from client: Connection reset by peer
+2025-03-01 10:00:06.000 UTC [20] LOG:  could not send data to client: Broken pipe
+2025-03-01 10:00:06.001 UTC [20] LOG:  disconnection: session time: 1:00:06.001 user=b database=d host=10.0.0.2 port=2
+",
+    );
+    // One each: the session seen to begin, and one from before the log.
+    assert_eq!(ends(&s, "client_lost"), 2);
+    assert_eq!((s.active, s.disconnections), (0, 2));
+}
+
+#[test]
+fn an_unknown_fatal_right_after_authorization_refuses_the_session() {
+    let s = track(
+        "\
+2025-03-01 10:00:00.000 UTC [10] LOG:  connection received: host=10.0.0.1 port=1
+2025-03-01 10:00:00.001 UTC [10] LOG:  connection authorized: user=a database=d
+2025-03-01 10:00:00.002 UTC [10] FATAL:  something pgconn has never seen
+2025-03-01 10:00:01.000 UTC [11] LOG:  connection received: host=10.0.0.1 port=2
+2025-03-01 10:00:01.001 UTC [11] LOG:  connection authorized: user=a database=d
+2025-03-01 10:01:00.000 UTC [11] FATAL:  something pgconn has never seen
+2025-03-01 10:01:00.001 UTC [11] LOG:  disconnection: session time: 0:00:59.001 user=a database=d host=10.0.0.1 port=2
+",
+    );
+    // The first never began (no disconnection follows such a FATAL); the
+    // second ended abnormally a minute in.
+    assert_eq!((s.connections, s.failures, s.disconnections, s.active), (1, 1, 1, 0));
+    assert_eq!(ends(&s, "other"), 1);
+    assert_eq!(s.peak, 1);
+}
