@@ -194,6 +194,7 @@ impl Tracker {
         Dictionary(&self.names)
     }
 
+    #[inline]
     fn intern(&mut self, d: usize, name: Option<&[u8]>) -> Sym {
         match name {
             Some(n) if !n.is_empty() => {

@@ -48,7 +48,7 @@ impl Tracker {
                 let name = || self.names[d].name(sym).to_vec();
                 let run = &row.leak;
                 if run.qualifies()
-                    && let Some(since) = run.start
+                    && let Some(since) = self.first.or(self.last).map(|z| z.with_ms(run.start_ms))
                 {
                     out.push(Leak {
                         dimension,
@@ -209,7 +209,9 @@ pub(crate) const LEAK_SPAN_MS: i64 = 5_000;
 /// One name's current run (see `LEAK_SESSIONS`).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct LeakRun {
-    start: Option<Timestamp>,
+    /// When the first of the run opened (ms; the run is empty while
+    /// `opened` is 0).
+    start_ms: i64,
     last_ms: i64,
     opened: u32,
     closed: u32,
@@ -230,18 +232,18 @@ struct PastLeak {
 
 impl LeakRun {
     pub(super) fn qualifies(&self) -> bool {
-        self.opened >= LEAK_SESSIONS
-            && self.start.is_some_and(|s| self.last_ms - s.ms >= LEAK_SPAN_MS)
+        self.opened >= LEAK_SESSIONS && self.last_ms - self.start_ms >= LEAK_SPAN_MS
     }
 
-    pub(super) fn opened(&mut self, at: Option<Timestamp>) {
-        let Some(at) = at else { return };
+    /// A session of the name opened at `at_ms` (log time).
+    #[inline]
+    pub(super) fn opened(&mut self, at_ms: i64) {
         if self.opened == 0 {
-            self.start = Some(at);
+            self.start_ms = at_ms;
         }
         self.opened += 1;
         self.open += 1;
-        self.last_ms = self.last_ms.max(at.ms);
+        self.last_ms = self.last_ms.max(at_ms);
     }
 
     /// Takes back `opened` (the attempt failed right after authorization).
@@ -270,10 +272,10 @@ impl LeakRun {
             return;
         }
         if self.qualifies()
-            && let (Some(start), Some(end)) = (self.start, at)
+            && let Some(end) = at
             && self.past.as_ref().is_none_or(|p| p.opened <= self.opened)
         {
-            let opened = self.opened;
+            let (start, opened) = (end.with_ms(self.start_ms), self.opened);
             self.past =
                 Some(Box::new(PastLeak { start, last_ms: self.last_ms, end, opened, cause }));
         }

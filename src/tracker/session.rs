@@ -401,12 +401,17 @@ impl Tracker {
         }
         self.totals.connections += 1;
         self.totals.active += 1;
-        let now = self.now;
+        let now = self.now.map(|t| t.ms);
         for (d, sym) in s.dims() {
             let row = self.row(d, sym);
             row.connections += 1;
             row.active += 1;
-            row.leak.opened(now);
+            // Leak hints are for applications, users and hosts.
+            if d != DB
+                && let Some(ms) = now
+            {
+                row.leak.opened(ms);
+            }
         }
         if let Some(b) = self.bucket() {
             b.connections += 1;
