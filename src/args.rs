@@ -70,7 +70,7 @@ pub(crate) const FLAGS: &[Flag] = &[
         long: "brute-force",
         short: None,
         value: Some("N/WINDOW"),
-        doc: "flag hosts with N password guesses in WINDOW (10/1m)",
+        doc: "flag hosts with N guesses in WINDOW (10/1m)",
     },
     Flag {
         long: "since",
