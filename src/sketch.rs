@@ -283,3 +283,67 @@ mod small_tests {
         }
     }
 }
+
+/// A timing check of the hot path, not a test of behaviour: run it with
+/// `cargo test --release --lib sketch::timing -- --ignored --nocapture`.
+#[cfg(test)]
+mod timing {
+    use super::*;
+    use std::time::Instant;
+
+    /// Session times (ms) roughly log-normal: median about 1 s, spread
+    /// from a millisecond to days (splitmix64, Box-Muller).
+    pub(super) fn session_times(n: usize, seed: u64) -> Vec<u64> {
+        let mut x = seed;
+        let mut next = move || {
+            x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        (0..n)
+            .map(|_| {
+                let u1 = ((next() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+                let u2 = (next() >> 11) as f64 / (1u64 << 53) as f64;
+                let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                (1000.0 * (2.0 * z).exp()) as u64
+            })
+            .collect()
+    }
+
+    /// 10M adds: each session time into 4 rows (database, user,
+    /// application, host) of 50 names each, as a disconnection does.
+    #[test]
+    #[ignore = "timing: run in release mode, by hand"]
+    fn small_sketch_add_timing() {
+        let values = session_times(1 << 20, 42);
+        let mut rows: Vec<SmallSketch> = vec![SmallSketch::default(); 200];
+        let adds = 10_000_000usize;
+        let start = Instant::now();
+        for n in 0..adds / 4 {
+            let v = values[n & ((1 << 20) - 1)];
+            let h = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+            for d in 0..4 {
+                let name = (h >> (8 * d)) as usize % 50;
+                rows[d * 50 + name].add(std::hint::black_box(v));
+            }
+        }
+        let took = start.elapsed();
+        let kept: u64 = rows.iter().map(SmallSketch::count).sum();
+        assert_eq!(kept, adds as u64);
+        eprintln!(
+            "SmallSketch::add: {adds} adds in {:.3} s, {:.2} ns each",
+            took.as_secs_f64(),
+            took.as_nanos() as f64 / adds as f64
+        );
+        let mut global = Sketch::new();
+        let start = Instant::now();
+        for n in 0..adds {
+            global.add(std::hint::black_box(values[n & ((1 << 20) - 1)]));
+        }
+        let took = start.elapsed();
+        assert_eq!(global.count, adds as u64);
+        eprintln!("Sketch::add: {:.2} ns each", took.as_nanos() as f64 / adds as f64);
+    }
+}
