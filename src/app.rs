@@ -1098,7 +1098,19 @@ pub fn run(config: &Config) -> Result<Outcome> {
         std::thread::spawn(move || read_inputs(inputs, send, pool_rx, counts));
         let (generation, buffers) = (pipeline.generation.clone(), pool_tx.clone());
         std::thread::spawn(move || {
-            parse_inputs(parsing, lines_rx, tx, buffers, batch_rx, generation)
+            // A bug that panics here must not leave the main thread waiting
+            // for batches that never come: it is told, and ends.
+            let done = tx.clone();
+            let parse = std::panic::AssertUnwindSafe(|| {
+                parse_inputs(parsing, lines_rx, tx, buffers, batch_rx, generation)
+            });
+            if std::panic::catch_unwind(parse).is_err() {
+                let e = Error::internal(
+                    "the parsing thread stopped on a bug in pgconn (the message above); the report covers what was parsed before",
+                );
+                let _ = done.send(Msg::Failed(e));
+                let _ = done.send(Msg::Done);
+            }
         });
     }
 

@@ -20,6 +20,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// A bug: what stopped, said plainly (the panic message is above it).
+    pub(crate) fn internal(msg: impl Into<String>) -> Error {
+        Error::io("internal error", io::Error::other(msg.into()))
+    }
+
     pub(crate) fn usage(msg: impl Into<String>) -> Error {
         Error::Usage(msg.into())
     }

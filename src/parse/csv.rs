@@ -246,10 +246,10 @@ impl CsvParser {
     where
         F: FnMut(&Event<'_>),
     {
-        if self.split(record).is_none() {
+        let Some(count) = self.split(record) else {
             stats.unmatched(record, false);
             return;
-        }
+        };
         let fields = &self.fields;
         let ends = &self.ends;
         let field = |i: usize| -> &[u8] { &fields[if i == 0 { 0 } else { ends[i - 1] }..ends[i]] };
@@ -274,7 +274,7 @@ impl CsvParser {
                 refine_with_detail(&mut kind, field(14));
                 // backend_type, from PostgreSQL 13 (24 fields and more).
                 if let EventKind::Disconnected { walsender, .. } = &mut kind {
-                    *walsender = ends.len() > 23 && field(23) == b"walsender";
+                    *walsender = count > 23 && field(23) == b"walsender";
                 }
                 emit(&Event { meta, kind, raw: record.trim_ascii_end() });
             }
