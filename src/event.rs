@@ -27,6 +27,10 @@ pub(crate) struct MetaOf<S> {
     pub(crate) user: Option<S>,
     pub(crate) db: Option<S>,
     pub(crate) host: Option<S>,
+    /// `%a` (or the record's application_name): names the application of
+    /// a session whose `connection authorized` line does not (before
+    /// PostgreSQL 12, or a client that set it later).
+    pub(crate) app: Option<S>,
 }
 
 pub(crate) type Meta<'a> = MetaOf<&'a [u8]>;
@@ -148,6 +152,7 @@ impl<S: Copy> EventOf<S> {
             user: m.user.map(&mut f),
             db: m.db.map(&mut f),
             host: m.host.map(&mut f),
+            app: m.app.map(&mut f),
         };
         let kind = match self.kind {
             KindOf::Received { host, port } => KindOf::Received { host: f(host), port },

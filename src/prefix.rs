@@ -103,12 +103,13 @@ enum Slot {
     Db,
     Host,
     Remote,
+    App,
     Skip,
 }
 
 /// The text of each field of a match, by `Slot`; empty where the prefix
 /// has no such field or the line no value for it.
-pub(crate) type Raw<'a> = [&'a [u8]; 8];
+pub(crate) type Raw<'a> = [&'a [u8]; 9];
 
 impl Slot {
     fn of(c: u8, group: Option<usize>) -> Slot {
@@ -121,6 +122,7 @@ impl Slot {
             (Some(_), b'd') => Slot::Db,
             (Some(_), b'h') => Slot::Host,
             (Some(_), b'r') => Slot::Remote,
+            (Some(_), b'a') => Slot::App,
             _ => Slot::Skip,
         }
     }
@@ -479,6 +481,7 @@ struct Groups {
     db: Option<usize>,
     host: Option<usize>,
     remote: Option<usize>,
+    app: Option<usize>,
 }
 
 impl Groups {
@@ -491,6 +494,7 @@ impl Groups {
             b'd' => &mut self.db,
             b'h' => &mut self.host,
             b'r' => &mut self.remote,
+            b'a' => &mut self.app,
             b'm' | b't' | b'n' if self.time.is_none() => {
                 self.count += 1;
                 let form = if c == b'n' { TimeForm::Epoch } else { TimeForm::Civil };
@@ -598,7 +602,7 @@ impl Prefix {
     /// Matches `text` and extracts the fields, or None when it does not
     /// match.
     pub(crate) fn parse<'a>(&self, text: &'a [u8], cache: &mut PrefixCache) -> Option<Meta<'a>> {
-        let mut raw: Raw<'a> = [&[]; 8];
+        let mut raw: Raw<'a> = [&[]; 9];
         if let Some(steps) = &self.fast
             && fast_match(steps, text, &mut raw)
         {
@@ -607,8 +611,8 @@ impl Prefix {
         let PrefixCache { time, caps, strict } = cache;
         let caps = self.captures(text, caps, strict)?;
         let g = &self.groups;
-        let slots = [g.time.map(|t| t.0), g.pid, g.session, g.user, g.db, g.host, g.remote];
-        let mut raw: Raw<'a> = [&[]; 8];
+        let slots = [g.time.map(|t| t.0), g.pid, g.session, g.user, g.db, g.host, g.remote, g.app];
+        let mut raw: Raw<'a> = [&[]; 9];
         for (field, group) in raw.iter_mut().zip(slots) {
             if let Some(span) = group.and_then(|g| caps.get_group(g)) {
                 *field = trim_spaces(&text[span.range()]);
@@ -691,6 +695,7 @@ impl Prefix {
             u32::from_str_radix(std::str::from_utf8(&s[dot + 1..]).ok()?, 16).ok()
         });
         meta.user = get(Slot::User).filter(|v| known(v));
+        meta.app = get(Slot::App).filter(|v| known(v));
         meta.db = get(Slot::Db).filter(|v| known(v));
         meta.host = get(Slot::Host).filter(|v| known(v)).or_else(|| {
             let r = get(Slot::Remote).filter(|v| known(v))?;
@@ -826,7 +831,7 @@ mod tests {
         for (p, text) in cases {
             let prefix = Prefix::compile(p).unwrap();
             let steps = prefix.fast.as_ref().unwrap_or_else(|| panic!("no fast path for {p}"));
-            assert!(fast_match(steps, text.as_bytes(), &mut [&[]; 8]), "{p} on {text}");
+            assert!(fast_match(steps, text.as_bytes(), &mut [&[]; 9]), "{p} on {text}");
             let fast = prefix.parse(text.as_bytes(), &mut prefix.create_cache()).unwrap();
             let mut slow = prefix.clone();
             slow.fast = None;
@@ -837,7 +842,7 @@ mod tests {
         assert!(Prefix::compile("%-10u|%p ").unwrap().fast.is_none());
         let p = Prefix::compile("%m [%p] %q%u@%d ").unwrap();
         let text = b"2025-03-01 10:00:00.123 UTC [7] app@sales db ";
-        assert!(!fast_match(p.fast.as_ref().unwrap(), text, &mut [&[]; 8]));
+        assert!(!fast_match(p.fast.as_ref().unwrap(), text, &mut [&[]; 9]));
         let m = p.parse(text, &mut p.create_cache()).unwrap();
         assert_eq!(m.db, Some(&b"sales db"[..]));
     }
@@ -852,7 +857,7 @@ mod tests {
         for (p, text) in cases {
             let prefix = Prefix::compile(p).unwrap();
             let line = format!("{text}LOG:  connection received: host=[local]");
-            let mut raw = [&[][..]; 8];
+            let mut raw = [&[][..]; 9];
             assert_eq!(prefix.head(line.as_bytes(), &mut raw), Some(text.len()), "{p}");
             let mut cache = prefix.create_cache();
             let head = prefix.meta(&raw, &mut cache);
@@ -863,7 +868,7 @@ mod tests {
         for p in ["%m [%p] %q%u@%d ", "%t [%p]: [%l-1] ", "%m %u@%d ", "%t:%r:%u@%d:[%p]:"] {
             let prefix = Prefix::compile(p).unwrap();
             let line = b"2025-03-01 10:00:00 UTC [1]: [2-1] LOG:  x";
-            assert_eq!(prefix.head(line, &mut [&[]; 8]), None, "{p}");
+            assert_eq!(prefix.head(line, &mut [&[]; 9]), None, "{p}");
         }
     }
 

@@ -268,6 +268,7 @@ impl CsvParser {
             user: Some(field(1)).filter(|v| non_empty(v)),
             db: Some(field(2)).filter(|v| non_empty(v)),
             host: Some(remote_host(field(4))).filter(|v| non_empty(v)),
+            app: Some(field(22)).filter(|v| non_empty(v)),
         };
         match message::parse(kind, field(13)) {
             Parsed::Event(mut kind) => {

@@ -40,6 +40,8 @@ struct Record<'a> {
     detail: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "borrowed")]
     backend_type: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "borrowed")]
+    application_name: Option<Cow<'a, str>>,
 }
 
 /// A string or null, borrowed from the line unless it holds escapes.
@@ -140,6 +142,7 @@ impl JsonParser {
             user: bytes(&r.user),
             db: bytes(&r.dbname),
             host: bytes(&r.remote_host),
+            app: bytes(&r.application_name),
         };
         match message::parse(kind, message) {
             Parsed::Event(mut kind) => {

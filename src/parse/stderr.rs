@@ -264,7 +264,7 @@ impl StderrParser {
             // counts is the message after the line's first severity word.
             // With a prefix of fixed fields, it is right where the prefix
             // ends: matched first, the search is not needed.
-            let mut raw: Raw = [&[]; 8];
+            let mut raw: Raw = [&[]; 9];
             let at_head =
                 self.head(line, &mut raw).and_then(|at| self.scanner.severity_at(line, at));
             let fixed = at_head.is_some();
@@ -455,7 +455,7 @@ mod tests {
         for file in files {
             let log = std::fs::read(&file).unwrap();
             for line in log.split(|&c| c == b'\n') {
-                let mut raw = [&[][..]; 8];
+                let mut raw = [&[][..]; 9];
                 let Some(at) = prefix.head(line, &mut raw) else { continue };
                 let Some(sev) = scanner.severity_at(line, at) else { continue };
                 heads += 1;

@@ -194,7 +194,12 @@ impl Tracker {
                             }
                         }
                     }
-                    Some(s) if s.state == State::Active => {
+                    Some(mut s) if s.state == State::Active => {
+                        if let Some(app) = meta.app
+                            && s.app == Sym::UNSET
+                        {
+                            self.name_app(&mut s, app);
+                        }
                         if s.counted {
                             self.totals.matched += 1;
                             self.count_close(&s);
@@ -261,6 +266,28 @@ impl Tracker {
             EventKind::OtherFatal { .. } => self.ended(pid, EndCause::Other, ev.raw),
             EventKind::Server(_) | EventKind::ChildCrashed { .. } => {}
         }
+    }
+
+    /// A session whose `connection authorized` line named no application
+    /// (before PostgreSQL 12 it never does) is named by `%a` on a later
+    /// line of its own (its disconnection): its counts move from the
+    /// unset application to that one. With filters, the session keeps the
+    /// filters' verdict of its authorization.
+    fn name_app(&mut self, s: &mut Session, app: &[u8]) {
+        let sym = self.intern(APP, Some(app));
+        if sym == Sym::UNSET || !self.filter.is_empty() {
+            return;
+        }
+        if s.counted && !s.replication {
+            let old = self.row(APP, Sym::UNSET);
+            old.connections = old.connections.saturating_sub(1);
+            old.active -= 1;
+            old.leak.unopened();
+            let new = self.row(APP, sym);
+            new.connections += 1;
+            new.active += 1;
+        }
+        s.app = sym;
     }
 
     /// A line that ends session `pid` abnormally. Before authorization it

@@ -277,3 +277,27 @@ fn an_unknown_fatal_right_after_authorization_refuses_the_session() {
     assert_eq!(ends(&s, "other"), 1);
     assert_eq!(s.peak, 1);
 }
+
+#[test]
+fn a_later_line_names_the_application_the_authorized_line_did_not() {
+    let mut parser = StderrParser::new(Some(Prefix::compile("%m [%p] %a ").unwrap()));
+    let mut tracker = Tracker::new(Filter::default(), std::time::Duration::from_secs(900));
+    let mut stats = Stats::default();
+    // PostgreSQL 11: no application_name in `connection authorized`.
+    let log = "\
+2025-03-01 10:00:00.000 UTC [10]  LOG:  connection received: host=[local]
+2025-03-01 10:00:00.001 UTC [10]  LOG:  connection authorized: user=a database=d
+2025-03-01 10:00:00.002 UTC [11]  LOG:  connection received: host=[local]
+2025-03-01 10:00:00.003 UTC [11]  LOG:  connection authorized: user=a database=d
+2025-03-01 10:00:01.000 UTC [10] web LOG:  disconnection: session time: 0:00:01.000 user=a database=d host=[local]
+";
+    parser.process(log.as_bytes(), &mut stats, |ev| tracker.apply(ev));
+    let s = tracker.snapshot(0, &Dimension::ALL);
+    let apps = &s.breakdowns[2].rows;
+    let row = |name: &[u8]| {
+        apps.iter().find(|r| r.name == name).map(|r| (r.row.connections, r.row.active))
+    };
+    assert_eq!(row(b"web"), Some((1, 0)), "{apps:?}");
+    // Still open, never named: the application is unset.
+    assert_eq!(row(b"(unset)"), Some((1, 1)), "{apps:?}");
+}
