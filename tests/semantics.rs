@@ -273,3 +273,36 @@ fn walsenders_known_from_their_end_are_replication_not_clients() {
         assert_eq!(cut["peak"]["active"], full["peak"]["active"], "{name}");
     }
 }
+
+#[test]
+fn before_12_the_disconnection_line_names_the_application() {
+    let log = String::from_utf8(read_fixture("semantics/v11.log")).unwrap();
+    // A PostgreSQL 11 log: `connection authorized` never names the
+    // application.
+    assert!(log.contains("connection authorized: user="));
+    assert!(!log.contains("application_name="));
+    let (got, want) = (summary(&[&path("v11")]), expected("v11"));
+    assert_eq!(want["app_from_prefix"], true);
+    let rows: Vec<(String, u64, i64)> = got["by_application"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().into(),
+                n(&r["connections"]),
+                r["active"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let want_rows = want["by_application"].as_object().unwrap();
+    assert_eq!(rows.len(), want_rows.len(), "{rows:?}");
+    for (name, connections, active) in rows {
+        let w = &want_rows[&name];
+        assert_eq!(
+            (connections, active),
+            (n(&w["connections"]), w["active"].as_i64().unwrap()),
+            "{name}"
+        );
+    }
+}
