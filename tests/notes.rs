@@ -109,6 +109,14 @@ fn log_connections_off_counts_connections_from_disconnections() {
     assert_eq!(v["connections"], full["disconnections"]);
     assert_eq!(v["connections_from_disconnections"], true);
     assert_eq!(v["active_lower_bound"], true);
+    // The sessions known from their disconnection alone make a peak, with
+    // its time: the real one less the sessions never seen to end (those
+    // the restart ended), and a lower bound.
+    let (peak, real) =
+        (v["peak"]["active"].as_u64().unwrap(), full["peak"]["active"].as_u64().unwrap());
+    assert!(peak > 0 && peak <= real, "{} vs {}", v["peak"], full["peak"]);
+    assert!(v["peak"]["at"].is_string(), "{}", v["peak"]);
+    assert_eq!(v["peak"]["lower_bound"], true);
     let db = v["by_database"].as_array().unwrap();
     assert!(db.iter().all(|r| r["connections"] == r["disconnections"]), "{db:?}");
     // A disconnection of a session from before the log is no evidence.
