@@ -129,6 +129,12 @@ pub(crate) const FLAGS: &[Flag] = &[
         value: Some("N"),
         doc: "parse and track on 1 or 2 threads (default: CPUs)",
     },
+    Flag {
+        long: "completions",
+        short: None,
+        value: Some("SHELL"),
+        doc: "print a completion script: bash, zsh or fish",
+    },
     Flag { long: "help", short: Some('h'), value: None, doc: "print this help" },
     Flag { long: "version", short: Some('V'), value: None, doc: "print the version" },
 ];
@@ -319,6 +325,7 @@ pub enum Parsed {
     Run(Box<Args>),
     Help,
     Version,
+    Completions(crate::completions::Shell),
 }
 
 fn parse_value<T: FromStr<Err = String>>(parser: &mut lexopt::Parser, flag: &str) -> Result<T> {
@@ -346,6 +353,9 @@ where
         match arg {
             Short('h') | Long("help") => return Ok(Parsed::Help),
             Short('V') | Long("version") => return Ok(Parsed::Version),
+            Long("completions") => {
+                return Ok(Parsed::Completions(parse_value(&mut parser, "completions")?));
+            }
             Short('p') | Long("prefix") => out.prefix = Some(parse_string(&mut parser, "prefix")?),
             Long("format") => out.format = parse_value(&mut parser, "format")?,
             Short('j') | Long("json") => out.json = true,

@@ -9,6 +9,7 @@ pub mod app;
 pub mod args;
 mod bytes;
 mod clock;
+pub mod completions;
 pub mod config;
 mod decompress;
 pub mod error;

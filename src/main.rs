@@ -4,7 +4,7 @@
 //! outcome to an exit status: 0 events found, 1 none, 2 error. A closed
 //! output pipe (`pgconn | head`) is not an error: it exits 0 quietly.
 
-use pgconn::{app, args, config, error};
+use pgconn::{app, args, completions, config, error};
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -17,6 +17,7 @@ fn main() -> ExitCode {
     let outcome = match parsed {
         args::Parsed::Help => special(&args::help()),
         args::Parsed::Version => special(&format!("pgconn {}\n", env!("CARGO_PKG_VERSION"))),
+        args::Parsed::Completions(shell) => special(&completions::script(shell)),
         args::Parsed::Run(a) => config::Config::new(*a).and_then(|c| app::run(&c)),
     };
     match outcome {

@@ -20,6 +20,7 @@ mod util;
 mod analysis;
 mod attack;
 mod behaviour;
+mod completions;
 mod compressed;
 mod dashboard;
 mod docs;
