@@ -164,16 +164,29 @@ fn window(config: &Config, newest: impl FnOnce() -> i64) -> Result<Window> {
     }
     let relative = [since, until].iter().any(|b| matches!(b, Some(TimeArg::Before(_))));
     let civil = [since, until].iter().any(|b| matches!(b, Some(TimeArg::Civil(_))));
-    if relative && civil {
+    let instant = [since, until].iter().any(|b| matches!(b, Some(TimeArg::Instant(_))));
+    if usize::from(relative) + usize::from(civil) + usize::from(instant) > 1 {
         return Err(Error::usage(
-            "--since and --until: use two dates or two durations, not one of each",
+            "--since and --until: use two dates or two durations, not one of each, and give \
+             a zone to both dates or to neither",
         ));
     }
-    if civil {
-        w.local = true;
-        w.since = since.map(|b| if let TimeArg::Civil(ms) = b { ms } else { unreachable!() });
-        w.until = until.map(|b| if let TimeArg::Civil(ms) = b { ms } else { unreachable!() });
-        return Ok(w);
+    let ordered = |w: Window| match (w.since, w.until) {
+        (Some(s), Some(u)) if s >= u => Err(Error::usage(format!(
+            "--since {} is not before --until {}: no time is between them",
+            since.map_or_else(String::new, |b| b.to_string()),
+            until.map_or_else(String::new, |b| b.to_string())
+        ))),
+        _ => Ok(w),
+    };
+    if civil || instant {
+        w.local = civil;
+        let ms = |b: Option<TimeArg>| match b {
+            Some(TimeArg::Civil(ms) | TimeArg::Instant(ms)) => Some(ms),
+            _ => None,
+        };
+        (w.since, w.until) = (ms(since), ms(until));
+        return ordered(w);
     }
     if config.inputs.contains(&Input::Stdin) {
         return Err(Error::usage(
@@ -189,7 +202,7 @@ fn window(config: &Config, newest: impl FnOnce() -> i64) -> Result<Window> {
     // "--until 1h": everything but the last hour.
     w.since = back(since);
     w.until = back(until);
-    Ok(w)
+    ordered(w)
 }
 
 /// What reading a FILE input before the run found.

@@ -462,6 +462,8 @@ fn parse_rate(s: &str) -> std::result::Result<(u64, std::time::Duration), String
 pub(crate) enum TimeArg {
     /// Milliseconds since the epoch of the log's local time.
     Civil(i64),
+    /// A time given with its zone or offset: an instant.
+    Instant(i64),
     Before(std::time::Duration),
 }
 
@@ -471,6 +473,7 @@ impl std::fmt::Display for TimeArg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TimeArg::Civil(ms) => write!(f, "'{}'", crate::time::format_civil(*ms)),
+            TimeArg::Instant(ms) => write!(f, "'{} UTC'", crate::time::format_civil(*ms)),
             TimeArg::Before(d) => {
                 let ms = d.as_millis();
                 match [(86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1000, "s")]
@@ -488,12 +491,22 @@ impl std::fmt::Display for TimeArg {
 impl FromStr for TimeArg {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        if let Ok(d) = crate::time::parse_duration(s) {
+        let s = s.trim();
+        // `2h ago` is `2h`: both count back from the newest line.
+        let back = s.strip_suffix("ago").map(str::trim_end).unwrap_or(s);
+        if let Ok(d) = crate::time::parse_duration(back) {
             return Ok(TimeArg::Before(d));
         }
-        crate::time::parse_civil(s).map(TimeArg::Civil).ok_or_else(|| {
-            format!("'{s}' is not YYYY-MM-DD[ HH:MM[:SS]] or a duration such as 30m")
-        })
+        if let Some(ms) = crate::time::parse_civil(s) {
+            return Ok(TimeArg::Civil(ms));
+        }
+        match crate::time::parse_zoned(s) {
+            Some(instant) => instant.map(TimeArg::Instant),
+            None => Err(format!(
+                "'{s}' is not YYYY-MM-DD[ HH:MM[:SS[.mmm]]][ ZONE], an RFC 3339 time, or a \
+                 duration such as 30m, 1h30m, 2h ago"
+            )),
+        }
     }
 }
 

@@ -464,11 +464,26 @@ pub(crate) fn parse_civil(s: &str) -> Option<i64> {
     let full: Vec<u8> = match b.len() {
         10 => [b, b" 00:00:00"].concat(),
         16 => [b, b":00"].concat(),
-        19 => b.to_vec(),
-        _ => return None,
+        _ => b.to_vec(),
     };
-    let t = Timestamp::parse(&full)?;
+    // With fractional seconds too (`.123`), but without a zone.
+    let t = Timestamp::parse(&full).filter(|t| t.zone_len == 0)?;
     Some(t.ms)
+}
+
+/// Parses a time with a zone as pgconn prints it (`2025-03-01 10:00:00
+/// UTC`, `2025-03-01 10:00:00.123+03`, RFC 3339 `2025-03-01T10:00:00.123
+/// +00:00` or `...Z`): the instant, in ms since the epoch. Err names a zone
+/// whose offset pgconn does not know.
+pub(crate) fn parse_zoned(s: &str) -> Option<Result<i64, String>> {
+    let t = Timestamp::parse_rfc3339(s.trim().as_bytes()).filter(|t| t.zone_len > 0)?;
+    Some(match t.unknown_zone() {
+        None => Ok(t.ms),
+        Some(z) => Err(format!(
+            "'{s}': pgconn does not know the offset of '{}' (give it as +HH:MM)",
+            String::from_utf8_lossy(z)
+        )),
+    })
 }
 
 /// `ms` of the log's local clock (as `parse_civil` returns) as
@@ -479,23 +494,33 @@ pub(crate) fn format_civil(ms: i64) -> String {
     format!("{y:04}-{mo:02}-{d:02} {:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
-/// Parses a duration: a number and a unit, `ms`, `s`, `m`, `h` or `d`
-/// (`500ms`, `1s`, `2.5m`, `1h`). A bare number is seconds.
+/// Parses a duration: numbers with units, `ms`, `s`, `m`, `h` or `d`
+/// (`500ms`, `1s`, `2.5m`, `1h`), one after another (`1h30m`, and what
+/// pgconn prints: `4m05s`, `2d04h`, `12.3s`). A bare number is seconds.
 pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 =
-        num.parse().map_err(|_| format!("'{s}' is not a duration such as 500ms, 10s, 5m, 1h"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "" | "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        "d" => n * 86_400.0,
-        _ => {
-            return Err(format!("'{s}': unknown unit '{unit}' (use ms, s, m, h or d)"));
-        }
-    };
+    let bad = || format!("'{s}' is not a duration such as 500ms, 10s, 5m, 1h, 1h30m");
+    let (mut rest, mut secs) = (s, 0.0);
+    while !rest.is_empty() {
+        let split = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let n: f64 = rest[..split].parse().map_err(|_| bad())?;
+        let after = &rest[split..];
+        let len = after.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after.len());
+        let unit = &after[..len];
+        secs += match unit {
+            "ms" => n / 1000.0,
+            "s" => n,
+            // A bare number: seconds, and alone.
+            "" if rest.len() == s.len() => n,
+            "m" => n * 60.0,
+            "h" => n * 3600.0,
+            "d" => n * 86_400.0,
+            "" => return Err(bad()),
+            _ => {
+                return Err(format!("'{s}': unknown unit '{unit}' (use ms, s, m, h or d)"));
+            }
+        };
+        rest = &after[len..];
+    }
     if !(secs > 0.0 && secs < 1e9) {
         return Err(format!("'{s}': the duration must be more than zero"));
     }
@@ -648,6 +673,28 @@ mod tests {
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("5x").unwrap_err().contains("unknown unit"));
         assert!(parse_duration("fast").is_err());
+        // Compound, and every form `human_ms` prints.
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        for ms in [850, 12_300, 245_000, 11_520_000, 187_200_000] {
+            let printed = human_ms(ms);
+            assert_eq!(parse_duration(&printed), Ok(Duration::from_millis(ms)), "{printed}");
+        }
+        assert!(parse_duration("1h30").is_err(), "a bare number only alone");
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn times_as_pgconn_prints_them() {
+        let civil = parse_civil("2025-03-01 10:00:00").unwrap();
+        assert_eq!(parse_civil("2025-03-01 10:00:00.500"), Some(civil + 500));
+        assert_eq!(parse_civil("2025-03-01 10:00:00 UTC"), None, "a zone makes it an instant");
+        let utc = |s: &str| parse_zoned(s).unwrap().unwrap();
+        assert_eq!(utc("2025-03-01 10:00:00 UTC"), civil);
+        assert_eq!(utc("2025-03-01T10:00:00.000+00:00"), civil);
+        assert_eq!(utc("2025-03-01T10:00:00Z"), civil);
+        assert_eq!(utc("2025-03-01 13:00:00+03"), civil);
+        assert!(parse_zoned("2025-03-01 10:00:00 SST").unwrap().is_err());
+        assert!(parse_zoned("2025-03-01 10:00:00").is_none());
     }
 
     #[test]

@@ -319,3 +319,37 @@ fn a_translated_log_is_called_so() {
         assert!(r.stderr.contains("lc_messages = 'C'"), "{file}: {}", r.stderr);
     }
 }
+
+#[test]
+fn since_and_until_take_every_time_form_pgconn_prints() {
+    let log = crate::util::fixture("stderr-default.log");
+    let log = log.to_str().unwrap();
+    let count = |args: &[&str]| -> u64 {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        all.push(log);
+        run(&all, None).expect(0).json()["connections"].as_u64().unwrap()
+    };
+    // The same instant, as the text report, JSON and the log write it.
+    let civil = count(&["--since", "2026-11-27 13:32:46"]);
+    for form in [
+        "2026-11-27 13:32:46 UTC",
+        "2026-11-27T13:32:46+00:00",
+        "2026-11-27T13:32:46Z",
+        "2026-11-27 15:32:46+02",
+    ] {
+        assert_eq!(count(&["--since", form]), civil, "{form}");
+    }
+    assert!(count(&["--since", "2026-11-27 13:32:46.500"]) < civil);
+    // Durations as --help promises them, and compound.
+    assert_eq!(count(&["--since", "2h ago"]), count(&["--since", "2h"]));
+    assert_eq!(count(&["--since", "1h30m"]), 72);
+    // Since after until: nothing between them, a usage error.
+    let r =
+        run(&["--since", "2026-11-27 13:33", "--until", "2026-11-27 13:32", log], None).expect(2);
+    assert!(r.stderr.contains("is not before --until"), "{}", r.stderr);
+    let r = run(&["--since", "1m", "--until", "1h", log], None).expect(2);
+    assert!(r.stderr.contains("is not before --until"), "{}", r.stderr);
+    let r = run(&["--since", "2026-11-27 13:32:46 SST", log], None).expect(2);
+    assert!(r.stderr.contains("does not know the offset of 'SST'"), "{}", r.stderr);
+}
