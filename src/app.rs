@@ -690,6 +690,8 @@ fn parse_inputs(
 /// The tracking side of a run, and what the report needs of the parsing
 /// side as of the last batch tracked.
 pub(crate) struct Pipeline {
+    /// Reports written so far (`report` in JSON, the header of text ones).
+    reports: std::cell::Cell<u64>,
     tracker: Tracker,
     info: ParseInfo,
     counts: Arc<ReadCounts>,
@@ -704,6 +706,7 @@ pub(crate) struct Pipeline {
 impl Pipeline {
     pub(crate) fn new(config: &Config) -> Pipeline {
         Pipeline {
+            reports: std::cell::Cell::new(0),
             tracker: Pipeline::tracker(config),
             info: ParseInfo::default(),
             counts: Arc::default(),
@@ -786,8 +789,44 @@ impl Pipeline {
         }
     }
 
-    /// The whole report (table or JSON) as of now.
+    /// The whole report (table or JSON) as of now, not the last one.
     fn write_report<W: Write>(
+        &self,
+        config: &Config,
+        out: &mut W,
+        palette: &Palette,
+    ) -> io::Result<()> {
+        self.write_numbered(config, out, palette, false)
+    }
+
+    /// A report, numbered: its JSON objects (summary, history, failures)
+    /// carry `report` (from 1), `final` and `generated_at`; with
+    /// `--every`, a text report starts with a line that says the same.
+    fn write_numbered<W: Write>(
+        &self,
+        config: &Config,
+        out: &mut W,
+        palette: &Palette,
+        last: bool,
+    ) -> io::Result<()> {
+        let n = self.reports.get() + 1;
+        self.reports.set(n);
+        let stamp = report::Stamp { report: n, last, generated_at: report::wall_clock_now() };
+        if config.json {
+            if matches!(config.mode, Mode::Summary | Mode::History | Mode::Failures) {
+                let mut buf = Vec::new();
+                self.write_table_or_json(config, &mut buf, palette)?;
+                return out.write_all(&stamp.stamp_json(&buf));
+            }
+            return self.write_table_or_json(config, out, palette);
+        }
+        if config.every.is_some() && !config.dashboard {
+            writeln!(out, "{}", owo_colors::OwoColorize::style(&stamp.header(), palette.dim))?;
+        }
+        self.write_table_or_json(config, out, palette)
+    }
+
+    fn write_table_or_json<W: Write>(
         &self,
         config: &Config,
         out: &mut W,
@@ -1275,11 +1314,11 @@ fn finish<W: Write>(
             s.active
         );
     } else if config.json {
-        pipeline.write_report(config, out, palette)?;
+        pipeline.write_numbered(config, out, palette, true)?;
     } else {
         let mut text = Vec::new();
         if found {
-            pipeline.write_report(config, &mut text, palette)?;
+            pipeline.write_numbered(config, &mut text, palette, true)?;
         }
         live.finish(out, &text)?;
     }

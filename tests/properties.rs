@@ -92,7 +92,20 @@ fn report(mode: &[&str], inputs: &[&[u8]], sizes: Option<&[usize]>) -> String {
         readers.iter_mut().map(|r| &mut **r as &mut dyn Read).collect();
     let mut out = Vec::new();
     pgconn::app::run_in_process(&config, &mut refs, &mut out).unwrap();
-    String::from_utf8(out).unwrap()
+    without_wall_clock(&String::from_utf8(out).unwrap())
+}
+
+/// The report less its `generated_at` (the wall clock of the run).
+fn without_wall_clock(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("\"generated_at\":\"") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 16..];
+        rest = after.find('"').map_or("", |e| &after[e + 1..]);
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Chunk sizes: mostly small (the boundaries fall everywhere), some large.

@@ -323,6 +323,41 @@ fn after_sighup_the_report_says_why_figures_are_lower_bounds() {
 }
 
 #[test]
+fn every_report_says_which_it_is() {
+    for (mode, kind) in [(&[][..], "summary"), (&["--history"][..], "bucket")] {
+        let args = [&["--every", "1s", "--json"][..], mode].concat();
+        let live = Live::fed("2", &args, "stderr-default.log");
+        let mut seen = live.until(8, |l| l.contains("\"report\":2,"));
+        let (code, rest) = live.wait();
+        assert_eq!(code, 0);
+        seen.extend(rest);
+        let objects: Vec<Value> = seen.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let of_kind: Vec<&Value> = objects.iter().filter(|o| o["type"] == kind).collect();
+        let numbers: Vec<u64> = of_kind.iter().map(|o| o["report"].as_u64().unwrap()).collect();
+        // From 1, in order, each report's objects together; the last only
+        // is final; every object has the wall clock.
+        assert_eq!(numbers[0], 1, "{numbers:?}");
+        assert!(numbers.windows(2).all(|w| w[1] == w[0] || w[1] == w[0] + 1), "{numbers:?}");
+        let last = *numbers.last().unwrap();
+        assert!(last >= 3, "{numbers:?}");
+        for o in &objects {
+            assert_eq!(o["final"], o["report"] == last, "{o}");
+            let at = o["generated_at"].as_str().unwrap();
+            assert!(at.len() == 24 && at.ends_with('Z') && &at[10..11] == "T", "{at}");
+        }
+    }
+    // Text reports with --every: a line before each says the same.
+    let live = Live::fed("2", &["--every", "1s", "--color", "never"], "stderr-default.log");
+    live.until(8, |l| l.starts_with("--- report 2,"));
+    let (code, rest) = live.wait();
+    assert_eq!(code, 0);
+    assert!(
+        rest.iter().any(|l| l.starts_with("--- report ") && l.contains(", final, generated at ")),
+        "{rest:?}"
+    );
+}
+
+#[test]
 fn idle_input_uses_no_cpu() {
     for threads in THREADS {
         let mut live = Live::start(threads, &["--watch"]);

@@ -219,3 +219,78 @@ mod tests {
         assert_eq!(truncate("a very long name", 8), "a very …");
     }
 }
+
+/// Which report this is, for pipelines that read several (`--every`):
+/// its number from 1, whether it is the last, and when it was written.
+pub(crate) struct Stamp {
+    pub(crate) report: u64,
+    pub(crate) last: bool,
+    pub(crate) generated_at: String,
+}
+
+impl Stamp {
+    /// The line above a text report with `--every`.
+    pub(crate) fn header(&self) -> String {
+        let last = if self.last { ", final" } else { "" };
+        format!("--- report {}{last}, generated at {} ---", self.report, self.generated_at)
+    }
+
+    /// `json` (one object per line) with `"report":N,"final":B,
+    /// "generated_at":T` after each object's `"type"`.
+    pub(crate) fn stamp_json(&self, json: &[u8]) -> Vec<u8> {
+        let fields = format!(
+            ",\"report\":{},\"final\":{},\"generated_at\":\"{}\"",
+            self.report, self.last, self.generated_at
+        );
+        let mut out = Vec::with_capacity(json.len() + 80);
+        for line in json.split_inclusive(|&c| c == b'\n') {
+            // `{"type":"NAME"` then the rest: the name holds no quote.
+            let head = line
+                .strip_prefix(b"{\"type\":\"")
+                .and_then(|rest| memchr::memchr(b'"', rest))
+                .map(|end| 9 + end + 1);
+            match head {
+                Some(at) => {
+                    out.extend_from_slice(&line[..at]);
+                    out.extend_from_slice(fields.as_bytes());
+                    out.extend_from_slice(&line[at..]);
+                }
+                None => out.extend_from_slice(line),
+            }
+        }
+        out
+    }
+}
+
+/// The wall clock, RFC 3339 in UTC to the millisecond; `SOURCE_DATE_EPOCH`
+/// (seconds), when set, instead: the reproducible-builds convention, for
+/// output that must compare equal across runs.
+pub(crate) fn wall_clock_now() -> String {
+    let fixed = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.trim().parse::<i64>().ok());
+    let ms = fixed.map(|s| s.saturating_mul(1000)).unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+    });
+    let civil = crate::time::format_civil(ms).replace(' ', "T");
+    format!("{civil}.{:03}Z", ms.rem_euclid(1000))
+}
+
+#[cfg(test)]
+mod stamp_tests {
+    use super::*;
+
+    #[test]
+    fn json_objects_get_the_stamp_after_their_type() {
+        let s = Stamp { report: 2, last: true, generated_at: "2026-12-07T05:00:00.000Z".into() };
+        let out = s.stamp_json(b"{\"type\":\"bucket\",\"a\":1}\n{\"type\":\"leak\"}\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"type\":\"bucket\",\"report\":2,\"final\":true,\"generated_at\":\"2026-12-07T05:00:00.000Z\",\"a\":1}\n\
+             {\"type\":\"leak\",\"report\":2,\"final\":true,\"generated_at\":\"2026-12-07T05:00:00.000Z\"}\n"
+        );
+        assert!(s.header().contains("report 2, final"));
+        let now = wall_clock_now();
+        assert_eq!((now.len(), &now[10..11], &now[23..]), (24, "T", "Z"), "{now}");
+    }
+}

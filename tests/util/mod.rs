@@ -15,6 +15,8 @@ pub fn read_fixture(name: &str) -> Vec<u8> {
 
 pub fn command() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgconn"));
+    // A fixed `generated_at`: runs of the same input compare equal.
+    cmd.env("SOURCE_DATE_EPOCH", "1800000000");
     for (key, _) in std::env::vars_os() {
         let k = key.to_string_lossy();
         if k.starts_with("PGCONN_") || k == "NO_COLOR" || k == "TERM" || k == "TZ" || k == "COLUMNS"
