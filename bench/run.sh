@@ -31,7 +31,7 @@ BADGER_MB=${PGCONN_BENCH_BADGER_MB:-all}
 [[ $BADGER_MB == all || $BADGER_MB =~ ^[0-9]+$ ]] || die "PGCONN_BENCH_BADGER_MB: 'all' or a number of MB"
 FILES=(light.log mixed.log heavy.log mixed.csv mixed.json)
 PATTERN='connection authorized|disconnection:'
-# Events (CLI.md section 3) as lines: every connection message pgconn tracks. Failed attempts are
+# Events as lines: every connection message pgconn tracks. Failed attempts are
 # left out (a FATAL line is not always one); heavy.log, where events/s are measured, has none.
 EVENTS='connection received|connection authenticated|connection authorized|connection ready|disconnection:'
 START_TIME=$SECONDS
@@ -187,7 +187,7 @@ for name, size, conn, path in (l.rstrip("\n").split("\t") for l in open(sys.argv
     conn = int(conn)
     res = json.load(open(path))["results"]
     print(f"heavy.log: {events:,} events (connection received, authenticated, authorized, ready and "
-          f"disconnection lines: CLI.md section 3),\n  of which {conn:,} connection authorized + "
+          f"disconnection lines),\n  of which {conn:,} connection authorized + "
           f"disconnection (the rg -c pattern)")
     for r in res:
         if r["command"].startswith("pgconn"):

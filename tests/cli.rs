@@ -6,7 +6,7 @@
 //! `compressed` reads gzip, bzip2, xz and zstd, whole and damaged;
 //! `live` runs the workload on a fresh server when one is installed;
 //! `stream` drives pgconn through a pipe that stays open; `docs` keeps
-//! the man page and README honest. Hostile input (CLI.md §8): `faults`
+//! the man page and README honest. Hostile input: `faults`
 //! (malformed structure, I/O faults), `properties` (chunking invariance),
 //! `attack` (memory bounds under floods of names and sessions),
 //! `hostile` (names with escapes from a real server). `envelopes`: the

@@ -1,4 +1,4 @@
-//! Malformed structure and I/O faults (CLI.md §8): each is read, counted
+//! Malformed structure and I/O faults: each is read, counted
 //! and reported; nothing panics (util::run_with checks stderr for it).
 
 use std::fs::{File, OpenOptions};

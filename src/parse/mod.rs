@@ -33,7 +33,7 @@ use crate::parse::spool::Spool;
 use crate::prefix::Prefix;
 use crate::scan::Scanner;
 
-/// An input format (CLI.md section 2).
+/// An input format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Format {
     Stderr,

@@ -1,6 +1,6 @@
 //! The session model: events in, counters and open sessions out.
 //!
-//! Sessions are keyed by backend pid (CLI.md section 3). A pid goes
+//! Sessions are keyed by backend pid. A pid goes
 //! `received -> active -> gone`:
 //!
 //! - `connection received` opens an *attempt*; with nothing after it (a
