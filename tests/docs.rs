@@ -44,3 +44,24 @@ fn readme_names_the_test_command_and_settings() {
         }
     }
 }
+
+#[test]
+fn readme_code_fences_are_balanced() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let fences = readme.lines().filter(|l| l.trim_start().starts_with("```")).count();
+    assert_eq!(fences % 2, 0, "README.md has an unclosed code fence");
+}
+
+#[test]
+fn the_man_page_renders_without_warnings() {
+    let page = concat!(env!("CARGO_MANIFEST_DIR"), "/man/pgconn.1");
+    let Ok(out) = std::process::Command::new("groff").args(["-man", "-ww", "-z", page]).output()
+    else {
+        assert!(std::env::var_os("PGCONN_REQUIRE_SHELLS").is_none(), "groff is required");
+        eprintln!("SKIPPED man page rendering test: groff not installed");
+        return;
+    };
+    assert!(out.status.success(), "groff failed");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "groff warnings");
+}

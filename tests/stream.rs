@@ -379,3 +379,38 @@ fn idle_input_uses_no_cpu() {
         assert_eq!(code, 0);
     }
 }
+
+#[test]
+fn watch_text_quotes_names_with_spaces_so_lines_split_cleanly() {
+    let path = fixture("stderr-default.log");
+    let out = run(&["--watch", "--color", "never", path.to_str().unwrap()], None).expect(0).out();
+    assert!(out.contains("alice@\"sales db\"  app=billing"), "{out}");
+    assert!(out.contains("app=\"my app\""), "{out}");
+    // Split as a shell would (double quotes group): a connect line is
+    // date, time, zone, [+], user@database, app=, host=, pid=.
+    let split = |line: &str| -> Vec<String> {
+        let (mut words, mut word, mut quoted) = (Vec::new(), String::new(), false);
+        for c in line.chars() {
+            match c {
+                '"' => quoted = !quoted,
+                ' ' if !quoted => {
+                    if !word.is_empty() {
+                        words.push(std::mem::take(&mut word));
+                    }
+                }
+                c => word.push(c),
+            }
+        }
+        if !word.is_empty() {
+            words.push(word);
+        }
+        words
+    };
+    let connects: Vec<&str> = out.lines().filter(|l| l.contains(" [+] ")).collect();
+    assert!(connects.len() > 50);
+    for line in connects {
+        let words = split(line);
+        assert_eq!(words.len(), 8, "{line}: {words:?}");
+        assert!(words[5].starts_with("app=") && words[6].starts_with("host="), "{words:?}");
+    }
+}

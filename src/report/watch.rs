@@ -17,10 +17,12 @@
 //! One object per event: `{"type":"connect"|"disconnect"|"failure"|"server",
 //! "time":…,"pid":…,"user":…,"database":…,"application":…,"host":…,
 //! "port":…,"session_seconds":…,"reason":…,"message":…}` plus
-//! `"replication"` (connect), `"cause"` (disconnect: how it ended
-//! abnormally, or null), `"after_authorization"` and `"amends"` (failure:
-//! true when it corrects the reason of the failure just before), and
-//! `"event"`, `"sessions_ended"` (server). Unknown values are null.
+//! `"replication"` (connect), `"cause"` and `"without_line"` (disconnect:
+//! how it ended abnormally, or null; ended by a restart without a line),
+//! `"class"` and `"after_authorization"` (failure; `"amends"` is always
+//! false: a DETAIL read later is a `failure_amended` event), `"probe"`
+//! (probe), and `"event"`, `"sessions_ended"` (server). Unknown values are
+//! null. Names with a space or a quote are quoted in the text lines.
 
 use std::io::{self, Write};
 
@@ -38,12 +40,21 @@ fn when(t: Option<Timestamp>) -> String {
 }
 
 /// A name for the line: escaped and cut to `NAME_WIDTH` characters, `?`
-/// when the log does not tell.
+/// when the log does not tell; quoted (`"sales db"`, `\"` inside) when it
+/// holds a space or a quote, so that the line splits cleanly.
 fn shown(names: &Dictionary<'_>, d: Dimension, sym: Sym, known: bool) -> String {
     match (known, sym) {
         (false, _) => "?".to_string(),
         (true, Sym::UNSET) => "(unset)".to_string(),
-        (true, s) => truncate(&escape(names.name(d, s)), NAME_WIDTH),
+        (true, s) => quote(truncate(&escape(names.name(d, s)), NAME_WIDTH)),
+    }
+}
+
+fn quote(name: String) -> String {
+    if name.contains([' ', '"']) || name.is_empty() {
+        format!("\"{}\"", name.replace('"', "\\\""))
+    } else {
+        name
     }
 }
 
@@ -293,4 +304,17 @@ pub(crate) fn write_json<W: Write>(
     };
     serde_json::to_writer(&mut *out, &e).map_err(io::Error::from)?;
     out.write_all(b"\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quote;
+
+    #[test]
+    fn names_with_spaces_or_quotes_are_quoted() {
+        assert_eq!(quote("appdb".into()), "appdb");
+        assert_eq!(quote("sales db".into()), "\"sales db\"");
+        assert_eq!(quote("a\"b".into()), "\"a\\\"b\"");
+        assert_eq!(quote(String::new()), "\"\"");
+    }
 }
