@@ -2,15 +2,10 @@
 
 use serde_json::Value;
 
-use crate::util::{fixture, read_fixture, run};
+use crate::util::{fixture, ndjson, read_fixture, run};
 
 fn path(name: &str) -> String {
     fixture(name).to_str().unwrap().to_string()
-}
-
-fn ndjson(args: &[&str]) -> Vec<Value> {
-    let r = run(args, None).expect(0);
-    r.out().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
 /// The `bucket` objects of `--history --json` (a `history_total` and the

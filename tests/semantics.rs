@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use crate::util::{fixture, read_fixture, run, summary};
+use crate::util::{fixture, ndjson, read_fixture, run, summary};
 
 const NAMES: &[&str] = &["v15", "v15-rotated", "v18", "v18-rotated"];
 
@@ -17,11 +17,6 @@ fn expected(name: &str) -> Value {
 
 fn path(name: &str) -> String {
     fixture(&format!("semantics/{name}.log")).to_str().unwrap().to_string()
-}
-
-fn ndjson(args: &[&str]) -> Vec<Value> {
-    let r = run(args, None).expect(0);
-    r.out().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
 fn n(v: &Value) -> u64 {

@@ -115,6 +115,12 @@ pub fn run(args: &[&str], stdin: Option<&[u8]>) -> Run {
 }
 
 /// `pgconn --json FILE` on a fixture, expecting success.
+/// The NDJSON objects pgconn prints for `args` (exit 0 expected).
+pub fn ndjson(args: &[&str]) -> Vec<serde_json::Value> {
+    let r = run(args, None).expect(0);
+    r.out().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
 pub fn summary(args: &[&str]) -> serde_json::Value {
     let mut all = vec!["--json", "--top", "0"];
     all.extend_from_slice(args);
