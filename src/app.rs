@@ -786,6 +786,7 @@ impl Pipeline {
             brute_force: &snapshot.brute_force,
             brute_rule: self.tracker.brute_rule(),
             wide: config.wide,
+            resets: self.generation.load(Ordering::Relaxed),
         }
     }
 
@@ -811,7 +812,12 @@ impl Pipeline {
     ) -> io::Result<()> {
         let n = self.reports.get() + 1;
         self.reports.set(n);
-        let stamp = report::Stamp { report: n, last, generated_at: report::wall_clock_now() };
+        let ms = report::wall_clock_ms();
+        let stamp = report::Stamp { report: n, last, generated_at: report::rfc3339_utc(ms) };
+        if config.openmetrics {
+            let snapshot = self.snapshot(config);
+            return report::openmetrics::write_summary(out, &self.report(&snapshot, config), ms);
+        }
         if config.json {
             if matches!(config.mode, Mode::Summary | Mode::History | Mode::Failures) {
                 let mut buf = Vec::new();
@@ -1017,10 +1023,15 @@ impl Live {
         p: &Pipeline,
         config: &Config,
         palette: &Palette,
-    ) -> io::Result<()> {
+    ) -> Result<()> {
         let now = Instant::now();
         if let Some(every) = self.every {
             self.next = Some(now + every);
+        }
+        if let Some(path) = &config.output {
+            let mut buf = Vec::new();
+            p.write_report(config, &mut buf, palette)?;
+            return replace_file(path, &buf);
         }
         if !self.dashboard {
             // Successive tables are told apart by a blank line.
@@ -1029,7 +1040,7 @@ impl Live {
             }
             self.reports += 1;
             p.write_report(config, out, palette)?;
-            return out.flush();
+            return Ok(out.flush()?);
         }
         let (width, height) = match terminal_size::terminal_size() {
             Some((w, h)) => (usize::from(w.0).max(20), usize::from(h.0).max(5)),
@@ -1077,7 +1088,7 @@ impl Live {
         let lines = live::fit_screen(&format!("{}\n{text}", status), width, height - 1);
         self.screen.frame(&lines, &mut self.frame);
         out.write_all(&self.frame)?;
-        out.flush()
+        Ok(out.flush()?)
     }
 
     /// Writes the final report: in place of the last frame, if one is on
@@ -1093,6 +1104,27 @@ impl Live {
         self.screen.frame(&lines, &mut self.frame);
         out.write_all(&self.frame)
     }
+}
+
+/// `--output`: writes `bytes` to a new file beside `path`, then renames it
+/// over `path`, so that a reader (node_exporter's textfile collector, a
+/// `cat`) sees the previous report or this one, never half of one. The
+/// temporary name starts with a dot and ends in `.tmp` (not `.prom`), so
+/// the textfile collector does not read it.
+fn replace_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let context = |what: &str| format!("{what} {}", path.display());
+    let write = || -> io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(context("cannot write --output"), e)
+    })
 }
 
 fn human_bytes(n: u64) -> String {
@@ -1313,7 +1345,15 @@ fn finish<W: Write>(
             s.failures,
             s.active
         );
-    } else if config.json {
+    } else if let Some(path) = &config.output {
+        // The text report of nothing is not written (the hint says why);
+        // JSON and OpenMetrics say it with zeros.
+        if found || config.json || config.openmetrics {
+            let mut buf = Vec::new();
+            pipeline.write_numbered(config, &mut buf, palette, true)?;
+            replace_file(path, &buf)?;
+        }
+    } else if config.json || config.openmetrics {
         pipeline.write_numbered(config, out, palette, true)?;
     } else {
         let mut text = Vec::new();
@@ -1366,7 +1406,10 @@ fn finish<W: Write>(
     // likelier reason for an empty report than anything the hint says.
     if !found && !read_failed {
         let _ = err.write_all(report::nothing_found_hint(&report).as_bytes());
-    } else if found && (config.mode == Mode::Watch || (config.json && config.mode != Mode::Summary))
+    } else if found
+        && (config.mode == Mode::Watch
+            || config.openmetrics
+            || (config.json && config.mode != Mode::Summary))
     {
         // No room for them in the stream or the NDJSON lines: they go here.
         for n in report::notes::notes(&report) {

@@ -37,6 +37,18 @@ pub(crate) const FLAGS: &[Flag] = &[
     },
     Flag { long: "json", short: Some('j'), value: None, doc: "JSON output (NDJSON)" },
     Flag {
+        long: "openmetrics",
+        short: None,
+        value: None,
+        doc: "the summary as OpenMetrics text, for Prometheus",
+    },
+    Flag {
+        long: "output",
+        short: Some('o'),
+        value: Some("FILE"),
+        doc: "write each report to FILE, replacing it whole",
+    },
+    Flag {
         long: "watch",
         short: Some('w'),
         value: None,
@@ -298,6 +310,8 @@ pub struct Args {
     pub(crate) prefix: Option<String>,
     pub(crate) format: FormatChoice,
     pub(crate) json: bool,
+    pub(crate) openmetrics: bool,
+    pub(crate) output: Option<std::path::PathBuf>,
     pub(crate) watch: bool,
     pub(crate) history: bool,
     pub(crate) sessions: bool,
@@ -359,6 +373,14 @@ where
             Short('p') | Long("prefix") => out.prefix = Some(parse_string(&mut parser, "prefix")?),
             Long("format") => out.format = parse_value(&mut parser, "format")?,
             Short('j') | Long("json") => out.json = true,
+            Long("openmetrics") => out.openmetrics = true,
+            Short('o') | Long("output") => {
+                let path = parser.value()?;
+                if path.is_empty() {
+                    return Err(Error::usage("--output: give a file name"));
+                }
+                out.output = Some(path.into());
+            }
             Short('w') | Long("watch") => out.watch = true,
             Long("history") => out.history = true,
             Long("sessions") => out.sessions = true,
@@ -438,6 +460,21 @@ where
             "{} are different modes: choose one",
             chosen.join(" and ")
         )));
+    }
+    if out.openmetrics && out.json {
+        return Err(Error::usage("--json and --openmetrics are different formats: choose one"));
+    }
+    if out.openmetrics
+        && let Some(mode) = chosen.first()
+    {
+        return Err(Error::usage(format!(
+            "--openmetrics writes the summary; {mode} has no OpenMetrics form (try --json)"
+        )));
+    }
+    if out.output.is_some() && out.watch {
+        return Err(Error::usage(
+            "--output replaces FILE with each report; --watch is a stream: redirect it (>> FILE)",
+        ));
     }
     if out.every.is_some() && (out.watch || out.sessions || out.failures) {
         return Err(Error::usage("--every goes with the summary or --history"));
@@ -624,6 +661,18 @@ mod tests {
         assert_eq!(run(&["--every", "10s"]).every, Some(std::time::Duration::from_secs(10)));
         assert!(err(&["--every", "soon"]).contains("--every"));
         assert!(err(&["-w", "--every", "1s"]).contains("goes with the summary or --history"));
+    }
+
+    #[test]
+    fn openmetrics_and_output() {
+        let a = run(&["--openmetrics", "-o", "pgconn.prom", "--every", "15s"]);
+        assert!(a.openmetrics);
+        assert_eq!(a.output.as_deref(), Some(std::path::Path::new("pgconn.prom")));
+        assert!(err(&["--openmetrics", "--json"]).contains("choose one"));
+        assert!(err(&["--openmetrics", "--failures"]).contains("--failures has no OpenMetrics"));
+        assert!(err(&["--watch", "--output", "f"]).contains("--watch is a stream"));
+        assert!(err(&["--output", ""]).contains("give a file name"));
+        assert!(run(&["--history", "--json", "--output", "h.json"]).output.is_some());
     }
 
     #[test]

@@ -53,6 +53,11 @@ pub struct Config {
     /// `--format`; None detects each input's format.
     pub(crate) format: Option<Format>,
     pub(crate) json: bool,
+    /// `--openmetrics`: the summary as an OpenMetrics exposition.
+    pub(crate) openmetrics: bool,
+    /// `--output`: each report replaces this file (written whole, then
+    /// renamed over it) instead of going to standard output.
+    pub(crate) output: Option<PathBuf>,
     /// Redraw the summary in place on the terminal while input is open.
     pub(crate) dashboard: bool,
     /// How often to report while reading: the dashboard's redraw, or
@@ -97,7 +102,8 @@ impl Config {
         if !args.tz_abbrevs.is_empty() {
             crate::time::set_abbreviations(&args.tz_abbrevs);
         }
-        let stdout_tty = std::io::stdout().is_terminal();
+        // With --output the reports go to a file, never to the terminal.
+        let stdout_tty = std::io::stdout().is_terminal() && args.output.is_none();
         let mode = if args.watch {
             Mode::Watch
         } else if args.history {
@@ -109,7 +115,11 @@ impl Config {
         } else {
             Mode::Summary
         };
-        let dashboard = stdout_tty && !args.json && matches!(mode, Mode::Summary | Mode::History);
+        let dashboard = stdout_tty
+            && !args.json
+            && !args.openmetrics
+            && args.output.is_none()
+            && matches!(mode, Mode::Summary | Mode::History);
         let every = match (dashboard, args.every) {
             (true, None) => Some(std::time::Duration::from_secs(1)),
             (_, every) => every,
@@ -131,6 +141,8 @@ impl Config {
             prefix,
             format,
             json: args.json,
+            openmetrics: args.openmetrics,
+            output: args.output,
             dashboard,
             every,
             filter: Filter { dbs: args.dbs, users: args.users, apps: args.apps, hosts: args.hosts },

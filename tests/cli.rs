@@ -31,6 +31,7 @@ mod fuzz_regressions;
 mod hostile;
 mod live;
 mod notes;
+mod openmetrics;
 mod order;
 mod prefixes;
 mod properties;

@@ -414,3 +414,30 @@ fn watch_text_quotes_names_with_spaces_so_lines_split_cleanly() {
         assert!(words[5].starts_with("app=") && words[6].starts_with("host="), "{words:?}");
     }
 }
+
+#[test]
+fn openmetrics_every_report_is_an_exposition_and_sighup_shows_as_a_reset() {
+    let live = Live::fed("2", &["--openmetrics", "--every", "100ms"], "stderr-default.log");
+    let value = |lines: &[String], name: &str| -> f64 {
+        let l = lines.iter().rev().find(|l| l.starts_with(&format!("{name} "))).unwrap();
+        l.rsplit_once(' ').unwrap().1.parse().unwrap()
+    };
+    let first = live.until(5, |l| l == "# EOF");
+    assert_eq!(value(&first, "pgconn_connections_total"), 72.0);
+    assert_eq!(value(&first, "pgconn_statistics_resets_total"), 0.0);
+    live.signal("-HUP");
+    live.stderr_until(5, "statistics reset");
+    // The next full exposition after the reset: counters back to zero,
+    // the reset counted.
+    let after = loop {
+        let report = live.until(5, |l| l == "# EOF");
+        if value(&report, "pgconn_statistics_resets_total") == 1.0 {
+            break report;
+        }
+    };
+    assert_eq!(value(&after, "pgconn_connections_total"), 0.0);
+    assert_eq!(after.iter().filter(|l| l.starts_with("# EOF")).count(), 1);
+    let (code, rest) = live.wait();
+    assert_eq!(code, 1, "no connection event since the reset");
+    assert_eq!(rest.last().map(String::as_str), Some("# EOF"), "the final report");
+}

@@ -11,6 +11,7 @@ pub(crate) mod history;
 pub(crate) mod json;
 pub(crate) mod live;
 pub(crate) mod notes;
+pub(crate) mod openmetrics;
 pub(crate) mod sessions;
 pub(crate) mod table;
 pub(crate) mod watch;
@@ -57,6 +58,8 @@ pub(crate) struct Report<'a> {
     pub(crate) brute_rule: (u64, i64),
     /// Room for the session-time columns.
     pub(crate) wide: bool,
+    /// Times SIGHUP reset the statistics.
+    pub(crate) resets: u64,
 }
 
 /// What the command line asked for that can explain a report (see
@@ -262,16 +265,20 @@ impl Stamp {
     }
 }
 
-/// The wall clock, RFC 3339 in UTC to the millisecond; `SOURCE_DATE_EPOCH`
+/// The wall clock, milliseconds since the epoch; `SOURCE_DATE_EPOCH`
 /// (seconds), when set, instead: the reproducible-builds convention, for
 /// output that must compare equal across runs.
-pub(crate) fn wall_clock_now() -> String {
+pub(crate) fn wall_clock_ms() -> i64 {
     let fixed = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.trim().parse::<i64>().ok());
-    let ms = fixed.map(|s| s.saturating_mul(1000)).unwrap_or_else(|| {
+    fixed.map(|s| s.saturating_mul(1000)).unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64)
-    });
+    })
+}
+
+/// `ms` as RFC 3339 in UTC, to the millisecond.
+pub(crate) fn rfc3339_utc(ms: i64) -> String {
     let civil = crate::time::format_civil(ms).replace(' ', "T");
     format!("{civil}.{:03}Z", ms.rem_euclid(1000))
 }
@@ -290,7 +297,7 @@ mod stamp_tests {
              {\"type\":\"leak\",\"report\":2,\"final\":true,\"generated_at\":\"2026-12-07T05:00:00.000Z\"}\n"
         );
         assert!(s.header().contains("report 2, final"));
-        let now = wall_clock_now();
+        let now = rfc3339_utc(wall_clock_ms());
         assert_eq!((now.len(), &now[10..11], &now[23..]), (24, "T", "Z"), "{now}");
     }
 }

@@ -246,6 +246,7 @@ impl Tracker {
             failures_by_class,
             probes: self.probes(abandoned),
             abandoned,
+            pending: if pidless { 0 } else { pending },
             abnormal_ends,
             replication_sessions: t.replication_sessions,
             replication_physical: t.replication_physical,
@@ -506,6 +507,9 @@ pub(crate) struct Snapshot {
     pub(crate) failures_by_class: Vec<(&'static str, u64)>,
     pub(crate) probes: Probes,
     pub(crate) abandoned: u64,
+    /// Of `abandoned`, attempts still pending (received, not yet
+    /// authorized, refused or ended); 0 without pids.
+    pub(crate) pending: u64,
     pub(crate) abnormal_ends: Vec<(&'static str, u64)>,
     pub(crate) replication_sessions: u64,
     pub(crate) replication_active: u64,
