@@ -890,6 +890,7 @@ impl Pipeline {
                     rule: t.brute_rule(),
                     breakdowns: &snapshot.breakdowns,
                     probes: &snapshot.probes,
+                    top: config.top,
                 };
                 if json {
                     report::failures::write_json(out, &view)
@@ -1155,6 +1156,13 @@ fn write_changes<W: Write>(
 }
 
 pub fn run(config: &Config) -> Result<Outcome> {
+    if config.stdin_tty {
+        let _ = writeln!(
+            io::stderr(),
+            "pgconn: reading a log from the terminal; Ctrl-D ends it.\n  usage: pgconn \
+             postgresql.log, or tail -F postgresql.log | pgconn (pgconn --help)"
+        );
+    }
     let mut pipeline = Pipeline::new(config);
     let mut parsing = Parsing::new(config);
     let (order, window) = plan(config)?;

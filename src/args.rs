@@ -199,6 +199,9 @@ the current report to standard error; SIGHUP resets all statistics.
 Exit status: 0 connection events found, 1 none found, 2 error.
 See man pgconn for the JSON schema.";
 
+/// The width of the flags' column of `--help`.
+const HELP_COLUMN: usize = 20;
+
 /// The help text, built from the flag table.
 pub fn help() -> String {
     let mut out = format!("{USAGE}\n\nOptions:\n");
@@ -211,7 +214,18 @@ pub fn help() -> String {
             Some(v) => format!("--{} {v}", flag.long),
             None => format!("--{}", flag.long),
         };
-        out.push_str(&format!("  {short}{long:<20} {}\n", flag.doc));
+        // A flag too long for the column has its text on the next line,
+        // in the same column.
+        if long.chars().count() > HELP_COLUMN {
+            out.push_str(&format!(
+                "  {short}{long}\n{:width$} {}\n",
+                "",
+                flag.doc,
+                width = 6 + HELP_COLUMN
+            ));
+        } else {
+            out.push_str(&format!("  {short}{long:<HELP_COLUMN$} {}\n", flag.doc));
+        }
     }
     out.push('\n');
     out.push_str(FOOTER);
@@ -461,6 +475,35 @@ where
             chosen.join(" and ")
         )));
     }
+    // An option the chosen mode would ignore is refused, not ignored.
+    let mode = chosen.first().copied();
+    let ignored = [
+        (
+            "--top",
+            out.top.is_some(),
+            matches!(mode, None | Some("--failures")),
+            "the breakdowns of the summary and --failures",
+        ),
+        (
+            "--by",
+            out.by.is_some(),
+            matches!(mode, None | Some("--failures")),
+            "the breakdowns of the summary and --failures",
+        ),
+        ("--bucket", out.bucket.is_some(), mode == Some("--history"), "--history"),
+        (
+            "--brute-force",
+            out.brute_force.is_some(),
+            matches!(mode, None | Some("--failures")),
+            "the summary and --failures",
+        ),
+    ];
+    if let Some((flag, _, _, applies)) = ignored.iter().find(|o| o.1 && !o.2) {
+        let mode = mode.unwrap_or("the summary");
+        return Err(Error::usage(format!(
+            "{flag} has no effect with {mode}: it applies to {applies}"
+        )));
+    }
     if out.openmetrics && out.json {
         return Err(Error::usage("--json and --openmetrics are different formats: choose one"));
     }
@@ -664,6 +707,26 @@ mod tests {
     }
 
     #[test]
+    fn options_without_effect_in_the_mode_are_refused() {
+        assert!(
+            err(&["--failures", "--bucket", "1h"])
+                .contains("--bucket has no effect with --failures")
+        );
+        assert!(
+            err(&["--bucket", "1h"])
+                .contains("no effect with the summary: it applies to --history")
+        );
+        assert!(err(&["--watch", "--by", "user"]).contains("--by has no effect with --watch"));
+        assert!(err(&["--sessions", "--top", "3"]).contains("--top has no effect with --sessions"));
+        assert!(
+            err(&["--history", "--brute-force", "5/1m"]).contains("--brute-force has no effect")
+        );
+        assert_eq!(run(&["--failures", "--top", "3", "--by", "host"]).top, Some(3));
+        assert!(run(&["--history", "--bucket", "1h"]).bucket.is_some());
+        assert!(run(&["--brute-force", "5/1m", "--top", "0", "--by", "db"]).brute_force.is_some());
+    }
+
+    #[test]
     fn openmetrics_and_output() {
         let a = run(&["--openmetrics", "-o", "pgconn.prom", "--every", "15s"]);
         assert!(a.openmetrics);
@@ -689,6 +752,30 @@ mod tests {
         let msg = err(&["--bogus"]);
         assert!(msg.contains("--bogus"), "{msg}");
         assert!(msg.contains("pgconn --help"), "{msg}");
+    }
+
+    #[test]
+    fn help_text_starts_in_one_column() {
+        let help = help();
+        let options = help.split("Options:\n").nth(1).unwrap().split("\n\n").next().unwrap();
+        let col = 7 + HELP_COLUMN;
+        let lines: Vec<&str> = options.lines().collect();
+        let mut i = 0;
+        while i < lines.len() {
+            let line = lines[i];
+            let text = if line.len() < col || !line[..col].ends_with(' ') {
+                // A flag too long for its column: its text on the next line.
+                i += 1;
+                assert!(lines[i][..col].trim().is_empty(), "{line} / {}", lines[i]);
+                lines[i]
+            } else {
+                line
+            };
+            assert_eq!(&text[col - 1..col], " ", "not aligned: {text}");
+            assert_ne!(&text[col..col + 1], " ", "not aligned: {text}");
+            i += 1;
+        }
+        assert!(lines.len() > FLAGS.len(), "some flags have their text on the next line");
     }
 
     #[test]

@@ -55,6 +55,8 @@ pub struct Config {
     pub(crate) json: bool,
     /// `--openmetrics`: the summary as an OpenMetrics exposition.
     pub(crate) openmetrics: bool,
+    /// Standard input is read and is a terminal.
+    pub(crate) stdin_tty: bool,
     /// `--output`: each report replaces this file (written whole, then
     /// renamed over it) instead of going to standard output.
     pub(crate) output: Option<PathBuf>,
@@ -115,7 +117,12 @@ impl Config {
         } else {
             Mode::Summary
         };
+        // Standard input a terminal: someone ran `pgconn` alone. No
+        // dashboard of nothing: a hint (app.rs) and the lines they type.
+        let stdin_tty =
+            inputs.iter().any(|i| matches!(i, Input::Stdin)) && std::io::stdin().is_terminal();
         let dashboard = stdout_tty
+            && !stdin_tty
             && !args.json
             && !args.openmetrics
             && args.output.is_none()
@@ -143,6 +150,7 @@ impl Config {
             json: args.json,
             openmetrics: args.openmetrics,
             output: args.output,
+            stdin_tty,
             dashboard,
             every,
             filter: Filter { dbs: args.dbs, users: args.users, apps: args.apps, hosts: args.hosts },

@@ -89,15 +89,24 @@ pub(crate) fn decompressed<'a, R: Read + 'a>(mut rdr: R) -> io::Result<Box<dyn R
     // one at a time), then the rest.
     let mut magic = [0u8; Compression::MAGIC_LEN];
     let mut n = 0;
+    let mut ended = false;
     while n < magic.len() {
         match rdr.read(&mut magic[n..]) {
-            Ok(0) => break,
+            Ok(0) => {
+                ended = true;
+                break;
+            }
             Ok(k) => n += k,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
     }
     let head = io::Cursor::new(magic[..n].to_vec());
+    if ended {
+        // The input ended within its first bytes: not read again (on a
+        // terminal, that would wait for a second Ctrl-D).
+        return Ok(Box::new(head));
+    }
     let Some(format) = Compression::sniff(&magic[..n]) else {
         // Reads of a full LineBuffer bypass the BufReader once it is drained.
         return Ok(Box::new(BufReader::with_capacity(64 * 1024, head.chain(rdr))));

@@ -233,7 +233,7 @@ fn history_fixture_exact_buckets_peaks_sessions_leak_and_brute_force() {
         assert_eq!(got["lower_bound"], true);
     }
     // The summary: the three sessions from before the log count in the peak.
-    let s: Value = run(&["--json", "--bucket", "10s", &log], None).expect(0).json();
+    let s: Value = run(&["--json", &log], None).expect(0).json();
     for key in ["connections", "disconnections", "failures", "active", "failures_by_reason"] {
         assert_eq!(s[key], want[key], "{key}");
     }

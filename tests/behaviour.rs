@@ -353,3 +353,29 @@ fn since_and_until_take_every_time_form_pgconn_prints() {
     let r = run(&["--since", "2026-11-27 13:32:46 SST", log], None).expect(2);
     assert!(r.stderr.contains("does not know the offset of 'SST'"), "{}", r.stderr);
 }
+
+#[test]
+fn top_and_by_cut_the_failures_breakdowns_and_are_refused_where_they_do_nothing() {
+    let log = path("semantics/v15.log");
+    let rows = |top: &str| -> Vec<usize> {
+        crate::util::ndjson(&["--failures", "--json", "--top", top, "--by", "db,host", &log])
+            .iter()
+            .filter(|o| o["type"] == "failures_by")
+            .map(|o| o["rows"].as_array().unwrap().len())
+            .collect()
+    };
+    let (all, one) = (rows("0"), rows("1"));
+    assert_eq!(all.len(), 2, "--by database,host: two breakdowns");
+    assert!(all[0] > 3, "{all:?}");
+    // One name and (other) (and (unknown) where a failure names none).
+    assert!(one.iter().all(|&n| (2..=3).contains(&n)), "{one:?}");
+    for args in [
+        &["--watch", "--top", "3"][..],
+        &["--history", "--by", "user"],
+        &["--sessions", "--brute-force", "3/1m"],
+        &["--bucket", "1h"],
+    ] {
+        let r = run(&[args, &[log.as_str()]].concat(), None).expect(2);
+        assert!(r.stderr.contains("has no effect with"), "{args:?}: {}", r.stderr);
+    }
+}

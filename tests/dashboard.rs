@@ -179,3 +179,47 @@ fn hostile_names_cannot_take_over_the_terminal() {
     assert!(tmux.history().contains("Connections          7"), "{last}\n{}", tmux.history());
     assert_eq!(title(&tmux), before, "the pane title changed");
 }
+
+/// pgconn alone on a terminal, nothing piped in.
+fn start_bare(name: &str) -> Tmux {
+    let dir = std::env::temp_dir().join(format!("pgconn-tmux-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let tmux = Tmux { socket: format!("pgconn-test-{name}-{}", std::process::id()), dir };
+    let exe = env!("CARGO_BIN_EXE_pgconn");
+    let shell = format!("{exe} --color never; echo EXIT=$?; sleep 60");
+    tmux.cmd(&["new-session", "-d", "-s", "t", "-x", "100", "-y", "40", &shell]);
+    tmux
+}
+
+#[test]
+fn bare_pgconn_on_a_terminal_prints_a_hint_and_one_ctrl_d_ends_it() {
+    if !tmux_available() {
+        return;
+    }
+    let tmux = start_bare("bare");
+    let hint = tmux.wait_for(5, |s| s.contains("Ctrl-D ends it"));
+    assert!(hint.contains("usage: pgconn postgresql.log"), "{hint}");
+    // No empty dashboard is drawn while it waits.
+    thread::sleep(Duration::from_millis(1500));
+    assert!(!tmux.screen().contains("live: newest log line"), "{}", tmux.screen());
+    tmux.cmd(&["send-keys", "-t", "t", "C-d"]);
+    let end = tmux.wait_for(5, |s| s.contains("EXIT="));
+    assert!(end.contains("EXIT=1"), "{end}");
+    assert!(end.contains("no PostgreSQL log lines found"), "{end}");
+
+    // Lines typed (or pasted) are read; Ctrl-D on the empty line after
+    // them ends the input.
+    let tmux = start_bare("typed");
+    tmux.wait_for(5, |s| s.contains("Ctrl-D ends it"));
+    tmux.cmd(&[
+        "send-keys",
+        "-t",
+        "t",
+        "-l",
+        "2030-01-01 00:00:00.000 UTC [99999] LOG:  connection authorized: user=zed database=zdb\n",
+    ]);
+    tmux.cmd(&["send-keys", "-t", "t", "C-d"]);
+    let end = tmux.wait_for(5, |s| s.contains("EXIT="));
+    assert!(end.contains("EXIT=0"), "{end}");
+    assert!(end.lines().any(|l| l.starts_with("Active now") && l.contains('1')), "{end}");
+}

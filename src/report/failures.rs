@@ -12,7 +12,7 @@
 //! "window_seconds":F,"first":TIME,"last":TIME}`, then one `failures_by`
 //! object per breakdown: `{"type":"failures_by","dimension":S,
 //! "rows":[{"name":S,"failures":N},...]}` whose rows add up to the
-//! failures (`(other)` past the top ten, `(unknown)` where the log does
+//! failures (`(other)` past the top `--top`, `(unknown)` where the log does
 //! not name it), then `{"type":"probes","total":N,"by_kind":{S:N,...},
 //! "by_host":[{"host":S,"probes":N},...]}`.
 
@@ -36,21 +36,20 @@ pub(crate) struct FailureView<'a> {
     pub(crate) rule: (u64, i64),
     pub(crate) breakdowns: &'a [Breakdown],
     pub(crate) probes: &'a Probes,
+    /// Rows a breakdown shows before `(other)` (`--top`); 0: all.
+    pub(crate) top: usize,
 }
 
-/// How many rows a breakdown of failures shows before `(other)`.
-const TOP: usize = 10;
-
-/// A breakdown's failures, most first: the top ten, `(other)` for the
-/// rest, and `(unknown)` for the failures whose log lines do not name
-/// this breakdown's field, so that the rows add up to `total`.
-fn failure_rows(b: &Breakdown, total: u64) -> Vec<(String, u64)> {
+/// A breakdown's failures, most first: the top `top` (0: all), `(other)`
+/// for the rest, and `(unknown)` for the failures whose log lines do not
+/// name this breakdown's field, so that the rows add up to `total`.
+fn failure_rows(b: &Breakdown, total: u64, top: usize) -> Vec<(String, u64)> {
     let mut rows: Vec<_> = b.rows.iter().filter(|r| r.row.failures > 0).collect();
     rows.sort_by(|a, b| b.row.failures.cmp(&a.row.failures).then(a.name.cmp(&b.name)));
     let mut out: Vec<(String, u64)> = Vec::new();
     let mut other = 0;
     for (i, r) in rows.iter().enumerate() {
-        if i < TOP && r.name != b"(other)" {
+        if (top == 0 || i < top) && r.name != b"(other)" {
             out.push((String::from_utf8_lossy(&r.name).into_owned(), r.row.failures));
         } else {
             other += r.row.failures;
@@ -94,7 +93,7 @@ pub(crate) fn write_table<W: Write>(
     }
     write_brute_force(out, v.brute_force, v.rule, p)?;
     for b in v.breakdowns.iter().filter(|b| !b.unavailable) {
-        let rows = failure_rows(b, total);
+        let rows = failure_rows(b, total, v.top);
         if rows.is_empty() {
             continue;
         }
@@ -235,7 +234,7 @@ pub(crate) fn write_json<W: Write>(out: &mut W, v: &FailureView<'_>) -> io::Resu
         let j = FailuresByJson {
             kind: "failures_by",
             dimension: b.dimension.name(),
-            rows: failure_rows(b, total)
+            rows: failure_rows(b, total, v.top)
                 .into_iter()
                 .map(|(name, failures)| FailureRowJson { name, failures })
                 .collect(),
