@@ -7,7 +7,8 @@
 //! 2025-03-01 10:00:09 UTC [*] server crash_restart: 3 sessions ended
 //! ```
 //!
-//! A host with a port is `host:port`, an IPv6 host `[host]:port`.
+//! A host with a port is `host:port`, an IPv6 host `[host]:port`. The
+//! `[!]` lines are what `contrib/fail2ban/filter.d/pgconn.conf` reads.
 //!
 //! A connect that turns out to be a failed attempt (authorized, then
 //! refused) is followed by its `[!]` line, marked as taking the `[+]` back;
