@@ -602,3 +602,28 @@ impl ServerEvent {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Reason;
+
+    /// The fail2ban filter names the reasons it bans for: exactly the
+    /// guessing ones, so that it bans what the brute-force view counts.
+    #[test]
+    fn the_fail2ban_filter_lists_the_guessing_reasons() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/fail2ban/filter.d/pgconn.conf");
+        let conf = std::fs::read_to_string(path).expect("contrib/fail2ban/filter.d/pgconn.conf");
+        let list = conf.lines().find_map(|l| l.strip_prefix("_guessing = ")).expect("_guessing");
+        let mut listed: Vec<&str> = list.trim().split('|').collect();
+        listed.sort_unstable();
+        let mut guessing: Vec<&str> =
+            Reason::ALL.iter().filter(|r| r.is_guessing()).map(|r| r.as_str()).collect();
+        guessing.sort_unstable();
+        assert_eq!(listed, guessing);
+        // Plain names, used once, by the only failregex.
+        assert!(listed.iter().all(|r| r.bytes().all(|c| c.is_ascii_lowercase() || c == b'_')));
+        assert_eq!(conf.matches("%(_guessing)s").count(), 1);
+        let failregex: Vec<&str> = conf.lines().filter(|l| l.starts_with("failregex")).collect();
+        assert!(matches!(failregex[..], [l] if l.contains("(?:%(_guessing)s)")), "{failregex:?}");
+    }
+}

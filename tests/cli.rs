@@ -13,7 +13,8 @@
 //! fixtures inside the records of container runtimes, journald and cloud
 //! log services. `notes`: what a report could not give, why, and the
 //! fix, on real logs with lines taken out. `order`: several files in
-//! log-time order, newest-first logs.
+//! log-time order, newest-first logs. `fail2ban`: the contrib filter and
+//! jail under the real fail2ban.
 
 mod util;
 
@@ -25,6 +26,7 @@ mod compressed;
 mod dashboard;
 mod docs;
 mod envelopes;
+mod fail2ban;
 mod faults;
 mod figures;
 mod fuzz_regressions;

@@ -3,9 +3,12 @@
 //! ```text
 //! 2025-03-01 10:00:00 UTC [+] alice@prod  app=psql  host=10.0.0.5:51234  pid=4242
 //! 2025-03-01 10:00:05 UTC [-] alice@prod  app=psql  host=10.0.0.5:51234  pid=4242  after 5.0s
-//! 2025-03-01 10:00:06 UTC [!] password  user=ghost  host=10.0.0.6  pid=4301
+//! 2025-03-01 10:00:06 UTC [!] password  ghost@prod  host=[2001:db8::6]:40022  pid=4301
 //! 2025-03-01 10:00:09 UTC [*] server crash_restart: 3 sessions ended
 //! ```
+//!
+//! A host with a port is `host:port`, an IPv6 host `[host]:port`. The
+//! `[!]` lines are what `contrib/fail2ban/filter.d/pgconn.conf` reads.
 //!
 //! A connect that turns out to be a failed attempt (authorized, then
 //! refused) is followed by its `[!]` line, marked as taking the `[+]` back;
@@ -70,10 +73,17 @@ fn who(t: &Dictionary<'_>, n: &Names) -> String {
 }
 
 fn host(t: &Dictionary<'_>, n: &Names) -> String {
-    let h = shown(t, Dimension::Host, n.host, n.host != Sym::UNSET);
-    match n.port {
-        Some(p) => format!("{h}:{p}"),
-        None => h,
+    with_port(shown(t, Dimension::Host, n.host, n.host != Sym::UNSET), n.port)
+}
+
+/// `host:port`, an IPv6 address in brackets (`[::1]:5432`): `::1:5432`
+/// also reads as an address with no port, and a tool that takes the
+/// address from the line (a fail2ban filter) must not have to guess.
+fn with_port(host: String, port: Option<u16>) -> String {
+    match port {
+        Some(p) if host.contains(':') => format!("[{host}]:{p}"),
+        Some(p) => format!("{host}:{p}"),
+        None => host,
     }
 }
 
@@ -308,7 +318,15 @@ pub(crate) fn write_json<W: Write>(
 
 #[cfg(test)]
 mod tests {
-    use super::quote;
+    use super::{quote, with_port};
+
+    #[test]
+    fn ipv6_hosts_with_a_port_are_bracketed() {
+        assert_eq!(with_port("10.0.0.5".into(), Some(5432)), "10.0.0.5:5432");
+        assert_eq!(with_port("2001:db8::7".into(), Some(5432)), "[2001:db8::7]:5432");
+        assert_eq!(with_port("::1".into(), None), "::1");
+        assert_eq!(with_port("[local]".into(), None), "[local]");
+    }
 
     #[test]
     fn names_with_spaces_or_quotes_are_quoted() {
