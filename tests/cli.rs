@@ -37,6 +37,7 @@ mod openmetrics;
 mod order;
 mod prefixes;
 mod properties;
+mod recipes;
 mod semantics;
 mod stream;
 mod threads;
