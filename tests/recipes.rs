@@ -144,7 +144,7 @@ const BY_CI: &[&str] = &[
     "cargo run --release -- fixtures/stderr-default.log",
     "cargo test",
     "cargo build --release",
-    "cargo install --path .",
+    "cargo install --locked --path .",
     "man ./man/pgconn.1",
     "sudo install -Dm644 man/pgconn.1 /usr/local/share/man/man1/pgconn.1",
     "install -Dm644 man/pgconn.1 /usr/local/share/man/man1/pgconn.1",
