@@ -293,20 +293,25 @@ fn read_while_running(path: &Path, child: &mut Child) -> (usize, String) {
     }
 }
 
+/// `pgconn --openmetrics --every EVERY --output PATH`, reading a pipe.
+fn reporting_to(path: &Path, every: &str) -> Child {
+    command()
+        .args(["--openmetrics", "--every", every, "--output"])
+        .arg(path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn output_replaces_the_file_whole_every_report() {
     let dir = temp_dir("output");
     let path = dir.join("pgconn.prom");
     // A log long enough to give many reports, fed through a pipe.
     let log = std::fs::read(fixture("semantics/v15.log")).unwrap();
-    let mut child = command()
-        .args(["--openmetrics", "--every", "5ms", "--output"])
-        .arg(&path)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = reporting_to(&path, "5ms");
     let mut stdin = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || {
         for chunk in log.chunks(2048) {
@@ -375,6 +380,18 @@ fn free_port() -> u16 {
 
 /// Kills the servers it holds when the test ends, however it ends.
 struct Servers(Vec<Child>);
+
+impl Servers {
+    fn start(&mut self, program: &Path, args: &[String]) {
+        let child = Command::new(program)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.0.push(child);
+    }
+}
 
 impl Drop for Servers {
     fn drop(&mut self) {
@@ -450,28 +467,20 @@ fn prometheus_reads_two_instances_through_node_exporter() {
         let prom = textfiles.join("pgconn.prom");
         // As a user runs it beside the server: the log through a pipe,
         // a report every interval, the file replaced whole each time.
-        let mut pgconn = command()
-            .args(["--openmetrics", "--every", "200ms", "--output"])
-            .arg(&prom)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut pgconn = reporting_to(&prom, "200ms");
         pgconn.stdin.take().unwrap().write_all(&std::fs::read(fixture(log)).unwrap()).unwrap();
         assert!(pgconn.wait().unwrap().success());
         written.push((instance, samples(&std::fs::read_to_string(&prom).unwrap())));
         let port = free_port();
-        let child = Command::new(&exporter)
-            .arg("--collector.disable-defaults")
-            .arg("--collector.textfile")
-            .arg(format!("--collector.textfile.directory={}", textfiles.display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        servers.0.push(child);
+        servers.start(
+            &exporter,
+            &[
+                "--collector.disable-defaults".into(),
+                "--collector.textfile".into(),
+                format!("--collector.textfile.directory={}", textfiles.display()),
+                format!("--web.listen-address=127.0.0.1:{port}"),
+            ],
+        );
         targets.push((instance, port));
     }
     let config = dir.join("prometheus.yml");
@@ -485,15 +494,14 @@ fn prometheus_reads_two_instances_through_node_exporter() {
     }
     std::fs::write(&config, yml).unwrap();
     let port = free_port();
-    let child = Command::new(&prometheus)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    servers.0.push(child);
+    servers.start(
+        &prometheus,
+        &[
+            format!("--config.file={}", config.display()),
+            format!("--storage.tsdb.path={}", dir.join("data").display()),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+        ],
+    );
 
     // Both targets scraped.
     let start = Instant::now();

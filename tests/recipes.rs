@@ -64,6 +64,16 @@ fn logical_lines(body: &str) -> Vec<String> {
     out
 }
 
+/// The recipes of a block of commands: one per logical line, or the whole
+/// block as one script when it starts a job and signals it.
+fn block(from: &'static str, body: &str) -> Vec<Recipe> {
+    let cmds = logical_lines(body);
+    if cmds.iter().any(|c| c.ends_with('&')) {
+        return vec![Recipe { from, text: cmds.join("\n"), script: true }];
+    }
+    cmds.into_iter().map(|text| Recipe { from, text, script: false }).collect()
+}
+
 fn readme_recipes() -> Vec<Recipe> {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let mut out = Vec::new();
@@ -73,17 +83,7 @@ fn readme_recipes() -> Vec<Recipe> {
             continue;
         }
         let body: Vec<&str> = lines.by_ref().take_while(|l| l.trim() != "```").collect();
-        let cmds = logical_lines(&body.join("\n"));
-        // A block that starts a job and signals it is one script.
-        if cmds.iter().any(|c| c.ends_with('&')) {
-            out.push(Recipe { from: "README.md", text: cmds.join("\n"), script: true });
-        } else {
-            out.extend(cmds.into_iter().map(|text| Recipe {
-                from: "README.md",
-                text,
-                script: false,
-            }));
-        }
+        out.extend(block("README.md", &body.join("\n")));
     }
     out
 }
@@ -121,16 +121,7 @@ fn man_recipes() -> Vec<Recipe> {
             "SIGNALS" | "INSTALLATION" if line == ".nf" => {
                 let body: Vec<String> =
                     lines.by_ref().take_while(|l| *l != ".fi").map(unroff).collect();
-                let cmds = logical_lines(&body.join("\n"));
-                if cmds.iter().any(|c| c.ends_with('&')) {
-                    out.push(Recipe { from: "man/pgconn.1", text: cmds.join("\n"), script: true });
-                } else {
-                    out.extend(cmds.into_iter().map(|text| Recipe {
-                        from: "man/pgconn.1",
-                        text,
-                        script: false,
-                    }));
-                }
+                out.extend(block("man/pgconn.1", &body.join("\n")));
             }
             _ => {}
         }
