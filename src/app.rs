@@ -180,9 +180,11 @@ fn window(config: &Config, newest: impl FnOnce() -> i64) -> Result<Window> {
         _ => Ok(w),
     };
     if civil || instant {
-        w.local = civil;
+        // A date without a zone: the log's clock, or --tz's.
+        w.local = civil && config.tz.is_none();
         let ms = |b: Option<TimeArg>| match b {
-            Some(TimeArg::Civil(ms) | TimeArg::Instant(ms)) => Some(ms),
+            Some(TimeArg::Civil(ms)) => Some(config.tz.as_ref().map_or(ms, |z| z.instant(ms))),
+            Some(TimeArg::Instant(ms)) => Some(ms),
             _ => None,
         };
         (w.since, w.until) = (ms(since), ms(until));
@@ -775,6 +777,7 @@ impl Pipeline {
                     .join(" "),
                 prefix_given: config.prefix.is_some(),
                 mode: config.mode,
+                tz: config.tz.as_ref().map(|z| z.name().to_string()),
             },
             untimed: info.untimed,
             outside: info.outside,
@@ -811,7 +814,7 @@ impl Pipeline {
     ) -> io::Result<()> {
         let n = self.reports.get() + 1;
         self.reports.set(n);
-        let stamp = report::Stamp { report: n, last, generated_at: report::wall_clock_now() };
+        let stamp = report::Stamp::now(n, last);
         if config.json {
             if matches!(config.mode, Mode::Summary | Mode::History | Mode::Failures) {
                 let mut buf = Vec::new();
@@ -821,7 +824,11 @@ impl Pipeline {
             return self.write_table_or_json(config, out, palette);
         }
         if config.every.is_some() && !config.dashboard {
-            writeln!(out, "{}", owo_colors::OwoColorize::style(&stamp.header(), palette.dim))?;
+            writeln!(
+                out,
+                "{}",
+                owo_colors::OwoColorize::style(&stamp.header(palette.zone.as_ref()), palette.dim)
+            )?;
         }
         self.write_table_or_json(config, out, palette)
     }
@@ -837,7 +844,8 @@ impl Pipeline {
         if !config.json && matches!(config.mode, Mode::History | Mode::Sessions | Mode::Failures) {
             self.write_mode(config, out, palette)?;
             let snapshot = self.snapshot(config);
-            let notes = report::notes::notes(&self.report(&snapshot, config));
+            let notes =
+                report::notes::notes(&self.report(&snapshot, config), palette.zone.as_ref());
             return report::write_notes_block(out, &notes, palette);
         }
         self.write_mode(config, out, palette)
@@ -1044,7 +1052,7 @@ impl Live {
             (events - self.last.2) as f64 / secs
         );
         self.last = (now, bytes, events);
-        let newest = p.tracker.last.map_or_else(|| "none yet".to_string(), |t| t.to_string());
+        let newest = p.tracker.last.map_or_else(|| "none yet".to_string(), |t| palette.time(t));
         let status = format!("live: newest log line {newest}; input {rate}; Ctrl-C to stop");
         // Fewer rows per breakdown, then the compact layout, until the
         // frame fits the terminal.
@@ -1166,7 +1174,7 @@ pub fn run(config: &Config) -> Result<Outcome> {
         });
     }
 
-    let palette = Palette::new(config.color);
+    let palette = Palette::new(config.color, config.tz.clone());
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
     let mut live = Live::new(config);
@@ -1252,7 +1260,11 @@ pub fn run(config: &Config) -> Result<Outcome> {
             }
             Msg::Signal(SIGUSR1) => {
                 let mut err = io::stderr().lock();
-                let _ = pipeline.write_report(config, &mut err, &Palette::new(false));
+                let _ = pipeline.write_report(
+                    config,
+                    &mut err,
+                    &Palette::new(false, config.tz.clone()),
+                );
             }
             Msg::Signal(SIGHUP) => {
                 pipeline.reset(config);
@@ -1285,7 +1297,7 @@ pub fn run_in_process(
             .map_err(|e| Error::io(format!("input {i}"), e))?;
     }
     let mut out = out;
-    pipeline.write_report(config, &mut out, &Palette::new(false))?;
+    pipeline.write_report(config, &mut out, &Palette::new(false, config.tz.clone()))?;
     Ok(())
 }
 
@@ -1360,16 +1372,21 @@ fn finish<W: Write>(
         );
     }
     if let Some(w) = report.went_back {
-        let _ = writeln!(err, "pgconn: warning: {}", report::went_back(&w, report.inputs));
+        let _ = writeln!(
+            err,
+            "pgconn: warning: {}",
+            report::went_back(&w, report.inputs, palette.zone.as_ref())
+        );
     }
     // An input that could not be read was reported already, and is the
     // likelier reason for an empty report than anything the hint says.
     if !found && !read_failed {
-        let _ = err.write_all(report::nothing_found_hint(&report).as_bytes());
+        let _ =
+            err.write_all(report::nothing_found_hint(&report, palette.zone.as_ref()).as_bytes());
     } else if found && (config.mode == Mode::Watch || (config.json && config.mode != Mode::Summary))
     {
         // No room for them in the stream or the NDJSON lines: they go here.
-        for n in report::notes::notes(&report) {
+        for n in report::notes::notes(&report, palette.zone.as_ref()) {
             let _ = writeln!(err, "pgconn: note: {}\n  fix: {}", n.message, n.fix);
         }
     } else if found {

@@ -66,6 +66,9 @@ pub struct Config {
     pub(crate) wide: bool,
     /// 1: parsing and tracking on the main thread; 2: each on its own.
     pub(crate) threads: usize,
+    /// `--tz`: the zone text output shows times in (None: each log's own),
+    /// and a `--since`/`--until` date without a zone is read in.
+    pub(crate) tz: Option<crate::zone::Zone>,
 }
 
 fn color_from_env(choice: ColorChoice, is_tty: bool) -> bool {
@@ -97,6 +100,15 @@ impl Config {
         if !args.tz_abbrevs.is_empty() {
             crate::time::set_abbreviations(&args.tz_abbrevs);
         }
+        // After the abbreviations: a zone's is shown where pgconn reads it
+        // back as the same offset, --tz-abbrev's included.
+        let tz = match args.tz.as_deref() {
+            None => None,
+            Some(name) => Some(
+                crate::zone::Zone::resolve(name)
+                    .map_err(|e| crate::error::Error::usage(format!("--tz: {e}")))?,
+            ),
+        };
         let stdout_tty = std::io::stdout().is_terminal();
         let mode = if args.watch {
             Mode::Watch
@@ -144,6 +156,7 @@ impl Config {
                 .threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
                 .min(2),
+            tz,
         })
     }
 }

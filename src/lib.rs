@@ -27,6 +27,7 @@ mod scan;
 mod sketch;
 mod time;
 mod tracker;
+mod zone;
 
 /// Entry points for the micro-benchmarks: the marker scan, the parsers
 /// and the tracker, each on a buffer of complete lines.

@@ -13,7 +13,8 @@
 //! fixtures inside the records of container runtimes, journald and cloud
 //! log services. `notes`: what a report could not give, why, and the
 //! fix, on real logs with lines taken out. `order`: several files in
-//! log-time order, newest-first logs.
+//! log-time order, newest-first logs. `zones`: `--tz`, the zone text
+//! output shows times in.
 
 mod util;
 
@@ -37,3 +38,4 @@ mod properties;
 mod semantics;
 mod stream;
 mod threads;
+mod zones;
