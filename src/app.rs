@@ -13,6 +13,10 @@
 //! nothing runs in them.
 //! The main thread tracks and writes, and wakes on a message or on the
 //! report timer, never otherwise: with no input and no timer it sleeps.
+//! Reading files on a terminal, a progress thread (progress.rs) draws a
+//! line on stderr from the reader's file offset; the reader only tells it,
+//! once per input, which file is open, and the main thread clears the line
+//! before it writes to the terminal.
 //! SIGHUP bumps a generation counter the parser reads: batches parsed
 //! before the reset are dropped, so the counts restart from the first
 //! lines the parser reaches after it.
@@ -49,6 +53,7 @@ use crate::event::{Event, EventOf, Span};
 use crate::input::{self, Chunk, LineBuffer};
 use crate::parse::LogParser;
 use crate::parse::Stats;
+use crate::progress::{Progress, Reading};
 use crate::report::live::{self, Screen};
 use crate::report::{self, Palette, Report};
 use crate::time::Timestamp;
@@ -220,13 +225,18 @@ struct Survey {
 /// and parser the run uses: its first lines (until its format is
 /// decided), for the time it begins; with `whole`, all of it, for its
 /// newest time too. What cannot be read twice is not read: standard input,
-/// and a FILE that is not a regular file (a FIFO, `<(command)`).
-fn survey(config: &Config, whole: bool) -> Vec<Survey> {
+/// and a FILE that is not a regular file (a FIFO, `<(command)`). `reading`:
+/// the progress line, told which file is open (a whole pass only).
+fn survey(config: &Config, whole: bool, reading: Option<&Reading>) -> Vec<Survey> {
     let mut parser = LogParser::new(config.prefix.clone(), config.format);
     let mut stats = Stats::default();
     let mut buf = LineBuffer::new();
     let mut surveys = vec![Survey::default(); config.inputs.len()];
-    for (input, survey) in config.inputs.iter().zip(&mut surveys) {
+    let reading = reading.filter(|_| whole);
+    if let Some(r) = reading {
+        r.begin_pass((0..config.inputs.len()).collect(), true);
+    }
+    for (at, (input, survey)) in config.inputs.iter().zip(&mut surveys).enumerate() {
         let Input::File(path) = input else { continue };
         if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
             continue;
@@ -241,21 +251,28 @@ fn survey(config: &Config, whole: bool) -> Vec<Survey> {
         };
         // An input that fails here fails in the run too, which reports it
         // once and goes on, the lines before the failure counted; here too.
-        let read = File::open(path).and_then(input::decompressed).and_then(|mut r| {
-            buf.reset();
-            loop {
-                match buf.fill(&mut r)? {
-                    Chunk::Lines(range) => {
-                        parser.process(buf.get(range), &mut stats, &mut note);
-                        if !whole && parser.head().is_some() {
-                            return Ok(());
-                        }
-                    }
-                    Chunk::Pending => {}
-                    Chunk::Eof => return Ok(()),
+        let read = File::open(path)
+            .inspect(|f| {
+                if let Some(r) = reading {
+                    r.input(at, Some(f));
                 }
-            }
-        });
+            })
+            .and_then(input::decompressed)
+            .and_then(|mut r| {
+                buf.reset();
+                loop {
+                    match buf.fill(&mut r)? {
+                        Chunk::Lines(range) => {
+                            parser.process(buf.get(range), &mut stats, &mut note);
+                            if !whole && parser.head().is_some() {
+                                return Ok(());
+                            }
+                        }
+                        Chunk::Pending => {}
+                        Chunk::Eof => return Ok(()),
+                    }
+                }
+            });
         if whole || read.is_err() || parser.head().is_none() {
             parser.end_input(&mut stats, &mut note);
         }
@@ -284,17 +301,17 @@ fn time_order(inputs: &[Input], surveys: &[Survey]) -> Vec<usize> {
 /// `--since`/`--until` window: each reads the FILEs once first if it needs
 /// to (the window's duration, several FILEs to order), and both share
 /// that reading.
-fn plan(config: &Config) -> Result<(Vec<usize>, Window)> {
+fn plan(config: &Config, reading: Option<&Reading>) -> Result<(Vec<usize>, Window)> {
     let mut surveys = None;
     let window = window(config, || {
-        let all = survey(config, true);
+        let all = survey(config, true, reading);
         let newest = all.iter().filter_map(|s| s.newest).max();
         surveys = Some(all);
         newest.unwrap_or(0)
     })?;
     let files = config.inputs.iter().filter(|i| matches!(i, Input::File(_))).count();
     let order = if files > 1 {
-        let surveys = surveys.get_or_insert_with(|| survey(config, false));
+        let surveys = surveys.get_or_insert_with(|| survey(config, false, None));
         time_order(&config.inputs, surveys)
     } else {
         (0..config.inputs.len()).collect()
@@ -912,16 +929,18 @@ impl Pipeline {
     }
 }
 
-/// Reads every input, in order, into the channel.
+/// Reads every input, in order, into the channel; tells `reading` (the
+/// progress line) which one is open.
 fn read_inputs(
     inputs: Vec<Input>,
     send: impl Fn(Read) -> bool,
     pool: Receiver<Vec<u8>>,
     counts: Arc<ReadCounts>,
+    reading: Option<Reading>,
 ) {
     let mut buf = LineBuffer::new();
     let mut base = 0;
-    for input in inputs {
+    for (at, input) in inputs.into_iter().enumerate() {
         if !send(Read::NextInput(modified_ms(&input))) {
             return;
         }
@@ -942,9 +961,18 @@ fn read_inputs(
             }
         };
         let result = match &input {
-            Input::Stdin => input::decompressed(io::stdin().lock()).and_then(|mut r| read(&mut r)),
+            Input::Stdin => {
+                if let Some(r) = &reading {
+                    r.stdin(at);
+                }
+                input::decompressed(io::stdin().lock()).and_then(|mut r| read(&mut r))
+            }
             Input::File(path) => {
-                File::open(path).and_then(input::decompressed).and_then(|mut r| read(&mut r))
+                let file = File::open(path);
+                if let Some(r) = &reading {
+                    r.input(at, file.as_ref().ok());
+                }
+                file.and_then(input::decompressed).and_then(|mut r| read(&mut r))
             }
         };
         base = counts.bytes.load(Ordering::Relaxed);
@@ -1133,7 +1161,13 @@ fn write_changes<W: Write>(
 pub fn run(config: &Config) -> Result<Outcome> {
     let mut pipeline = Pipeline::new(config);
     let mut parsing = Parsing::new(config);
-    let (order, window) = plan(config)?;
+    // Before `plan`, which may read the files once already.
+    let progress = Progress::start(config);
+    let reading = progress.as_ref().map(Progress::reading);
+    let (order, window) = plan(config, reading.as_ref())?;
+    if let Some(r) = &reading {
+        r.begin_pass(order.clone(), false);
+    }
     parsing.window = window;
     let inputs: Vec<Input> = order.iter().map(|&i| config.inputs[i].clone()).collect();
     pipeline.names = inputs.iter().map(Input::name).collect();
@@ -1150,12 +1184,12 @@ pub fn run(config: &Config) -> Result<Outcome> {
     if config.threads == 1 {
         let tx = tx.clone();
         let send = move |r| tx.send(Msg::Read(r)).is_ok();
-        std::thread::spawn(move || read_inputs(inputs, send, pool_rx, counts));
+        std::thread::spawn(move || read_inputs(inputs, send, pool_rx, counts, reading));
         direct = Some(parsing);
     } else {
         let (lines_tx, lines_rx) = mpsc::sync_channel::<Read>(1);
         let send = move |r| lines_tx.send(r).is_ok();
-        std::thread::spawn(move || read_inputs(inputs, send, pool_rx, counts));
+        std::thread::spawn(move || read_inputs(inputs, send, pool_rx, counts, reading));
         let (generation, buffers) = (pipeline.generation.clone(), pool_tx.clone());
         std::thread::spawn(move || {
             // A bug that panics here must not leave the main thread waiting
@@ -1207,6 +1241,9 @@ pub fn run(config: &Config) -> Result<Outcome> {
                 match waited {
                     Ok(m) => m,
                     Err(RecvTimeoutError::Timeout) => {
+                        if let Some(p) = &progress {
+                            p.hide_for_stdout();
+                        }
                         live.tick(&mut out, &pipeline, config, &palette)?;
                         continue;
                     }
@@ -1249,6 +1286,9 @@ pub fn run(config: &Config) -> Result<Outcome> {
                 }
             }
             Msg::Failed(e) => {
+                if let Some(p) = &progress {
+                    p.hide();
+                }
                 let _ = writeln!(io::stderr(), "pgconn: {e}");
                 read_failed = true;
             }
@@ -1259,6 +1299,9 @@ pub fn run(config: &Config) -> Result<Outcome> {
                 break;
             }
             Msg::Signal(SIGUSR1) => {
+                if let Some(p) = &progress {
+                    p.hide();
+                }
                 let mut err = io::stderr().lock();
                 let _ = pipeline.write_report(
                     config,
@@ -1267,6 +1310,9 @@ pub fn run(config: &Config) -> Result<Outcome> {
                 );
             }
             Msg::Signal(SIGHUP) => {
+                if let Some(p) = &progress {
+                    p.hide();
+                }
                 pipeline.reset(config);
                 let _ = writeln!(io::stderr(), "pgconn: statistics reset (SIGHUP)");
             }
@@ -1275,6 +1321,8 @@ pub fn run(config: &Config) -> Result<Outcome> {
         }
     }
     out.flush()?;
+    // The line goes before the report, which may be on the same terminal.
+    drop(progress);
     finish(config, &pipeline, &mut out, &mut live, &palette, read_failed)
 }
 
@@ -1289,7 +1337,7 @@ pub fn run_in_process(
 ) -> Result<()> {
     let mut pipeline = Pipeline::new(config);
     let mut parsing = Parsing::new(config);
-    parsing.window = plan(config)?.1;
+    parsing.window = plan(config, None)?.1;
     pipeline.names = (0..inputs.len()).map(|i| format!("input {i}")).collect();
     for (i, input) in inputs.iter_mut().enumerate() {
         input::decompressed(&mut **input)

@@ -124,6 +124,12 @@ pub(crate) const FLAGS: &[Flag] = &[
         doc: "breakdowns: database,user,application,host (all)",
     },
     Flag {
+        long: "quiet",
+        short: Some('q'),
+        value: None,
+        doc: "no progress line on standard error (warnings stay)",
+    },
+    Flag {
         long: "color",
         short: None,
         value: Some("WHEN"),
@@ -192,6 +198,11 @@ the --tz zone: UTC, local (TZ, else /etc/localtime) or a tz database name
 such as Europe/Berlin. A date without a zone given to --since or --until is
 read in the --tz zone when there is one, else in the log's. JSON keeps RFC
 3339 times with the log's offset.
+
+Files read for more than a second with standard error on a terminal show a
+progress line there, cleared before the report; --quiet turns it off. None
+with --watch, the dashboard or a pipe; a compressed file counts its
+compressed size.
 
 Signals: SIGINT and SIGTERM print the final report and exit; SIGUSR1 prints
 the current report to standard error; SIGHUP resets all statistics.
@@ -332,6 +343,8 @@ pub struct Args {
     /// `--tz`: the zone's name, resolved in config.rs (it reads the tz
     /// database).
     pub(crate) tz: Option<String>,
+    /// `--quiet`: no progress line.
+    pub(crate) quiet: bool,
 }
 
 /// The outcome of parsing: a run, or a request answered without reading input.
@@ -376,6 +389,7 @@ where
             Short('j') | Long("json") => out.json = true,
             Short('w') | Long("watch") => out.watch = true,
             Long("history") => out.history = true,
+            Short('q') | Long("quiet") => out.quiet = true,
             Long("sessions") => out.sessions = true,
             Long("failures") => out.failures = true,
             Long("bucket") => {

@@ -69,6 +69,9 @@ pub struct Config {
     /// `--tz`: the zone text output shows times in (None: each log's own),
     /// and a `--since`/`--until` date without a zone is read in.
     pub(crate) tz: Option<crate::zone::Zone>,
+    /// A progress line on standard error while files are read (progress.rs
+    /// also wants every input a regular file).
+    pub(crate) progress: bool,
 }
 
 fn color_from_env(choice: ColorChoice, is_tty: bool) -> bool {
@@ -122,6 +125,14 @@ impl Config {
             Mode::Summary
         };
         let dashboard = stdout_tty && !args.json && matches!(mode, Mode::Summary | Mode::History);
+        // Standard error a terminal that understands clear-to-end-of-line,
+        // and nothing else drawing there: not the --watch stream, not the
+        // dashboard.
+        let progress = !args.quiet
+            && mode != Mode::Watch
+            && !dashboard
+            && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+            && std::io::stderr().is_terminal();
         let every = match (dashboard, args.every) {
             (true, None) => Some(std::time::Duration::from_secs(1)),
             (_, every) => every,
@@ -157,6 +168,7 @@ impl Config {
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
                 .min(2),
             tz,
+            progress,
         })
     }
 }

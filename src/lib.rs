@@ -22,6 +22,7 @@ mod intern;
 mod parse;
 mod peak;
 mod prefix;
+mod progress;
 mod report;
 mod scan;
 mod sketch;

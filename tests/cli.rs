@@ -13,7 +13,8 @@
 //! fixtures inside the records of container runtimes, journald and cloud
 //! log services. `notes`: what a report could not give, why, and the
 //! fix, on real logs with lines taken out. `order`: several files in
-//! log-time order, newest-first logs. `zones`: `--tz`, the zone text
+//! log-time order, newest-first logs. `progress`: the progress line on a
+//! terminal (tmux). `zones`: `--tz`, the zone text
 //! output shows times in.
 
 mod util;
@@ -34,6 +35,7 @@ mod live;
 mod notes;
 mod order;
 mod prefixes;
+mod progress;
 mod properties;
 mod semantics;
 mod stream;
