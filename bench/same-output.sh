@@ -8,6 +8,8 @@
 set -euo pipefail
 [[ $# -eq 2 ]] || { echo "usage: $0 OLD_BINARY NEW_BINARY" >&2; exit 2; }
 old=$(realpath "$1") new=$(realpath "$2")
+# JSON reports carry generated_at: the wall clock, unless this fixes it.
+export SOURCE_DATE_EPOCH=1800000000
 cd "$(dirname "$0")/../fixtures"
 mapfile -t files < <(find . -type f \( -name '*.log' -o -name '*.csv' -o -name '*.json' \
   -o -name '*.jsonl' -o -name '*.gz' -o -name '*.bz2' -o -name '*.xz' -o -name '*.zst' \) \

@@ -13,6 +13,10 @@
 //! nothing runs in them.
 //! The main thread tracks and writes, and wakes on a message or on the
 //! report timer, never otherwise: with no input and no timer it sleeps.
+//! Reading files on a terminal, a progress thread (progress.rs) draws a
+//! line on stderr from the reader's file offset; the reader only tells it,
+//! once per input, which file is open, and the main thread clears the line
+//! before it writes to the terminal.
 //! SIGHUP bumps a generation counter the parser reads: batches parsed
 //! before the reset are dropped, so the counts restart from the first
 //! lines the parser reaches after it.
@@ -49,6 +53,7 @@ use crate::event::{Event, EventOf, Span};
 use crate::input::{self, Chunk, LineBuffer};
 use crate::parse::LogParser;
 use crate::parse::Stats;
+use crate::progress::{Progress, Reading};
 use crate::report::live::{self, Screen};
 use crate::report::{self, Palette, Report};
 use crate::time::Timestamp;
@@ -180,9 +185,11 @@ fn window(config: &Config, newest: impl FnOnce() -> i64) -> Result<Window> {
         _ => Ok(w),
     };
     if civil || instant {
-        w.local = civil;
+        // A date without a zone: the log's clock, or --tz's.
+        w.local = civil && config.tz.is_none();
         let ms = |b: Option<TimeArg>| match b {
-            Some(TimeArg::Civil(ms) | TimeArg::Instant(ms)) => Some(ms),
+            Some(TimeArg::Civil(ms)) => Some(config.tz.as_ref().map_or(ms, |z| z.instant(ms))),
+            Some(TimeArg::Instant(ms)) => Some(ms),
             _ => None,
         };
         (w.since, w.until) = (ms(since), ms(until));
@@ -218,13 +225,18 @@ struct Survey {
 /// and parser the run uses: its first lines (until its format is
 /// decided), for the time it begins; with `whole`, all of it, for its
 /// newest time too. What cannot be read twice is not read: standard input,
-/// and a FILE that is not a regular file (a FIFO, `<(command)`).
-fn survey(config: &Config, whole: bool) -> Vec<Survey> {
+/// and a FILE that is not a regular file (a FIFO, `<(command)`). `reading`:
+/// the progress line, told which file is open (a whole pass only).
+fn survey(config: &Config, whole: bool, reading: Option<&Reading>) -> Vec<Survey> {
     let mut parser = LogParser::new(config.prefix.clone(), config.format);
     let mut stats = Stats::default();
     let mut buf = LineBuffer::new();
     let mut surveys = vec![Survey::default(); config.inputs.len()];
-    for (input, survey) in config.inputs.iter().zip(&mut surveys) {
+    let reading = reading.filter(|_| whole);
+    if let Some(r) = reading {
+        r.begin_pass((0..config.inputs.len()).collect(), true);
+    }
+    for (at, (input, survey)) in config.inputs.iter().zip(&mut surveys).enumerate() {
         let Input::File(path) = input else { continue };
         if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
             continue;
@@ -239,21 +251,28 @@ fn survey(config: &Config, whole: bool) -> Vec<Survey> {
         };
         // An input that fails here fails in the run too, which reports it
         // once and goes on, the lines before the failure counted; here too.
-        let read = File::open(path).and_then(input::decompressed).and_then(|mut r| {
-            buf.reset();
-            loop {
-                match buf.fill(&mut r)? {
-                    Chunk::Lines(range) => {
-                        parser.process(buf.get(range), &mut stats, &mut note);
-                        if !whole && parser.head().is_some() {
-                            return Ok(());
-                        }
-                    }
-                    Chunk::Pending => {}
-                    Chunk::Eof => return Ok(()),
+        let read = File::open(path)
+            .inspect(|f| {
+                if let Some(r) = reading {
+                    r.input(at, Some(f));
                 }
-            }
-        });
+            })
+            .and_then(input::decompressed)
+            .and_then(|mut r| {
+                buf.reset();
+                loop {
+                    match buf.fill(&mut r)? {
+                        Chunk::Lines(range) => {
+                            parser.process(buf.get(range), &mut stats, &mut note);
+                            if !whole && parser.head().is_some() {
+                                return Ok(());
+                            }
+                        }
+                        Chunk::Pending => {}
+                        Chunk::Eof => return Ok(()),
+                    }
+                }
+            });
         if whole || read.is_err() || parser.head().is_none() {
             parser.end_input(&mut stats, &mut note);
         }
@@ -282,17 +301,17 @@ fn time_order(inputs: &[Input], surveys: &[Survey]) -> Vec<usize> {
 /// `--since`/`--until` window: each reads the FILEs once first if it needs
 /// to (the window's duration, several FILEs to order), and both share
 /// that reading.
-fn plan(config: &Config) -> Result<(Vec<usize>, Window)> {
+fn plan(config: &Config, reading: Option<&Reading>) -> Result<(Vec<usize>, Window)> {
     let mut surveys = None;
     let window = window(config, || {
-        let all = survey(config, true);
+        let all = survey(config, true, reading);
         let newest = all.iter().filter_map(|s| s.newest).max();
         surveys = Some(all);
         newest.unwrap_or(0)
     })?;
     let files = config.inputs.iter().filter(|i| matches!(i, Input::File(_))).count();
     let order = if files > 1 {
-        let surveys = surveys.get_or_insert_with(|| survey(config, false));
+        let surveys = surveys.get_or_insert_with(|| survey(config, false, None));
         time_order(&config.inputs, surveys)
     } else {
         (0..config.inputs.len()).collect()
@@ -775,6 +794,7 @@ impl Pipeline {
                     .join(" "),
                 prefix_given: config.prefix.is_some(),
                 mode: config.mode,
+                tz: config.tz.as_ref().map(|z| z.name().to_string()),
             },
             untimed: info.untimed,
             outside: info.outside,
@@ -812,11 +832,11 @@ impl Pipeline {
     ) -> io::Result<()> {
         let n = self.reports.get() + 1;
         self.reports.set(n);
-        let ms = report::wall_clock_ms();
-        let stamp = report::Stamp { report: n, last, generated_at: report::rfc3339_utc(ms) };
+        let stamp = report::Stamp::now(n, last);
         if config.openmetrics {
             let snapshot = self.snapshot(config);
-            return report::openmetrics::write_summary(out, &self.report(&snapshot, config), ms);
+            let report = self.report(&snapshot, config);
+            return report::openmetrics::write_summary(out, &report, stamp.generated_ms);
         }
         if config.json {
             if matches!(config.mode, Mode::Summary | Mode::History | Mode::Failures) {
@@ -827,7 +847,11 @@ impl Pipeline {
             return self.write_table_or_json(config, out, palette);
         }
         if config.every.is_some() && !config.dashboard {
-            writeln!(out, "{}", owo_colors::OwoColorize::style(&stamp.header(), palette.dim))?;
+            writeln!(
+                out,
+                "{}",
+                owo_colors::OwoColorize::style(&stamp.header(palette.zone.as_ref()), palette.dim)
+            )?;
         }
         self.write_table_or_json(config, out, palette)
     }
@@ -843,7 +867,8 @@ impl Pipeline {
         if !config.json && matches!(config.mode, Mode::History | Mode::Sessions | Mode::Failures) {
             self.write_mode(config, out, palette)?;
             let snapshot = self.snapshot(config);
-            let notes = report::notes::notes(&self.report(&snapshot, config));
+            let notes =
+                report::notes::notes(&self.report(&snapshot, config), palette.zone.as_ref());
             return report::write_notes_block(out, &notes, palette);
         }
         self.write_mode(config, out, palette)
@@ -911,16 +936,18 @@ impl Pipeline {
     }
 }
 
-/// Reads every input, in order, into the channel.
+/// Reads every input, in order, into the channel; tells `reading` (the
+/// progress line) which one is open.
 fn read_inputs(
     inputs: Vec<Input>,
     send: impl Fn(Read) -> bool,
     pool: Receiver<Vec<u8>>,
     counts: Arc<ReadCounts>,
+    reading: Option<Reading>,
 ) {
     let mut buf = LineBuffer::new();
     let mut base = 0;
-    for input in inputs {
+    for (at, input) in inputs.into_iter().enumerate() {
         if !send(Read::NextInput(modified_ms(&input))) {
             return;
         }
@@ -941,9 +968,18 @@ fn read_inputs(
             }
         };
         let result = match &input {
-            Input::Stdin => input::decompressed(io::stdin().lock()).and_then(|mut r| read(&mut r)),
+            Input::Stdin => {
+                if let Some(r) = &reading {
+                    r.stdin(at);
+                }
+                input::decompressed(io::stdin().lock()).and_then(|mut r| read(&mut r))
+            }
             Input::File(path) => {
-                File::open(path).and_then(input::decompressed).and_then(|mut r| read(&mut r))
+                let file = File::open(path);
+                if let Some(r) = &reading {
+                    r.input(at, file.as_ref().ok());
+                }
+                file.and_then(input::decompressed).and_then(|mut r| read(&mut r))
             }
         };
         base = counts.bytes.load(Ordering::Relaxed);
@@ -1056,7 +1092,7 @@ impl Live {
             (events - self.last.2) as f64 / secs
         );
         self.last = (now, bytes, events);
-        let newest = p.tracker.last.map_or_else(|| "none yet".to_string(), |t| t.to_string());
+        let newest = p.tracker.last.map_or_else(|| "none yet".to_string(), |t| palette.time(t));
         let status = format!("live: newest log line {newest}; input {rate}; Ctrl-C to stop");
         // Fewer rows per breakdown, then the compact layout, until the
         // frame fits the terminal.
@@ -1165,7 +1201,13 @@ pub fn run(config: &Config) -> Result<Outcome> {
     }
     let mut pipeline = Pipeline::new(config);
     let mut parsing = Parsing::new(config);
-    let (order, window) = plan(config)?;
+    // Before `plan`, which may read the files once already.
+    let progress = Progress::start(config);
+    let reading = progress.as_ref().map(Progress::reading);
+    let (order, window) = plan(config, reading.as_ref())?;
+    if let Some(r) = &reading {
+        r.begin_pass(order.clone(), false);
+    }
     parsing.window = window;
     let inputs: Vec<Input> = order.iter().map(|&i| config.inputs[i].clone()).collect();
     pipeline.names = inputs.iter().map(Input::name).collect();
@@ -1182,12 +1224,12 @@ pub fn run(config: &Config) -> Result<Outcome> {
     if config.threads == 1 {
         let tx = tx.clone();
         let send = move |r| tx.send(Msg::Read(r)).is_ok();
-        std::thread::spawn(move || read_inputs(inputs, send, pool_rx, counts));
+        std::thread::spawn(move || read_inputs(inputs, send, pool_rx, counts, reading));
         direct = Some(parsing);
     } else {
         let (lines_tx, lines_rx) = mpsc::sync_channel::<Read>(1);
         let send = move |r| lines_tx.send(r).is_ok();
-        std::thread::spawn(move || read_inputs(inputs, send, pool_rx, counts));
+        std::thread::spawn(move || read_inputs(inputs, send, pool_rx, counts, reading));
         let (generation, buffers) = (pipeline.generation.clone(), pool_tx.clone());
         std::thread::spawn(move || {
             // A bug that panics here must not leave the main thread waiting
@@ -1206,7 +1248,7 @@ pub fn run(config: &Config) -> Result<Outcome> {
         });
     }
 
-    let palette = Palette::new(config.color);
+    let palette = Palette::new(config.color, config.tz.clone());
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
     let mut live = Live::new(config);
@@ -1239,6 +1281,9 @@ pub fn run(config: &Config) -> Result<Outcome> {
                 match waited {
                     Ok(m) => m,
                     Err(RecvTimeoutError::Timeout) => {
+                        if let Some(p) = &progress {
+                            p.hide_for_stdout();
+                        }
                         live.tick(&mut out, &pipeline, config, &palette)?;
                         continue;
                     }
@@ -1281,6 +1326,9 @@ pub fn run(config: &Config) -> Result<Outcome> {
                 }
             }
             Msg::Failed(e) => {
+                if let Some(p) = &progress {
+                    p.hide();
+                }
                 let _ = writeln!(io::stderr(), "pgconn: {e}");
                 read_failed = true;
             }
@@ -1291,10 +1339,20 @@ pub fn run(config: &Config) -> Result<Outcome> {
                 break;
             }
             Msg::Signal(SIGUSR1) => {
+                if let Some(p) = &progress {
+                    p.hide();
+                }
                 let mut err = io::stderr().lock();
-                let _ = pipeline.write_report(config, &mut err, &Palette::new(false));
+                let _ = pipeline.write_report(
+                    config,
+                    &mut err,
+                    &Palette::new(false, config.tz.clone()),
+                );
             }
             Msg::Signal(SIGHUP) => {
+                if let Some(p) = &progress {
+                    p.hide();
+                }
                 pipeline.reset(config);
                 let _ = writeln!(io::stderr(), "pgconn: statistics reset (SIGHUP)");
             }
@@ -1303,6 +1361,8 @@ pub fn run(config: &Config) -> Result<Outcome> {
         }
     }
     out.flush()?;
+    // The line goes before the report, which may be on the same terminal.
+    drop(progress);
     finish(config, &pipeline, &mut out, &mut live, &palette, read_failed)
 }
 
@@ -1317,7 +1377,7 @@ pub fn run_in_process(
 ) -> Result<()> {
     let mut pipeline = Pipeline::new(config);
     let mut parsing = Parsing::new(config);
-    parsing.window = plan(config)?.1;
+    parsing.window = plan(config, None)?.1;
     pipeline.names = (0..inputs.len()).map(|i| format!("input {i}")).collect();
     for (i, input) in inputs.iter_mut().enumerate() {
         input::decompressed(&mut **input)
@@ -1325,7 +1385,7 @@ pub fn run_in_process(
             .map_err(|e| Error::io(format!("input {i}"), e))?;
     }
     let mut out = out;
-    pipeline.write_report(config, &mut out, &Palette::new(false))?;
+    pipeline.write_report(config, &mut out, &Palette::new(false, config.tz.clone()))?;
     Ok(())
 }
 
@@ -1408,19 +1468,24 @@ fn finish<W: Write>(
         );
     }
     if let Some(w) = report.went_back {
-        let _ = writeln!(err, "pgconn: warning: {}", report::went_back(&w, report.inputs));
+        let _ = writeln!(
+            err,
+            "pgconn: warning: {}",
+            report::went_back(&w, report.inputs, palette.zone.as_ref())
+        );
     }
     // An input that could not be read was reported already, and is the
     // likelier reason for an empty report than anything the hint says.
     if !found && !read_failed {
-        let _ = err.write_all(report::nothing_found_hint(&report).as_bytes());
+        let _ =
+            err.write_all(report::nothing_found_hint(&report, palette.zone.as_ref()).as_bytes());
     } else if found
         && (config.mode == Mode::Watch
             || config.openmetrics
             || (config.json && config.mode != Mode::Summary))
     {
         // No room for them in the stream or the NDJSON lines: they go here.
-        for n in report::notes::notes(&report) {
+        for n in report::notes::notes(&report, palette.zone.as_ref()) {
             let _ = writeln!(err, "pgconn: note: {}\n  fix: {}", n.message, n.fix);
         }
     } else if found {

@@ -97,6 +97,12 @@ pub(crate) const FLAGS: &[Flag] = &[
         doc: "before log time TIME (same forms)",
     },
     Flag {
+        long: "tz",
+        short: None,
+        value: Some("ZONE"),
+        doc: "show text times in UTC, local or ZONE (Asia/Tokyo)",
+    },
+    Flag {
         long: "tz-abbrev",
         short: None,
         value: Some("NAME=+HH:MM"),
@@ -128,6 +134,12 @@ pub(crate) const FLAGS: &[Flag] = &[
         short: None,
         value: Some("LIST"),
         doc: "breakdowns: database,user,application,host (all)",
+    },
+    Flag {
+        long: "quiet",
+        short: Some('q'),
+        value: None,
+        doc: "no progress line on standard error (warnings stay)",
     },
     Flag {
         long: "color",
@@ -192,6 +204,17 @@ followed and 10,000 names kept per breakdown (the rest are counted as
 (other), and the output says so), lines are cut at 1 MiB; peak memory stays
 under 64 MiB (floods of a million addresses, role names or never-ending
 sessions: 13-27 MiB).
+
+Times: text output shows each time in its log's own zone, or every time in
+the --tz zone: UTC, local (TZ, else /etc/localtime) or a tz database name
+such as Europe/Berlin. A date without a zone given to --since or --until is
+read in the --tz zone when there is one, else in the log's. JSON keeps RFC
+3339 times with the log's offset.
+
+Files read for more than a second with standard error on a terminal show a
+progress line there, cleared before the report; --quiet turns it off. None
+with --watch, the dashboard or a pipe; a compressed file counts its
+compressed size.
 
 Signals: SIGINT and SIGTERM print the final report and exit; SIGUSR1 prints
 the current report to standard error; SIGHUP resets all statistics.
@@ -345,6 +368,11 @@ pub struct Args {
     pub(crate) threads: Option<usize>,
     /// `--tz-abbrev`: zone abbreviations and their offsets (minutes).
     pub(crate) tz_abbrevs: Vec<(String, i16)>,
+    /// `--tz`: the zone's name, resolved in config.rs (it reads the tz
+    /// database).
+    pub(crate) tz: Option<String>,
+    /// `--quiet`: no progress line.
+    pub(crate) quiet: bool,
 }
 
 /// The outcome of parsing: a run, or a request answered without reading input.
@@ -397,6 +425,7 @@ where
             }
             Short('w') | Long("watch") => out.watch = true,
             Long("history") => out.history = true,
+            Short('q') | Long("quiet") => out.quiet = true,
             Long("sessions") => out.sessions = true,
             Long("failures") => out.failures = true,
             Long("bucket") => {
@@ -449,6 +478,7 @@ where
                 }
                 out.threads = Some(n);
             }
+            Long("tz") => out.tz = Some(parse_string(&mut parser, "tz")?),
             Long("tz-abbrev") => {
                 let text = parse_string(&mut parser, "tz-abbrev")?;
                 let (name, offset) = crate::time::parse_abbreviation(&text)
@@ -536,11 +566,12 @@ fn parse_rate(s: &str) -> std::result::Result<(u64, std::time::Duration), String
     Ok((n, crate::time::parse_duration(w)?))
 }
 
-/// `--since`/`--until`: a date and time of the log's clock, or a duration
-/// before the newest timestamp.
+/// `--since`/`--until`: a date and time of the log's clock (of `--tz`'s
+/// zone when given), or a duration before the newest timestamp.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TimeArg {
-    /// Milliseconds since the epoch of the log's local time.
+    /// Milliseconds since the epoch of the log's local time (or `--tz`'s:
+    /// app.rs `window` makes it an instant then).
     Civil(i64),
     /// A time given with its zone or offset: an instant.
     Instant(i64),

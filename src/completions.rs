@@ -33,6 +33,8 @@ fn values(flag: &str) -> Option<&'static [&'static str]> {
         "by" => &["database", "user", "application", "host"],
         "color" => &["auto", "always", "never"],
         "threads" => &["1", "2"],
+        // Any IANA name too (Europe/Berlin): these two are the words.
+        "tz" => &["UTC", "local"],
         "completions" => &["bash", "zsh", "fish"],
         _ => return None,
     })

@@ -73,6 +73,12 @@ pub struct Config {
     pub(crate) wide: bool,
     /// 1: parsing and tracking on the main thread; 2: each on its own.
     pub(crate) threads: usize,
+    /// `--tz`: the zone text output shows times in (None: each log's own),
+    /// and a `--since`/`--until` date without a zone is read in.
+    pub(crate) tz: Option<crate::zone::Zone>,
+    /// A progress line on standard error while files are read (progress.rs
+    /// also wants every input a regular file).
+    pub(crate) progress: bool,
 }
 
 fn color_from_env(choice: ColorChoice, is_tty: bool) -> bool {
@@ -104,6 +110,15 @@ impl Config {
         if !args.tz_abbrevs.is_empty() {
             crate::time::set_abbreviations(&args.tz_abbrevs);
         }
+        // After the abbreviations: a zone's is shown where pgconn reads it
+        // back as the same offset, --tz-abbrev's included.
+        let tz = match args.tz.as_deref() {
+            None => None,
+            Some(name) => Some(
+                crate::zone::Zone::resolve(name)
+                    .map_err(|e| crate::error::Error::usage(format!("--tz: {e}")))?,
+            ),
+        };
         // With --output the reports go to a file, never to the terminal.
         let stdout_tty = std::io::stdout().is_terminal() && args.output.is_none();
         let mode = if args.watch {
@@ -127,6 +142,14 @@ impl Config {
             && !args.openmetrics
             && args.output.is_none()
             && matches!(mode, Mode::Summary | Mode::History);
+        // Standard error a terminal that understands clear-to-end-of-line,
+        // and nothing else drawing there: not the --watch stream, not the
+        // dashboard.
+        let progress = !args.quiet
+            && mode != Mode::Watch
+            && !dashboard
+            && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+            && std::io::stderr().is_terminal();
         let every = match (dashboard, args.every) {
             (true, None) => Some(std::time::Duration::from_secs(1)),
             (_, every) => every,
@@ -164,6 +187,8 @@ impl Config {
                 .threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
                 .min(2),
+            tz,
+            progress,
         })
     }
 }

@@ -22,11 +22,13 @@ mod intern;
 mod parse;
 mod peak;
 mod prefix;
+mod progress;
 mod report;
 mod scan;
 mod sketch;
 mod time;
 mod tracker;
+mod zone;
 
 /// Entry points for the micro-benchmarks: the marker scan, the parsers
 /// and the tracker, each on a buffer of complete lines.

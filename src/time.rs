@@ -170,6 +170,17 @@ pub(crate) fn parse_abbreviation(s: &str) -> Result<(String, i16), String> {
     Ok((name.to_string(), off))
 }
 
+/// The offset (minutes east of UTC) pgconn reads a zone as, as the log
+/// would write it: `+03`, `-04:30`, an abbreviation given with
+/// `--tz-abbrev` or one of the common ones; None for one it does not know.
+pub(crate) fn offset_minutes(zone: &str) -> Option<i16> {
+    let zone = zone.as_bytes();
+    if zone.is_empty() || zone.len() > 8 {
+        return None;
+    }
+    numeric_offset(zone).or_else(|| given_offset(zone)).or_else(|| abbreviation_offset(zone))
+}
+
 /// `+03`, `-0430`, `+05:30`.
 fn numeric_offset(zone: &[u8]) -> Option<i16> {
     let (sign, rest) = match zone.first()? {
@@ -433,6 +444,15 @@ impl Timestamp {
         let off = off.unsigned_abs();
         out.push_str(&format!("{sign}{:02}:{:02}", off / 60, off % 60));
         out
+    }
+
+    /// As text output shows it: as the log wrote it (`zone` None, the
+    /// `Display` form), or in the `--tz` zone.
+    pub(crate) fn shown(&self, zone: Option<&crate::zone::Zone>) -> String {
+        match zone {
+            None => self.to_string(),
+            Some(z) => z.show(self.ms).to_string(),
+        }
     }
 
     /// The zone as written when pgconn does not know its offset (empty for

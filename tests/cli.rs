@@ -14,7 +14,8 @@
 //! log services. `notes`: what a report could not give, why, and the
 //! fix, on real logs with lines taken out. `order`: several files in
 //! log-time order, newest-first logs. `fail2ban`: the contrib filter and
-//! jail under the real fail2ban.
+//! jail under the real fail2ban. `progress`: the progress line on a
+//! terminal (tmux). `zones`: `--tz`, the zone text output shows times in.
 
 mod util;
 
@@ -36,8 +37,10 @@ mod notes;
 mod openmetrics;
 mod order;
 mod prefixes;
+mod progress;
 mod properties;
 mod recipes;
 mod semantics;
 mod stream;
 mod threads;
+mod zones;

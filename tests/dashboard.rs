@@ -13,29 +13,31 @@ use std::time::{Duration, Instant};
 
 use crate::util::read_fixture;
 
-struct Tmux {
-    socket: String,
-    dir: PathBuf,
+/// A tmux server of its own, with one session `t` (also used by
+/// `progress`).
+pub(crate) struct Tmux {
+    pub(crate) socket: String,
+    pub(crate) dir: PathBuf,
 }
 
 impl Tmux {
-    fn cmd(&self, args: &[&str]) -> String {
+    pub(crate) fn cmd(&self, args: &[&str]) -> String {
         let out =
             Command::new("tmux").arg("-L").arg(&self.socket).args(args).output().expect("run tmux");
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// The visible screen.
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         self.cmd(&["capture-pane", "-t", "t", "-p"])
     }
 
     /// The screen and its scrollback.
-    fn history(&self) -> String {
+    pub(crate) fn history(&self) -> String {
         self.cmd(&["capture-pane", "-t", "t", "-p", "-S", "-"])
     }
 
-    fn wait_for(&self, secs: u64, f: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait_for(&self, secs: u64, f: impl Fn(&str) -> bool) -> String {
         let end = Instant::now() + Duration::from_secs(secs);
         loop {
             let s = self.screen();
@@ -55,7 +57,7 @@ impl Drop for Tmux {
     }
 }
 
-fn tmux_available() -> bool {
+pub(crate) fn tmux_available() -> bool {
     let found = Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success());
     if !found {
         let required = std::env::var("PGCONN_REQUIRE_TMUX").is_ok_and(|v| v == "1");

@@ -75,7 +75,7 @@ pub(crate) fn write_table<W: Write>(
     for (reason, n, d) in v.reasons {
         writeln!(out)?;
         let when = match (d.first, d.last) {
-            (Some(f), Some(l)) => format!("  first {f}, last {l}"),
+            (Some(f), Some(l)) => format!("  first {}, last {}", p.time(f), p.time(l)),
             _ => String::new(),
         };
         let what = format!("  {}: {}", reason.class().as_str(), reason.describe());
@@ -153,7 +153,7 @@ pub(crate) fn write_brute_force<W: Write>(
     )?;
     for h in hosts {
         let when = match (h.first, h.last) {
-            (Some(f), Some(l)) => format!(", {f} to {l}"),
+            (Some(f), Some(l)) => format!(", {} to {}", p.time(f), p.time(l)),
             _ => String::new(),
         };
         writeln!(

@@ -79,8 +79,8 @@ pub(crate) fn write_table<W: Write>(
         out,
         "{} {} → {}, buckets of {}",
         "pgconn history".style(p.title),
-        first.start,
-        last.end,
+        p.time(first.start),
+        p.time(last.end),
         human_ms(width as u64)
     )?;
     if k > 1 || t.doubled > 0 {
@@ -119,7 +119,7 @@ pub(crate) fn write_table<W: Write>(
         writeln!(
             out,
             "{:<25} {:>6} {:>6} {:>6} {:>+6}{} {:>6} {:>6} {}",
-            r.start.to_string(),
+            p.time(r.start),
             r.connections,
             r.disconnections,
             r.failures.style(p.failure),
@@ -187,7 +187,7 @@ pub(crate) fn write_leaks<W: Write>(out: &mut W, leaks: &[Leak], p: &Palette) ->
     for l in leaks {
         let how = match (l.ended_by, l.until) {
             (Some(cause), Some(until)) => {
-                format!("all ended by {} at {until}", cause.as_str())
+                format!("all ended by {} at {}", cause.as_str(), p.time(until))
             }
             _ => format!("{} still open", l.open),
         };
@@ -197,7 +197,7 @@ pub(crate) fn write_leaks<W: Write>(out: &mut W, leaks: &[Leak], p: &Palette) ->
             l.dimension.name(),
             escape(&l.name).style(p.failure),
             l.opened,
-            l.since,
+            p.time(l.since),
             l.per_minute
         )?;
     }

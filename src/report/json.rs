@@ -408,7 +408,8 @@ pub(crate) fn write_summary<W: Write>(out: &mut W, r: &Report<'_>) -> io::Result
             untracked_attempts: s.untracked_attempts,
             folded: &s.folded,
         },
-        notes: crate::report::notes::notes(r),
+        // The log's own zone, as every JSON time.
+        notes: crate::report::notes::notes(r, None),
     };
     serde_json::to_writer(&mut *out, &summary).map_err(io::Error::from)?;
     out.write_all(b"\n")

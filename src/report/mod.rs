@@ -73,10 +73,14 @@ pub(crate) struct Asked {
     pub(crate) window: String,
     pub(crate) prefix_given: bool,
     pub(crate) mode: Mode,
+    /// `--tz`'s zone name: a date without a zone in the window is read in
+    /// it.
+    pub(crate) tz: Option<String>,
 }
 
-/// Colors, decided once. With color off every style is plain and writes
-/// no escape codes, so renderers have no `if color`.
+/// How text looks, decided once: colors, and the zone times are shown in.
+/// With color off every style is plain and writes no escape codes, so
+/// renderers have no `if color`.
 pub(crate) struct Palette {
     pub(crate) title: Style,
     pub(crate) header: Style,
@@ -85,10 +89,12 @@ pub(crate) struct Palette {
     pub(crate) dim: Style,
     pub(crate) connect: Style,
     pub(crate) disconnect: Style,
+    /// `--tz`; None: each time in its log's own zone.
+    pub(crate) zone: Option<crate::zone::Zone>,
 }
 
 impl Palette {
-    pub(crate) fn new(color: bool) -> Palette {
+    pub(crate) fn new(color: bool, zone: Option<crate::zone::Zone>) -> Palette {
         if !color {
             return Palette {
                 title: Style::new(),
@@ -98,6 +104,7 @@ impl Palette {
                 dim: Style::new(),
                 connect: Style::new(),
                 disconnect: Style::new(),
+                zone,
             };
         }
         Palette {
@@ -108,7 +115,13 @@ impl Palette {
             dim: Style::new().dimmed(),
             connect: Style::new().green().bold(),
             disconnect: Style::new().yellow(),
+            zone,
         }
+    }
+
+    /// `t` as text shows it (time.rs `Timestamp::shown`).
+    pub(crate) fn time(&self, t: Timestamp) -> String {
+        t.shown(self.zone.as_ref())
     }
 }
 
@@ -155,7 +168,11 @@ pub(crate) fn truncate(s: &str, width: usize) -> String {
 }
 
 /// What time going back means for the figures, and where it did.
-pub(crate) fn went_back(w: &crate::clock::WentBack, inputs: &[String]) -> String {
+pub(crate) fn went_back(
+    w: &crate::clock::WentBack,
+    inputs: &[String],
+    zone: Option<&crate::zone::Zone>,
+) -> String {
     let input = inputs.get(w.input).map_or_else(String::new, |n| escape(n.as_bytes()));
     format!(
         "time went back {} in the input, by up to {} (first in {input}, from {} to {}): \
@@ -163,8 +180,8 @@ pub(crate) fn went_back(w: &crate::clock::WentBack, inputs: &[String]) -> String
          peak, sessions, history) are unreliable",
         if w.count == 1 { "once".to_string() } else { format!("{} times", w.count) },
         crate::time::human_ms(w.max_ms as u64),
-        w.from,
-        w.to
+        w.from.shown(zone),
+        w.to.shown(zone)
     )
 }
 
@@ -189,9 +206,9 @@ pub(crate) fn write_notes_block<W: std::io::Write>(
 
 /// What to tell the user when nothing was found (exit status 1): the
 /// notes, each with its fix, for standard error.
-pub(crate) fn nothing_found_hint(r: &Report<'_>) -> String {
+pub(crate) fn nothing_found_hint(r: &Report<'_>, zone: Option<&crate::zone::Zone>) -> String {
     let mut out = String::new();
-    for n in notes::notes(r) {
+    for n in notes::notes(r, zone) {
         out.push_str(&format!(
             "pgconn: {}
   fix: {}
@@ -228,14 +245,27 @@ mod tests {
 pub(crate) struct Stamp {
     pub(crate) report: u64,
     pub(crate) last: bool,
+    /// RFC 3339 in UTC (`wall_clock_now`), and as milliseconds.
     pub(crate) generated_at: String,
+    pub(crate) generated_ms: i64,
 }
 
 impl Stamp {
-    /// The line above a text report with `--every`.
-    pub(crate) fn header(&self) -> String {
+    /// The stamp of report `report` written now (`wall_clock_now`).
+    pub(crate) fn now(report: u64, last: bool) -> Stamp {
+        let ms = wall_clock_ms();
+        Stamp { report, last, generated_at: utc_rfc3339(ms), generated_ms: ms }
+    }
+
+    /// The line above a text report with `--every`: the time in RFC 3339,
+    /// UTC or with the `--tz` zone's offset.
+    pub(crate) fn header(&self, zone: Option<&crate::zone::Zone>) -> String {
         let last = if self.last { ", final" } else { "" };
-        format!("--- report {}{last}, generated at {} ---", self.report, self.generated_at)
+        let at = match zone {
+            None => self.generated_at.clone(),
+            Some(z) => z.rfc3339(self.generated_ms),
+        };
+        format!("--- report {}{last}, generated at {at} ---", self.report)
     }
 
     /// `json` (one object per line) with `"report":N,"final":B,
@@ -265,10 +295,10 @@ impl Stamp {
     }
 }
 
-/// The wall clock, milliseconds since the epoch; `SOURCE_DATE_EPOCH`
-/// (seconds), when set, instead: the reproducible-builds convention, for
-/// output that must compare equal across runs.
-pub(crate) fn wall_clock_ms() -> i64 {
+/// The wall clock, in ms since the epoch; `SOURCE_DATE_EPOCH` (seconds),
+/// when set, instead: the reproducible-builds convention, for output that
+/// must compare equal across runs.
+fn wall_clock_ms() -> i64 {
     let fixed = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.trim().parse::<i64>().ok());
     fixed.map(|s| s.saturating_mul(1000)).unwrap_or_else(|| {
         std::time::SystemTime::now()
@@ -277,8 +307,8 @@ pub(crate) fn wall_clock_ms() -> i64 {
     })
 }
 
-/// `ms` as RFC 3339 in UTC, to the millisecond.
-pub(crate) fn rfc3339_utc(ms: i64) -> String {
+/// RFC 3339 in UTC to the millisecond: `2026-12-07T05:00:00.000Z`.
+fn utc_rfc3339(ms: i64) -> String {
     let civil = crate::time::format_civil(ms).replace(' ', "T");
     format!("{civil}.{:03}Z", ms.rem_euclid(1000))
 }
@@ -289,15 +319,25 @@ mod stamp_tests {
 
     #[test]
     fn json_objects_get_the_stamp_after_their_type() {
-        let s = Stamp { report: 2, last: true, generated_at: "2026-12-07T05:00:00.000Z".into() };
+        let s = Stamp {
+            report: 2,
+            last: true,
+            generated_at: "2026-12-07T05:00:00.000Z".into(),
+            generated_ms: 1_796_619_600_000,
+        };
         let out = s.stamp_json(b"{\"type\":\"bucket\",\"a\":1}\n{\"type\":\"leak\"}\n");
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "{\"type\":\"bucket\",\"report\":2,\"final\":true,\"generated_at\":\"2026-12-07T05:00:00.000Z\",\"a\":1}\n\
              {\"type\":\"leak\",\"report\":2,\"final\":true,\"generated_at\":\"2026-12-07T05:00:00.000Z\"}\n"
         );
-        assert!(s.header().contains("report 2, final"));
-        let now = rfc3339_utc(wall_clock_ms());
+        assert_eq!(
+            s.header(None),
+            "--- report 2, final, generated at 2026-12-07T05:00:00.000Z ---"
+        );
+        let tokyo = crate::zone::Zone::resolve("+09:00").unwrap();
+        assert!(s.header(Some(&tokyo)).ends_with("at 2026-12-07T14:00:00.000+09:00 ---"));
+        let now = Stamp::now(1, false).generated_at;
         assert_eq!((now.len(), &now[10..11], &now[23..]), (24, "T", "Z"), "{now}");
     }
 }

@@ -88,8 +88,9 @@ fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// The notes of `r`, most telling first.
-pub(crate) fn notes(r: &Report<'_>) -> Vec<Note> {
+/// The notes of `r`, most telling first, with times shown in `zone` (None:
+/// the log's own, as in JSON).
+pub(crate) fn notes(r: &Report<'_>, zone: Option<&crate::zone::Zone>) -> Vec<Note> {
     let t = r.totals;
     let s = r.snapshot;
     let st = r.stats;
@@ -133,7 +134,7 @@ pub(crate) fn notes(r: &Report<'_>) -> Vec<Note> {
             plural(all, "connection or server event", "connection or server events"),
         );
         if let Some((first, last)) = r.outside_span {
-            message.push_str(&format!(", from {first} to {last}"));
+            message.push_str(&format!(", from {} to {}", first.shown(zone), last.shown(zone)));
         }
         if r.untimed > 0 {
             message.push_str(&format!(
@@ -141,12 +142,15 @@ pub(crate) fn notes(r: &Report<'_>) -> Vec<Note> {
                 plural(r.untimed, "is", "are")
             ));
         }
-        let fix = if r.outside == 0 {
-            prefix_sql.clone()
-        } else {
-            "give --since/--until inside that span (log time, in the log's own zone), or a \
-             duration (--since 1h: the log's last hour)"
-                .to_string()
+        let fix = match (&a.tz, r.outside) {
+            (_, 0) => prefix_sql.clone(),
+            (None, _) => "give --since/--until inside that span (log time, in the log's own \
+                          zone), or a duration (--since 1h: the log's last hour)"
+                .to_string(),
+            (Some(tz), _) => format!(
+                "give --since/--until inside that span (a date without a zone is read in \
+                 --tz {tz}), or a duration (--since 1h: the log's last hour)"
+            ),
         };
         out.push(note("window_empty", message, fix));
     }

@@ -492,7 +492,7 @@ pub(crate) fn write_summary<W: Write>(
         "1 for each note of the report (what could not be given or was degraded; the text and \
          JSON reports say why, and the fix).",
     )?;
-    for n in crate::report::notes::notes(r) {
+    for n in crate::report::notes::notes(r, None) {
         m.sample("pgconn_note", &[("code", n.code)], 1u64.into())?;
     }
     m.out.write_all(b"# EOF\n")

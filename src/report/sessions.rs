@@ -32,7 +32,7 @@ pub(crate) fn write_table<W: Write>(
     no_pid: Option<u64>,
     p: &Palette,
 ) -> io::Result<()> {
-    let as_of = newest.map_or_else(String::new, |t| format!(" as of {t}"));
+    let as_of = newest.map_or_else(String::new, |t| format!(" as of {}", p.time(t)));
     if let Some(active) = no_pid {
         writeln!(out, "{} {NO_PID}", "pgconn sessions:".style(p.title))?;
         return writeln!(
@@ -89,7 +89,7 @@ pub(crate) fn write_table<W: Write>(
             truncate(&db, 16),
             truncate(&text(&s.application), 16),
             truncate(&host, 22),
-            s.since.map_or_else(|| "?".to_string(), |t| t.to_string()),
+            s.since.map_or_else(|| "?".to_string(), |t| p.time(t)),
             s.age_ms.map_or_else(|| "?".to_string(), human_ms),
             s.tls.as_deref().unwrap_or("-")
         )?;

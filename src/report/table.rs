@@ -31,14 +31,16 @@ pub(crate) fn write_summary_in<W: Write>(
     match (s.first, s.last) {
         (Some(first), Some(last)) => writeln!(
             out,
-            "{} {first} → {last} ({})",
+            "{} {} → {} ({})",
             "pgconn".style(p.title),
+            p.time(first),
+            p.time(last),
             human_ms((last.ms - first.ms).max(0) as u64)
         )?,
         _ => writeln!(out, "{} (no timestamps in the log lines)", "pgconn".style(p.title))?,
     }
     writeln!(out)?;
-    let as_of = s.last.map(|t| format!("as of {t}")).unwrap_or_default();
+    let as_of = s.last.map(|t| format!("as of {}", p.time(t))).unwrap_or_default();
     // At least (sessions from before the log, unseen), at most (sessions
     // never seen to end), or neither.
     let bound = |lower: bool, upper: bool| match (lower, upper) {
@@ -60,7 +62,7 @@ pub(crate) fn write_summary_in<W: Write>(
         s.abandoned,
         if s.connections_from_disconnections { " (counted from disconnections)" } else { "" }
     )?;
-    let at = s.peak_at.map(|t| format!("at {t}")).unwrap_or_default();
+    let at = s.peak_at.map(|t| format!("at {}", p.time(t))).unwrap_or_default();
     let peak = format!("{}{}", bound(s.peak_lower_bound, s.peak_upper_bound), s.peak);
     writeln!(out, "{:<14}{peak:>8}   {}", "Peak", at.style(p.dim))?;
     match &s.sessions {
@@ -296,7 +298,7 @@ fn write_notes<W: Write>(out: &mut W, r: &Report<'_>, p: &Palette) -> io::Result
         notes.push(format!("newest line first, read oldest first: {}", backwards.join(", ")));
     }
     if let Some(w) = &r.went_back {
-        notes.push(format!("warning: {}", crate::report::went_back(w, r.inputs)));
+        notes.push(format!("warning: {}", crate::report::went_back(w, r.inputs, p.zone.as_ref())));
     }
     // (Without connection lines, the no_connections note says why.)
     let lower = (s.active_lower_bound || s.peak_lower_bound) && !s.connections_from_disconnections;
@@ -351,5 +353,5 @@ fn write_notes<W: Write>(out: &mut W, r: &Report<'_>, p: &Palette) -> io::Result
             writeln!(out, "{}", n.style(p.dim))?;
         }
     }
-    crate::report::write_notes_block(out, &crate::report::notes::notes(r), p)
+    crate::report::write_notes_block(out, &crate::report::notes::notes(r, p.zone.as_ref()), p)
 }

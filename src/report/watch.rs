@@ -38,8 +38,8 @@ use crate::report::{Palette, escape, truncate};
 use crate::time::{Timestamp, human_ms};
 use crate::tracker::{Change, Dictionary, Names};
 
-fn when(t: Option<Timestamp>) -> String {
-    t.map_or_else(|| "-".to_string(), |t| t.to_string())
+fn when(t: Option<Timestamp>, p: &Palette) -> String {
+    t.map_or_else(|| "-".to_string(), |t| p.time(t))
 }
 
 /// A name for the line: escaped and cut to `NAME_WIDTH` characters, `?`
@@ -102,7 +102,7 @@ pub(crate) fn write_text<W: Write>(
         Change::Connect { time, pid: id, names, replication } => writeln!(
             out,
             "{} {} {}  app={}  host={}{}{}",
-            when(time),
+            when(time, p),
             "[+]".style(p.connect),
             who(t, &names),
             shown(t, Dimension::Application, names.app, names.app_known),
@@ -113,7 +113,7 @@ pub(crate) fn write_text<W: Write>(
         Change::Disconnect { time, pid: id, names, session_ms, cause, silent } => writeln!(
             out,
             "{} {} {}  app={}  host={}{}  after {}{}{}",
-            when(time),
+            when(time, p),
             "[-]".style(p.disconnect),
             who(t, &names),
             shown(t, Dimension::Application, names.app, names.app_known),
@@ -126,7 +126,7 @@ pub(crate) fn write_text<W: Write>(
         Change::Failure { time, pid: id, names, reason, after_authorization } => writeln!(
             out,
             "{} {} {}  {}  host={}{}{}",
-            when(time),
+            when(time, p),
             "[!]".style(p.failure),
             reason.as_str().style(p.failure),
             who(t, &names),
@@ -137,7 +137,7 @@ pub(crate) fn write_text<W: Write>(
         Change::Reclassified { time, pid: id, from, reason } => writeln!(
             out,
             "{} {} {}{}  (the {} failure above, on a closer look)",
-            when(time),
+            when(time, p),
             "[!]".style(p.failure),
             reason.as_str().style(p.failure),
             pid(id),
@@ -156,7 +156,7 @@ pub(crate) fn write_text<W: Write>(
             writeln!(
                 out,
                 "{} {} server {}{ended}",
-                when(time),
+                when(time, p),
                 "[*]".style(p.title),
                 event.as_str()
             )
@@ -164,7 +164,7 @@ pub(crate) fn write_text<W: Write>(
         Change::Crash { time, pid: id, ended } => writeln!(
             out,
             "{} {} backend crashed{}{}",
-            when(time),
+            when(time, p),
             "[*]".style(p.title),
             pid(Some(id)),
             if ended { " (a session ended)" } else { "" }
