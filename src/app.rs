@@ -1054,12 +1054,14 @@ impl Live {
     }
 
     /// The timer fired: redraw the dashboard or write a report.
+    /// `progress`: how far the reading of files is, for the dashboard.
     fn tick<W: Write>(
         &mut self,
         out: &mut W,
         p: &Pipeline,
         config: &Config,
         palette: &Palette,
+        progress: Option<&Progress>,
     ) -> Result<()> {
         let now = Instant::now();
         if let Some(every) = self.every {
@@ -1093,7 +1095,11 @@ impl Live {
         );
         self.last = (now, bytes, events);
         let newest = p.tracker.last.map_or_else(|| "none yet".to_string(), |t| palette.time(t));
-        let status = format!("live: newest log line {newest}; input {rate}; Ctrl-C to stop");
+        // Files (not a live pipe): how far along, of how much, and when done.
+        let status = match progress.and_then(Progress::status) {
+            Some(reading) => format!("{reading}; newest log line {newest}; Ctrl-C to stop"),
+            None => format!("live: newest log line {newest}; input {rate}; Ctrl-C to stop"),
+        };
         // Fewer rows per breakdown, then the compact layout, until the
         // frame fits the terminal.
         let most = if config.top == 0 { height } else { config.top.min(height) };
@@ -1202,7 +1208,7 @@ pub fn run(config: &Config) -> Result<Outcome> {
     let mut pipeline = Pipeline::new(config);
     let mut parsing = Parsing::new(config);
     // Before `plan`, which may read the files once already.
-    let progress = Progress::start(config);
+    let progress = Progress::start(config).or_else(|| Progress::for_dashboard(config));
     let reading = progress.as_ref().map(Progress::reading);
     let (order, window) = plan(config, reading.as_ref())?;
     if let Some(r) = &reading {
@@ -1284,7 +1290,7 @@ pub fn run(config: &Config) -> Result<Outcome> {
                         if let Some(p) = &progress {
                             p.hide_for_stdout();
                         }
-                        live.tick(&mut out, &pipeline, config, &palette)?;
+                        live.tick(&mut out, &pipeline, config, &palette, progress.as_ref())?;
                         continue;
                     }
                     Err(RecvTimeoutError::Disconnected) => break,

@@ -112,6 +112,36 @@ impl Progress {
         })
     }
 
+    /// For the dashboard (a terminal showing the summary while big files
+    /// are read): the same account of the reading, drawn by no thread but
+    /// shown in the dashboard's status line (`status`). None when an
+    /// input is not a regular file.
+    pub(crate) fn for_dashboard(config: &Config) -> Option<Progress> {
+        if !config.dashboard {
+            return None;
+        }
+        let sizes = sizes(&config.inputs)?;
+        let state = State {
+            order: (0..sizes.len()).collect(),
+            sizes,
+            pass: None,
+            passes: 0,
+            began: Instant::now(),
+            at: 0,
+            file: None,
+            drawn: false,
+            stopped: false,
+        };
+        let shared = Arc::new(Shared { state: Mutex::new(state) });
+        Some(Progress { shared, stop: None, thread: None, stdout_tty: false })
+    }
+
+    /// What the line would say, without `pgconn: ` (for the dashboard).
+    pub(crate) fn status(&self) -> Option<String> {
+        let view = self.shared.lock().view()?;
+        Some(view.line(usize::MAX).trim_start_matches("pgconn: ").to_string())
+    }
+
     pub(crate) fn reading(&self) -> Reading {
         Reading(self.shared.clone())
     }
@@ -188,25 +218,9 @@ impl Shared {
         if state.stopped {
             return;
         }
-        let total: u64 = state.order.iter().map(|&i| state.sizes[i]).sum();
-        if total == 0 {
-            return;
-        }
-        let before: u64 = state.order.iter().take(state.at).map(|&i| state.sizes[i]).sum();
-        let size = state.order.get(state.at).map_or(0, |&i| state.sizes[i]);
-        let offset = state.file.as_mut().and_then(|f| f.stream_position().ok()).unwrap_or(0);
-        let done = (before + offset.min(size)).min(total);
-        let secs = state.began.elapsed().as_secs_f64();
+        let Some(view) = state.view() else { return };
         let width = terminal_size::terminal_size_of(std::io::stderr())
             .map_or(80, |(w, _)| usize::from(w.0));
-        let view = View {
-            at: state.at.min(state.order.len().saturating_sub(1)),
-            files: state.order.len(),
-            done,
-            total,
-            per_second: if secs > 0.0 { done as f64 / secs } else { 0.0 },
-            pass: state.pass,
-        };
         let text = format!("\r{}\x1b[K", view.line(width));
         // stderr may be closed; the line is not worth an error.
         if std::io::stderr().lock().write_all(text.as_bytes()).is_ok() {
@@ -216,6 +230,27 @@ impl Shared {
 }
 
 impl State {
+    /// How far the reading is; None with nothing to read.
+    fn view(&mut self) -> Option<View> {
+        let total: u64 = self.order.iter().map(|&i| self.sizes[i]).sum();
+        if total == 0 {
+            return None;
+        }
+        let before: u64 = self.order.iter().take(self.at).map(|&i| self.sizes[i]).sum();
+        let size = self.order.get(self.at).map_or(0, |&i| self.sizes[i]);
+        let offset = self.file.as_mut().and_then(|f| f.stream_position().ok()).unwrap_or(0);
+        let done = (before + offset.min(size)).min(total);
+        let secs = self.began.elapsed().as_secs_f64();
+        Some(View {
+            at: self.at.min(self.order.len().saturating_sub(1)),
+            files: self.order.len(),
+            done,
+            total,
+            per_second: if secs > 0.0 { done as f64 / secs } else { 0.0 },
+            pass: self.pass,
+        })
+    }
+
     fn clear(&mut self) {
         if self.drawn {
             let _ = std::io::stderr().lock().write_all(b"\r\x1b[K");

@@ -496,7 +496,22 @@ pub(crate) fn parse_civil(s: &str) -> Option<i64> {
 /// +00:00` or `...Z`): the instant, in ms since the epoch. Err names a zone
 /// whose offset pgconn does not know.
 pub(crate) fn parse_zoned(s: &str) -> Option<Result<i64, String>> {
-    let t = Timestamp::parse_rfc3339(s.trim().as_bytes()).filter(|t| t.zone_len > 0)?;
+    let s = s.trim();
+    // `2026-12-07 00:21 UTC`: minutes, as the civil forms allow, are `:00`.
+    let b = s.as_bytes();
+    let minutes_only = b.len() >= 17
+        && matches!(b[10], b' ' | b'T')
+        && b[13] == b':'
+        && b[14..16].iter().all(u8::is_ascii_digit)
+        && matches!(b[16], b' ' | b'+' | b'-' | b'Z');
+    let with_seconds;
+    let s = if minutes_only {
+        with_seconds = format!("{}:00{}", &s[..16], &s[16..]);
+        with_seconds.as_str()
+    } else {
+        s
+    };
+    let t = Timestamp::parse_rfc3339(s.as_bytes()).filter(|t| t.zone_len > 0)?;
     Some(match t.unknown_zone() {
         None => Ok(t.ms),
         Some(z) => Err(format!(
@@ -715,6 +730,10 @@ mod tests {
         assert_eq!(utc("2025-03-01 13:00:00+03"), civil);
         assert!(parse_zoned("2025-03-01 10:00:00 SST").unwrap().is_err());
         assert!(parse_zoned("2025-03-01 10:00:00").is_none());
+        // Minutes alone, as the civil forms allow.
+        assert_eq!(utc("2025-03-01 10:00 UTC"), civil);
+        assert_eq!(utc("2025-03-01T13:00+03:00"), civil);
+        assert!(parse_zoned("2025-03-01 10:00").is_none());
     }
 
     #[test]

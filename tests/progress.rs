@@ -125,6 +125,14 @@ fn no_progress_for_a_pipe_or_a_quick_file() {
     // The summary on the terminal is the dashboard, which says how fast
     // it reads in its own status line.
     never_shown("dashboard", "PGCONN big.log");
+    // ... and how far it is, of how much, and when it will be done.
+    let tmux = start("dashboard-status", "PGCONN big.log");
+    let screen = tmux.wait_for(20, |s| s.starts_with("reading "));
+    let status = screen.lines().next().unwrap();
+    assert!(status.contains(" of 64 GiB (") && status.contains("/s, ETA "), "{screen}");
+    assert!(status.contains("; newest log line "), "{screen}");
+    tmux.cmd(&["send-keys", "-t", "t", "C-c"]);
+    tmux.wait_for(10, |s| s.contains("EXIT="));
     let tmux = start("stdin", "PGCONN --failures < big.log");
     let screen = tmux.wait_for(20, |s| s.contains(LINE));
     assert!(screen.contains(" of 64 GiB ("), "{screen}");

@@ -158,3 +158,35 @@ fn whole_reads_find_the_connections() {
     let chunked = report(&["--json"], &[data], Some(&[1]));
     assert_eq!(chunked, json);
 }
+
+/// A known bug, found by the property above (not fixed yet): a stderr log
+/// followed by an RFC 5424 syslog log in one stream reports differently
+/// read whole (75 connections) and a byte at a time (95); the two logs hold
+/// 7 and 82. The format switch and prefix re-inference at the boundary
+/// depend on where reads cut the stream (and, live, on `--threads`).
+#[test]
+#[ignore = "known bug: format switch between concatenated logs depends on read sizes"]
+fn stderr_then_syslog_in_one_stream_in_any_chunks() {
+    let a = std::fs::read(crate::util::fixture("hostile/hostile.log")).unwrap();
+    let b = std::fs::read(crate::util::fixture("envelopes/syslog5424-notime.log")).unwrap();
+    let joined = [a, b].concat();
+    for mode in MODES {
+        let whole = report(mode, &[&joined], None);
+        let chunked = report(mode, &[&joined], Some(&[1]));
+        if whole != chunked {
+            let w: Vec<&str> = whole.lines().collect();
+            let c: Vec<&str> = chunked.lines().collect();
+            for (x, y) in w.iter().zip(&c) {
+                if x != y {
+                    eprintln!(
+                        "WHOLE  {}\nCHUNKED {}",
+                        &x[..x.len().min(1500)],
+                        &y[..y.len().min(1500)]
+                    );
+                    break;
+                }
+            }
+            panic!("{mode:?} differs");
+        }
+    }
+}
