@@ -334,3 +334,56 @@ fn the_jail_passes_fail2ban_client_test() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_file(&watch_log);
 }
+
+/// A spray from more addresses than pgconn keeps names of (10,000 per
+/// breakdown: the rest count as `(other)` in the summary) is still shown,
+/// and banned, address by address: the watch stream keeps each attempt's
+/// address. Hand-written lines of the server's format: 10,000 connections
+/// from 10.0.0.0/16 fill the names, then 20 password failures come from
+/// new addresses.
+#[test]
+fn a_spray_from_more_addresses_than_pgconn_keeps_is_banned_address_by_address() {
+    use std::fmt::Write as _;
+    let mut log = String::new();
+    for i in 0..10_000u32 {
+        let pid = 100_000 + i;
+        let _ = writeln!(
+            log,
+            "2026-12-07 03:00:00.000 UTC [{pid}] LOG:  connection received: host=10.0.{}.{} port=5000",
+            i / 250,
+            i % 250 + 1
+        );
+    }
+    let spray: Vec<String> = (1..=20).map(|i| format!("198.51.100.{i}")).collect();
+    for (i, host) in spray.iter().enumerate() {
+        let pid = 200_000 + i;
+        let _ = writeln!(
+            log,
+            "2026-12-07 03:00:01.000 UTC [{pid}] LOG:  connection received: host={host} port=6000\n\
+             2026-12-07 03:00:01.001 UTC [{pid}] FATAL:  password authentication failed for user \"admin\""
+        );
+    }
+    let watch = run(&["--watch"], Some(log.as_bytes())).expect(0).out();
+    let failures: Vec<&str> = watch.lines().filter(|l| l.contains(" [!] password ")).collect();
+    assert_eq!(failures.len(), 20, "{watch}");
+    for (line, host) in failures.iter().zip(&spray) {
+        assert!(line.contains(&format!("  host={host}:6000")), "{line}");
+    }
+    let json = run(&["--watch", "--json"], Some(log.as_bytes())).expect(0).out();
+    let hosts: Vec<String> = json
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["type"] == "failure")
+        .map(|e| e["host"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(hosts, spray);
+    // The summary still bounds its names: the new addresses are (other).
+    let s = run(&["--json", "--by", "host", "--top", "0"], Some(log.as_bytes())).expect(0).json();
+    assert_eq!(s["limits"]["folded"], serde_json::json!(["host"]));
+    if !fail2ban() {
+        return;
+    }
+    let matched = matches("spray", &watch);
+    let ips: Vec<&str> = matched.iter().map(|(ip, _)| ip.as_str()).collect();
+    assert_eq!(ips, spray.iter().map(String::as_str).collect::<Vec<_>>());
+}

@@ -73,7 +73,11 @@ fn who(t: &Dictionary<'_>, n: &Names) -> String {
 }
 
 fn host(t: &Dictionary<'_>, n: &Names) -> String {
-    with_port(shown(t, Dimension::Host, n.host, n.host != Sym::UNSET), n.port)
+    let shown = match n.host {
+        Sym::UNSET => "?".to_string(),
+        _ => quote(truncate(&escape(t.host(n)), NAME_WIDTH)),
+    };
+    with_port(shown, n.port)
 }
 
 /// `host:port`, an IPv6 address in brackets (`[::1]:5432`): `::1:5432`
@@ -220,7 +224,7 @@ fn with_names(t: &Dictionary<'_>, mut e: EventJson, n: &Names) -> EventJson {
     } else {
         None
     };
-    e.host = name(t, Dimension::Host, n.host);
+    e.host = (n.host != Sym::UNSET).then(|| String::from_utf8_lossy(t.host(n)).into_owned());
     e.port = n.port;
     e
 }

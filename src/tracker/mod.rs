@@ -105,6 +105,15 @@ pub(crate) struct Tracker {
     /// The time of the event being applied.
     now: Option<Timestamp>,
     changes: Option<Vec<Change>>,
+    /// With the watch stream: the address of each pid whose host was past
+    /// the bound of names kept, so that its lines show it, not `(other)`
+    /// (a scan or a password spray from many addresses is what fail2ban
+    /// reads the stream for). At most `MAX_SESSIONS`: emptied when full.
+    overflowed_hosts: HashMap<u32, Box<[u8]>, foldhash::fast::RandomState>,
+    /// The addresses the recorded changes point to (`Names::raw_host`),
+    /// and those of the changes last taken, which `dictionary` reads.
+    change_hosts: Vec<Box<[u8]>>,
+    taken_hosts: Vec<Box<[u8]>>,
 }
 
 fn dim(d: Dimension) -> usize {
@@ -155,6 +164,9 @@ impl Tracker {
             after_reset: false,
             now: None,
             changes: None,
+            overflowed_hosts: HashMap::default(),
+            change_hosts: Vec::new(),
+            taken_hosts: Vec::new(),
         }
     }
 
@@ -176,22 +188,55 @@ impl Tracker {
         self.changes.get_or_insert_with(Vec::new);
     }
 
-    /// The changes recorded since the last call.
+    /// The changes recorded since the last call (their names are in
+    /// `dictionary` until the next call).
     pub(crate) fn take_changes(&mut self, into: &mut Vec<Change>) {
         if let Some(c) = self.changes.as_mut() {
             into.append(c);
+            self.taken_hosts = std::mem::take(&mut self.change_hosts);
         }
     }
 
-    fn record(&mut self, change: Change) {
-        if let Some(c) = self.changes.as_mut() {
-            c.push(change);
+    fn record(&mut self, mut change: Change) {
+        let Some(changes) = self.changes.as_mut() else { return };
+        if !self.overflowed_hosts.is_empty() {
+            let named = match &mut change {
+                Change::Connect { pid: Some(p), names, .. }
+                | Change::Disconnect { pid: Some(p), names, .. }
+                | Change::Failure { pid: Some(p), names, .. }
+                | Change::Probe { pid: Some(p), names, .. } => Some((*p, names)),
+                _ => None,
+            };
+            if let Some((pid, names)) = named
+                && names.host == Sym::OTHER
+                && let Some(raw) = self.overflowed_hosts.get(&pid)
+            {
+                names.raw_host = Some(self.change_hosts.len() as u32);
+                self.change_hosts.push(raw.clone());
+            }
+        }
+        changes.push(change);
+    }
+
+    /// With the watch stream, keeps the address of `pid` when its host
+    /// `sym` is past the bound of names kept (see `overflowed_hosts`).
+    fn keep_overflowed_host(&mut self, pid: u32, sym: Sym, host: &[u8]) {
+        if self.changes.is_none() {
+            return;
+        }
+        if sym == Sym::OTHER {
+            if self.overflowed_hosts.len() >= MAX_SESSIONS {
+                self.overflowed_hosts.clear();
+            }
+            self.overflowed_hosts.insert(pid, host.into());
+        } else if !self.overflowed_hosts.is_empty() {
+            self.overflowed_hosts.remove(&pid);
         }
     }
 
     /// The names behind the symbols of `Change`s.
     pub(crate) fn dictionary(&self) -> Dictionary<'_> {
-        Dictionary(&self.names)
+        Dictionary(&self.names, &self.taken_hosts)
     }
 
     #[inline]

@@ -50,7 +50,15 @@ impl Tracker {
                 if meta.host.is_none() {
                     self.totals.pidless_hostless += 1;
                 }
-                if !self.matches(&Names { db, user, app, host, app_known: true, port: None }) {
+                if !self.matches(&Names {
+                    db,
+                    user,
+                    app,
+                    host,
+                    app_known: true,
+                    port: None,
+                    raw_host: None,
+                }) {
                     return;
                 }
                 self.totals.matched += 1;

@@ -58,6 +58,7 @@ impl Session {
             host: self.host,
             app_known: self.state == State::Active,
             port: self.port,
+            raw_host: None,
         }
     }
 
@@ -96,8 +97,9 @@ impl Tracker {
                 if let Some(old) = self.sessions.remove(&pid) {
                     self.end_silently(old, EndCause::PidReused);
                 }
-                let host = self.intern(HOST, Some(host));
-                self.open(pid, meta.time, host, port);
+                let sym = self.intern(HOST, Some(host));
+                self.keep_overflowed_host(pid, sym, host);
+                self.open(pid, meta.time, sym, port);
             }
             EventKind::Authenticated { method } => {
                 let method = self.access.method(method);
@@ -133,7 +135,7 @@ impl Tracker {
                 // prefix or record field has it.
                 let db = self.intern(DB, if replication { db.or(meta.db) } else { db });
                 let app = self.intern(APP, app);
-                let names = Names { db, user, app, host, app_known: true, port };
+                let names = Names { db, user, app, host, app_known: true, port, raw_host: None };
                 let counted = self.matches(&names);
                 // The attempt began at its `connection received`.
                 let since = match existing {

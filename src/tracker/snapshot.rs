@@ -14,12 +14,21 @@ use super::{APP, DB, HOST, Tracker, USER, dim};
 /// The names behind the symbols of the watch stream's changes, by
 /// breakdown.
 #[derive(Clone, Copy)]
-pub(crate) struct Dictionary<'a>(pub(super) &'a [Interner; 4]);
+pub(crate) struct Dictionary<'a>(pub(super) &'a [Interner; 4], pub(super) &'a [Box<[u8]>]);
 
 impl Dictionary<'_> {
     /// The name behind a symbol of breakdown `d`.
     pub(crate) fn name(&self, d: Dimension, sym: Sym) -> &[u8] {
         self.0[dim(d)].name(sym)
+    }
+
+    /// The host of a change: its name, or, past the bound of names kept
+    /// (`(other)` in the breakdown), the address the log gave.
+    pub(crate) fn host(&self, n: &Names) -> &[u8] {
+        match n.raw_host.and_then(|i| self.1.get(i as usize)) {
+            Some(raw) => raw,
+            None => self.name(Dimension::Host, n.host),
+        }
     }
 }
 
@@ -51,12 +60,15 @@ pub(crate) struct Names {
     /// the client sent none). Otherwise `app` is not in the log.
     pub(crate) app_known: bool,
     pub(crate) port: Option<u16>,
+    /// With the watch stream, a host past the bound of names kept (`host`
+    /// is `Sym::OTHER`): where its address is, for `Dictionary::host`.
+    pub(crate) raw_host: Option<u32>,
 }
 
 impl Names {
     /// An attempt that was not authorized: its application is unknown.
     pub(super) fn attempt(db: Sym, user: Sym, host: Sym, port: Option<u16>) -> Names {
-        Names { db, user, app: Sym::UNSET, host, app_known: false, port }
+        Names { db, user, app: Sym::UNSET, host, app_known: false, port, raw_host: None }
     }
 
     pub(super) fn dims(&self) -> [(usize, Sym); 4] {
