@@ -197,7 +197,16 @@ impl Tracker {
         }
     }
 
-    fn record(&mut self, mut change: Change) {
+    /// Records `change` for the watch stream (nothing otherwise: this
+    /// check is all the summary pays).
+    #[inline]
+    fn record(&mut self, change: Change) {
+        if self.changes.is_some() {
+            self.record_change(change);
+        }
+    }
+
+    fn record_change(&mut self, mut change: Change) {
         let Some(changes) = self.changes.as_mut() else { return };
         if !self.overflowed_hosts.is_empty() {
             let named = match &mut change {
@@ -218,12 +227,10 @@ impl Tracker {
         changes.push(change);
     }
 
-    /// With the watch stream, keeps the address of `pid` when its host
-    /// `sym` is past the bound of names kept (see `overflowed_hosts`).
+    /// With the watch stream (the caller checks), keeps the address of
+    /// `pid` when its host `sym` is past the bound of names kept (see
+    /// `overflowed_hosts`).
     fn keep_overflowed_host(&mut self, pid: u32, sym: Sym, host: &[u8]) {
-        if self.changes.is_none() {
-            return;
-        }
         if sym == Sym::OTHER {
             if self.overflowed_hosts.len() >= MAX_SESSIONS {
                 self.overflowed_hosts.clear();

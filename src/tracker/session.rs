@@ -98,7 +98,9 @@ impl Tracker {
                     self.end_silently(old, EndCause::PidReused);
                 }
                 let sym = self.intern(HOST, Some(host));
-                self.keep_overflowed_host(pid, sym, host);
+                if self.changes.is_some() {
+                    self.keep_overflowed_host(pid, sym, host);
+                }
                 self.open(pid, meta.time, sym, port);
             }
             EventKind::Authenticated { method } => {
