@@ -75,17 +75,7 @@ impl Progress {
             return None;
         }
         let sizes = sizes(&config.inputs)?;
-        let state = State {
-            order: (0..sizes.len()).collect(),
-            sizes,
-            pass: None,
-            passes: 0,
-            began: Instant::now(),
-            at: 0,
-            file: None,
-            drawn: false,
-            stopped: false,
-        };
+        let state = State::new(sizes);
         let shared = Arc::new(Shared { state: Mutex::new(state) });
         let (stop, stopped) = mpsc::channel::<()>();
         let drawer = shared.clone();
@@ -121,17 +111,7 @@ impl Progress {
             return None;
         }
         let sizes = sizes(&config.inputs)?;
-        let state = State {
-            order: (0..sizes.len()).collect(),
-            sizes,
-            pass: None,
-            passes: 0,
-            began: Instant::now(),
-            at: 0,
-            file: None,
-            drawn: false,
-            stopped: false,
-        };
+        let state = State::new(sizes);
         let shared = Arc::new(Shared { state: Mutex::new(state) });
         Some(Progress { shared, stop: None, thread: None, stdout_tty: false })
     }
@@ -230,6 +210,21 @@ impl Shared {
 }
 
 impl State {
+    /// Nothing read yet of inputs of these sizes.
+    fn new(sizes: Vec<u64>) -> State {
+        State {
+            order: (0..sizes.len()).collect(),
+            sizes,
+            pass: None,
+            passes: 0,
+            began: Instant::now(),
+            at: 0,
+            file: None,
+            drawn: false,
+            stopped: false,
+        }
+    }
+
     /// How far the reading is; None with nothing to read.
     fn view(&mut self) -> Option<View> {
         let total: u64 = self.order.iter().map(|&i| self.sizes[i]).sum();

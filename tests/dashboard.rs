@@ -27,6 +27,13 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Starts the session: `shell` in a `width` x `height` terminal.
+    pub(crate) fn new_session(&self, width: u32, height: u32, shell: &str) {
+        let (w, h) = (width.to_string(), height.to_string());
+        let term = "TERM=xterm-256color";
+        self.cmd(&["new-session", "-d", "-s", "t", "-x", &w, "-y", &h, "-e", term, shell]);
+    }
+
     /// The visible screen.
     pub(crate) fn screen(&self) -> String {
         self.cmd(&["capture-pane", "-t", "t", "-p"])
@@ -76,20 +83,7 @@ fn start(name: &str, width: u32, height: u32, args: &str) -> (Tmux, PathBuf) {
     let tmux = Tmux { socket: format!("pgconn-test-{name}-{}", std::process::id()), dir };
     let exe = env!("CARGO_BIN_EXE_pgconn");
     let shell = format!("{exe} {args} {}; echo EXIT=$?; sleep 60", fifo.display());
-    let (w, h) = (width.to_string(), height.to_string());
-    tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "t",
-        "-x",
-        &w,
-        "-y",
-        &h,
-        "-e",
-        "TERM=xterm-256color",
-        &shell,
-    ]);
+    tmux.new_session(width, height, &shell);
     (tmux, fifo)
 }
 
@@ -189,7 +183,7 @@ fn start_bare(name: &str) -> Tmux {
     let tmux = Tmux { socket: format!("pgconn-test-{name}-{}", std::process::id()), dir };
     let exe = env!("CARGO_BIN_EXE_pgconn");
     let shell = format!("{exe} --color never; echo EXIT=$?; sleep 60");
-    tmux.cmd(&["new-session", "-d", "-s", "t", "-x", "100", "-y", "40", &shell]);
+    tmux.new_session(100, 40, &shell);
     tmux
 }
 

@@ -34,19 +34,7 @@ fn start(name: &str, script: &str) -> Tmux {
         tmux.dir.display(),
         script.replace("PGCONN", &pgconn)
     );
-    tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "t",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        "-e",
-        "TERM=xterm-256color",
-        &shell,
-    ]);
+    tmux.new_session(100, 30, &shell);
     tmux
 }
 
