@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -67,7 +68,9 @@ const GUESSING: &[&str] = &[
 /// `fail2ban-regex` with the filter on `watch`, pgconn's output: the
 /// address fail2ban took from each line it matched, and the line.
 fn matches(name: &str, watch: &str) -> Vec<(String, String)> {
-    let log = temp(&format!("{name}.watch"));
+    // A file of its own: tests run at once check the same fixture.
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    let log = temp(&format!("{name}.{}.watch", CALLS.fetch_add(1, Ordering::Relaxed)));
     std::fs::write(&log, watch).unwrap();
     let out = Command::new("fail2ban-regex")
         .args(["-o", "<ip>\t<msg>"])
