@@ -23,6 +23,25 @@ pub(crate) struct Unwrapped {
     /// Where each line of `text` ends (after its newline).
     ends: Vec<usize>,
     carriers: Vec<Carrier>,
+    /// By line, for lines whose carrier's time is kept as written (a
+    /// syslog header's, `push_stamped`): where it is in `stamps`. It is
+    /// parsed for an event whose prefix gave no time, whatever the prefix
+    /// was when the line was taken out (it may be inferred again on a
+    /// later line of the same read).
+    stamped: Vec<Option<Stamped>>,
+    stamps: Vec<u8>,
+    /// The time RFC 3164 stamps take their year from (ms since the epoch).
+    pub(crate) reference: i64,
+}
+
+/// Where a time kept as written is in `Unwrapped::stamps`, and how it is
+/// written.
+#[derive(Clone, Copy, Debug)]
+struct Stamped {
+    at: u32,
+    len: u8,
+    /// RFC 3164 `Mmm dd hh:mm:ss` (else RFC 3339).
+    bsd: bool,
 }
 
 impl Unwrapped {
@@ -30,6 +49,8 @@ impl Unwrapped {
         self.text.clear();
         self.ends.clear();
         self.carriers.clear();
+        self.stamped.clear();
+        self.stamps.clear();
     }
 
     /// Adds `text`, one line per line in it (a trailing newline ends the
@@ -50,13 +71,48 @@ impl Unwrapped {
         self.carriers.push(carrier);
     }
 
-    /// The carrier of the line `raw` (a line of `text`) is in.
-    fn carrier_of(&self, raw: &[u8]) -> Option<&Carrier> {
-        let at = (raw.as_ptr() as usize).wrapping_sub(self.text.as_ptr() as usize);
-        if at >= self.text.len() {
-            return None;
+    /// Adds the line `head` + `line`, with a pid and a time as written
+    /// (`bsd`: RFC 3164, else RFC 3339; empty: none), parsed only when an
+    /// event needs it.
+    pub(crate) fn push_stamped(
+        &mut self,
+        head: &[u8],
+        line: &[u8],
+        pid: Option<u32>,
+        stamp: &[u8],
+        bsd: bool,
+    ) {
+        let stamped = match (u32::try_from(self.stamps.len()), u8::try_from(stamp.len())) {
+            (Ok(at), Ok(len)) if len > 0 => {
+                self.stamps.extend_from_slice(stamp);
+                Some(Stamped { at, len, bsd })
+            }
+            _ => None,
+        };
+        if self.stamped.len() < self.carriers.len() {
+            self.stamped.resize(self.carriers.len(), None);
         }
-        self.carriers.get(self.ends.partition_point(|&end| end <= at))
+        self.stamped.push(stamped);
+        self.push_parts(head, line, Carrier { time: None, pid });
+    }
+
+    /// The line `raw` (a line of `text`) is, by number.
+    fn line_of(&self, raw: &[u8]) -> Option<usize> {
+        let at = (raw.as_ptr() as usize).wrapping_sub(self.text.as_ptr() as usize);
+        (at < self.text.len()).then(|| self.ends.partition_point(|&end| end <= at))
+    }
+
+    /// The time of line `i`'s carrier: given, or kept as written.
+    fn time_of(&self, i: usize) -> Option<Timestamp> {
+        if let Some(t) = self.carriers.get(i)?.time {
+            return Some(t);
+        }
+        let s = (*self.stamped.get(i)?)?;
+        let stamp = &self.stamps[s.at as usize..s.at as usize + s.len as usize];
+        match s.bsd {
+            true => Timestamp::parse_bsd(stamp, self.reference),
+            false => Timestamp::parse_rfc3339(stamp),
+        }
     }
 
     /// Hands `e`, parsed from `text`, to `emit`, with the time and pid of
@@ -65,14 +121,14 @@ impl Unwrapped {
         if e.meta.time.is_some() && e.meta.pid.is_some() {
             return emit(e);
         }
-        match self.carrier_of(e.raw) {
-            Some(c) => {
+        match self.line_of(e.raw) {
+            Some(i) if i < self.carriers.len() => {
                 let mut e = *e;
-                e.meta.time = e.meta.time.or(c.time);
-                e.meta.pid = e.meta.pid.or(c.pid);
+                e.meta.time = e.meta.time.or_else(|| self.time_of(i));
+                e.meta.pid = e.meta.pid.or(self.carriers[i].pid);
                 emit(&e)
             }
-            None => emit(e),
+            _ => emit(e),
         }
     }
 

@@ -124,15 +124,27 @@ impl StderrParser {
 
     /// Collects sample prefixes from the log lines of `chunk` and infers
     /// the prefix from them.
+    ///
+    /// Lines of another format (a syslog header, a csvlog record, a
+    /// jsonlog record) are not sampled when there are others: they are
+    /// another log's (logs concatenated), whose lines would otherwise
+    /// make a prefix that fits neither log, and the lines after them
+    /// would be read by it.
     fn sample(&mut self, chunk: &[u8], stats: &mut Stats) {
-        for line in chunk.split(|&c| c == b'\n') {
+        let lines = || {
+            chunk
+                .split(|&c| c == b'\n')
+                .filter(|l| l.first() != Some(&b'\t'))
+                .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        };
+        let own = lines().any(|l| !other_format(l) && self.scanner.severity(l).is_some());
+        for line in lines() {
             if self.samples.len() >= MAX_SAMPLES {
                 break;
             }
-            if line.first() == Some(&b'\t') {
+            if own && other_format(line) {
                 continue;
             }
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
             match self.scanner.severity(line) {
                 Some(sev) => {
                     let text = line[..sev.start].to_vec();
@@ -337,6 +349,13 @@ impl StderrParser {
             }
         }
     }
+}
+
+/// Whether `line` is plainly of another format than stderr.
+fn other_format(line: &[u8]) -> bool {
+    line.starts_with(b"{\"timestamp\":")
+        || super::csv::looks_like_csvlog(line)
+        || super::syslog::header(line).is_some()
 }
 
 /// Whether the prefix's user, database or host on a connection line are

@@ -23,10 +23,9 @@
 
 use crate::event::Event;
 use crate::parse::Stats;
-use crate::parse::carrier::{Carrier, Unwrapped};
+use crate::parse::carrier::Unwrapped;
 use crate::parse::stderr::StderrParser;
 use crate::prefix::Prefix;
-use crate::time::Timestamp;
 
 /// Chunks this long were cut by PostgreSQL's 900-byte limit.
 const SPLIT_AT: usize = 850;
@@ -247,8 +246,9 @@ impl SyslogParser {
         out: &mut Unwrapped,
         stats: &mut Stats,
     ) {
-        // The header's time is parsed only when the prefix may lack one.
-        let timed = self.inner.prefix().is_some_and(Prefix::has_time);
+        // The header's time is parsed only for an event whose prefix has
+        // none (which prefix that is may change on any line).
+        out.reference = self.reference();
         for line in chunk.split(|&c| c == b'\n') {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.is_empty() {
@@ -259,14 +259,13 @@ impl SyslogParser {
                 continue;
             };
             let (continues, body) = chunks.line(h.pid, h.seq, h.body);
-            let time = match h.time {
-                _ if timed => None,
-                Stamp::Bsd(t) => Timestamp::parse_bsd(t, self.reference()),
-                Stamp::Rfc3339(t) => Timestamp::parse_rfc3339(t),
-                Stamp::None => None,
+            let (stamp, bsd) = match h.time {
+                Stamp::Bsd(t) => (t, true),
+                Stamp::Rfc3339(t) => (t, false),
+                Stamp::None => (&b""[..], false),
             };
             let tab: &[u8] = if continues { b"\t" } else { b"" };
-            out.push_parts(tab, body, Carrier { time, pid: h.pid });
+            out.push_stamped(tab, body, h.pid, stamp, bsd);
         }
     }
 
@@ -287,6 +286,7 @@ pub(crate) fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::Timestamp;
 
     #[test]
     fn traditional_header() {
