@@ -82,7 +82,8 @@ fn start(name: &str, width: u32, height: u32, args: &str) -> (Tmux, PathBuf) {
     assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
     let tmux = Tmux { socket: format!("pgconn-test-{name}-{}", std::process::id()), dir };
     let exe = env!("CARGO_BIN_EXE_pgconn");
-    let shell = format!("{exe} {args} {}; echo EXIT=$?; sleep 60", fifo.display());
+    // Ctrl-C is for pgconn, not the shell (see `progress::start`).
+    let shell = format!("trap : INT; {exe} {args} {}; echo EXIT=$?; sleep 60", fifo.display());
     tmux.new_session(width, height, &shell);
     (tmux, fifo)
 }
@@ -182,7 +183,7 @@ fn start_bare(name: &str) -> Tmux {
     std::fs::create_dir_all(&dir).unwrap();
     let tmux = Tmux { socket: format!("pgconn-test-{name}-{}", std::process::id()), dir };
     let exe = env!("CARGO_BIN_EXE_pgconn");
-    let shell = format!("{exe} --color never; echo EXIT=$?; sleep 60");
+    let shell = format!("trap : INT; {exe} --color never; echo EXIT=$?; sleep 60");
     tmux.new_session(100, 40, &shell);
     tmux
 }

@@ -29,8 +29,11 @@ fn start(name: &str, script: &str) -> Tmux {
     std::fs::OpenOptions::new().write(true).open(&big).unwrap().set_len(64 << 30).unwrap();
     let tmux = Tmux { socket: format!("pgconn-progress-{name}-{}", std::process::id()), dir };
     let pgconn = format!("{} --color never", env!("CARGO_BIN_EXE_pgconn"));
+    // `trap : INT`: Ctrl-C is for pgconn (and `cat`), not the shell that
+    // then prints its exit status; without it, sh was killed by Ctrl-C
+    // now and then, and the screen was empty.
     let shell = format!(
-        "cd {} && {}; echo EXIT=$?; sleep 60",
+        "trap : INT; cd {} && {}; echo EXIT=$?; sleep 60",
         tmux.dir.display(),
         script.replace("PGCONN", &pgconn)
     );
