@@ -159,6 +159,29 @@ fn whole_reads_find_the_connections() {
     assert_eq!(chunked, json);
 }
 
+/// The fixtures `names` in one stream, and its `--json` summary read whole.
+fn joined(names: &[&str]) -> (Vec<u8>, serde_json::Value) {
+    let logs: Vec<Vec<u8>> =
+        names.iter().map(|n| std::fs::read(crate::util::fixture(n)).unwrap()).collect();
+    let joined = logs.concat();
+    let whole = report(&["--json"], &[&joined], None);
+    // (`report` left a `,,` where the wall clock was.)
+    (joined, serde_json::from_str(&whole.replacen(",,", ",", 1)).unwrap())
+}
+
+/// `data` gives the same report in every mode, read whole, a byte at a
+/// time, in small and large reads, and in reads just over a format run's
+/// 16 KiB.
+fn same_in_any_chunks(data: &[u8]) {
+    for mode in MODES {
+        let whole = report(mode, &[data], None);
+        for sizes in [&[1][..], &[7, 4096], &[16 * 1024 + 3]] {
+            let chunked = report(mode, &[data], Some(sizes));
+            assert_eq!(chunked, whole, "{mode:?} in chunks {sizes:?}");
+        }
+    }
+}
+
 /// Found by the property above: a stderr log followed by an RFC 5424
 /// syslog log in one stream was read whole as one stderr log whose prefix
 /// was inferred from both logs' lines (75 connections), a byte at a time
@@ -170,11 +193,7 @@ fn stderr_then_syslog_in_one_stream_reads_each_log_as_its_own() {
         serde_json::from_slice(&std::fs::read(crate::util::fixture(name)).unwrap()).unwrap()
     };
     let (a, b) = (figures("hostile/hostile.names.json"), figures("syslog/syslog.expected.json"));
-    let log = |name: &str| std::fs::read(crate::util::fixture(name)).unwrap();
-    let joined = [log("hostile/hostile.log"), log("envelopes/syslog5424-notime.log")].concat();
-    let whole = report(&["--json"], &[&joined], None);
-    // (`report` left a `,,` where the wall clock was.)
-    let got: serde_json::Value = serde_json::from_str(&whole.replacen(",,", ",", 1)).unwrap();
+    let (joined, got) = joined(&["hostile/hostile.log", "envelopes/syslog5424-notime.log"]);
     for key in ["connections", "failures"] {
         let want = a[key].as_u64().unwrap() + b[key].as_u64().unwrap();
         assert_eq!(got[key], want, "{key}");
@@ -182,16 +201,7 @@ fn stderr_then_syslog_in_one_stream_reads_each_log_as_its_own() {
     assert_eq!(got["unparsed"], 0);
     assert_eq!(got["input"]["formats"], serde_json::json!(["stderr", "syslog"]));
     assert_eq!(got["input"]["log_line_prefix"], "%m [%p] %q%u@%d %a ");
-    for mode in MODES {
-        let whole = report(mode, &[&joined], None);
-        for sizes in [&[1][..], &[7, 4096], &[16 * 1024 + 3]] {
-            assert_eq!(
-                report(mode, &[&joined], Some(sizes)),
-                whole,
-                "{mode:?} in chunks {sizes:?}"
-            );
-        }
-    }
+    same_in_any_chunks(&joined);
 }
 
 /// Found by reading every pair of fixtures as one stream: a syslog log
@@ -202,23 +212,11 @@ fn stderr_then_syslog_in_one_stream_reads_each_log_as_its_own() {
 /// time goes back once, where the second log begins.
 #[test]
 fn syslog_headers_give_the_time_when_the_prefix_stops_having_one() {
-    let log = |name: &str| std::fs::read(crate::util::fixture(name)).unwrap();
-    let joined = [log("syslog/syslog.log"), log("envelopes/syslog-notime.log")].concat();
-    let whole = report(&["--json"], &[&joined], None);
-    let got: serde_json::Value = serde_json::from_str(&whole.replacen(",,", ",", 1)).unwrap();
+    let (joined, got) = joined(&["syslog/syslog.log", "envelopes/syslog-notime.log"]);
     let back = &got["input"]["time_went_back"];
     assert_eq!(back["count"], 1, "{back}");
     assert_eq!(back["first_at"], "2026-11-27T14:04:47+00:00", "{back}");
-    for mode in MODES {
-        let whole = report(mode, &[&joined], None);
-        for sizes in [&[1][..], &[7, 4096], &[16 * 1024 + 3]] {
-            assert_eq!(
-                report(mode, &[&joined], Some(sizes)),
-                whole,
-                "{mode:?} in chunks {sizes:?}"
-            );
-        }
-    }
+    same_in_any_chunks(&joined);
 }
 
 /// The concatenation property over every ordered pair of plain fixtures
