@@ -23,8 +23,8 @@ pub(crate) struct Unwrapped {
     /// Where each line of `text` ends (after its newline).
     ends: Vec<usize>,
     carriers: Vec<Carrier>,
-    /// By line, for lines whose carrier's time is kept as written (a
-    /// syslog header's, `push_stamped`): where it is in `stamps`. It is
+    /// By line, where its carrier's time kept as written (a syslog
+    /// header's, `push_stamped`) is in `stamps`; None for the rest. It is
     /// parsed for an event whose prefix gave no time, whatever the prefix
     /// was when the line was taken out (it may be inferred again on a
     /// later line of the same read).
@@ -69,6 +69,7 @@ impl Unwrapped {
         self.text.push(b'\n');
         self.ends.push(self.text.len());
         self.carriers.push(carrier);
+        self.stamped.push(None);
     }
 
     /// Adds the line `head` + `line`, with a pid and a time as written
@@ -82,18 +83,15 @@ impl Unwrapped {
         stamp: &[u8],
         bsd: bool,
     ) {
-        let stamped = match (u32::try_from(self.stamps.len()), u8::try_from(stamp.len())) {
-            (Ok(at), Ok(len)) if len > 0 => {
-                self.stamps.extend_from_slice(stamp);
-                Some(Stamped { at, len, bsd })
-            }
-            _ => None,
-        };
-        if self.stamped.len() < self.carriers.len() {
-            self.stamped.resize(self.carriers.len(), None);
-        }
-        self.stamped.push(stamped);
         self.push_parts(head, line, Carrier { time: None, pid });
+        let (Ok(at), Ok(len @ 1..)) = (u32::try_from(self.stamps.len()), u8::try_from(stamp.len()))
+        else {
+            return;
+        };
+        self.stamps.extend_from_slice(stamp);
+        if let Some(last) = self.stamped.last_mut() {
+            *last = Some(Stamped { at, len, bsd });
+        }
     }
 
     /// The line `raw` (a line of `text`) is, by number.
@@ -107,7 +105,7 @@ impl Unwrapped {
         if let Some(t) = self.carriers.get(i)?.time {
             return Some(t);
         }
-        let s = (*self.stamped.get(i)?)?;
+        let s = self.stamped[i]?;
         let stamp = &self.stamps[s.at as usize..s.at as usize + s.len as usize];
         match s.bsd {
             true => Timestamp::parse_bsd(stamp, self.reference),

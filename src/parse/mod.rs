@@ -59,21 +59,32 @@ pub(crate) fn detect(chunk: &[u8], scanner: &Scanner) -> Option<Format> {
     let mut votes = [0usize; 4];
     let lines = chunk.split(|&c| c == b'\n').filter(|l| !l.trim_ascii().is_empty()).take(20);
     for line in lines {
-        let format = if line.starts_with(b"{\"timestamp\":") {
-            Format::Json
-        } else if csv::looks_like_csvlog(line) {
-            Format::Csv
-        } else if syslog::header(line).is_some() {
-            Format::Syslog
-        } else if line.first() != Some(&b'\t') && scanner.severity(line).is_some() {
-            Format::Stderr
-        } else {
-            continue;
+        let format = match marked(line) {
+            Some(f) => f,
+            None if line.first() != Some(&b'\t') && scanner.severity(line).is_some() => {
+                Format::Stderr
+            }
+            None => continue,
         };
         votes[format as usize] += 1;
     }
     let (i, &n) = votes.iter().enumerate().max_by_key(|&(i, n)| (*n, std::cmp::Reverse(i)))?;
     (n > 0).then_some([Format::Stderr, Format::Csv, Format::Json, Format::Syslog][i])
+}
+
+/// The format `line` plainly is by how it begins: a jsonlog record, a
+/// csvlog record, a syslog line; None for the rest (stderr lines among
+/// them).
+pub(crate) fn marked(line: &[u8]) -> Option<Format> {
+    if line.starts_with(b"{\"timestamp\":") {
+        Some(Format::Json)
+    } else if csv::looks_like_csvlog(line) {
+        Some(Format::Csv)
+    } else if syslog::header(line).is_some() {
+        Some(Format::Syslog)
+    } else {
+        None
+    }
 }
 
 /// How a line sits with an input's format.
@@ -628,16 +639,10 @@ impl LogParser {
         if line.first().is_none_or(|&c| c == b'\t') || line.trim_ascii().is_empty() {
             return Fit::Neutral;
         }
-        let own = if line.starts_with(b"{\"timestamp\":") {
-            Format::Json
-        } else if csv::looks_like_csvlog(line) {
-            Format::Csv
-        } else if syslog::header(line).is_some() {
-            Format::Syslog
-        } else if self.scanner.severity(line).is_some() {
-            Format::Stderr
-        } else {
-            return Fit::Neutral;
+        let own = match marked(line) {
+            Some(f) => f,
+            None if self.scanner.severity(line).is_some() => Format::Stderr,
+            None => return Fit::Neutral,
         };
         let prefixed = || {
             let (Some(p), Some(sev)) = (self.stderr.prefix(), self.scanner.severity(line)) else {

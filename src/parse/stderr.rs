@@ -126,34 +126,38 @@ impl StderrParser {
     /// the prefix from them.
     ///
     /// Lines of another format (a syslog header, a csvlog record, a
-    /// jsonlog record) are not sampled when there are others: they are
-    /// another log's (logs concatenated), whose lines would otherwise
+    /// jsonlog record) are sampled only when there are no others: they
+    /// are another log's (logs concatenated), whose lines would otherwise
     /// make a prefix that fits neither log, and the lines after them
     /// would be read by it.
     fn sample(&mut self, chunk: &[u8], stats: &mut Stats) {
-        let lines = || {
-            chunk
-                .split(|&c| c == b'\n')
-                .filter(|l| l.first() != Some(&b'\t'))
-                .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        };
-        let own = lines().any(|l| !other_format(l) && self.scanner.severity(l).is_some());
-        for line in lines() {
+        let mut others = Vec::new();
+        for line in chunk.split(|&c| c == b'\n') {
             if self.samples.len() >= MAX_SAMPLES {
                 break;
             }
-            if own && other_format(line) {
+            if line.first() == Some(&b'\t') {
                 continue;
             }
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
             match self.scanner.severity(line) {
                 Some(sev) => {
                     let text = line[..sev.start].to_vec();
                     let facts = facts(sev.word, &line[sev.message..]);
-                    self.samples.push(Sample { text, facts });
+                    match super::marked(line) {
+                        Some(_) if others.len() < MAX_SAMPLES => {
+                            others.push(Sample { text, facts })
+                        }
+                        Some(_) => {}
+                        None => self.samples.push(Sample { text, facts }),
+                    }
                 }
                 None if foreign_severity(line) => stats.foreign_severity += 1,
                 None => {}
             }
+        }
+        if self.samples.is_empty() {
+            self.samples = others;
         }
         if let Some(p) = infer::infer(&self.samples) {
             self.cache = Some(p.create_cache());
@@ -349,13 +353,6 @@ impl StderrParser {
             }
         }
     }
-}
-
-/// Whether `line` is plainly of another format than stderr.
-fn other_format(line: &[u8]) -> bool {
-    line.starts_with(b"{\"timestamp\":")
-        || super::csv::looks_like_csvlog(line)
-        || super::syslog::header(line).is_some()
 }
 
 /// Whether the prefix's user, database or host on a connection line are
